@@ -1,0 +1,1 @@
+"""shopsearch: semantic search, recommendations and review sentiment for a Django shop."""

@@ -1,0 +1,50 @@
+"""Thin DRF views: validate parameters with a serializer, call one service function, serialize the result."""
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import APIException, NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import search
+from ..models import Document
+from . import serializers
+
+
+class StillIndexing(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "not_indexed"
+
+
+class SearchView(APIView):
+    """Search products by meaning, with filters and pagination."""
+
+    @extend_schema(parameters=[serializers.SearchParams], responses=serializers.SearchResponseSerializer)
+    def get(self, request: Request) -> Response:
+        params = serializers.SearchParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        try:
+            page = search.semantic_search(data["q"], params.filters(), page=data["page"], page_size=data["page_size"])
+        except search.NotReady as exc:
+            raise StillIndexing(str(exc)) from exc
+        body = {"query": data["q"], "page": page.page, "page_size": page.page_size, "has_next": page.has_next, "results": page.hits}
+        return Response(serializers.SearchResponseSerializer(body).data)
+
+
+class SimilarProductsView(APIView):
+    """Products similar to this one (nearest neighbours in the active embedding space)."""
+
+    @extend_schema(parameters=[serializers.SimilarParams], responses=serializers.SimilarResponseSerializer)
+    def get(self, request: Request, product_id: str) -> Response:
+        params = serializers.SimilarParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        try:
+            hits = search.similar_products(product_id, params.filters(), limit=params.validated_data.get("limit"))
+        except Document.DoesNotExist as exc:
+            raise NotFound(f"No indexed product with id {product_id!r}.") from exc
+        except search.NotReady as exc:
+            raise StillIndexing(str(exc)) from exc
+        return Response(serializers.SimilarResponseSerializer({"product": product_id, "results": hits}).data)

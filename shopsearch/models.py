@@ -1,0 +1,79 @@
+"""Tables owned by shopsearch: embedding spaces, the indexed documents and their vectors.
+
+The shop's own tables are never touched. A `Document` is shopsearch's copy of what a product or review says (the
+output of the shop's document function): search, filters and display read it, so a query needs no join into the
+shop's schema. An `Embedding` is one vector of one document in one `EmbeddingSpace` (model + dimensions + text
+recipe); vectors of different spaces are never compared, and exactly one space is active at a time.
+"""
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from pgvector.django import VectorField
+
+
+class EmbeddingSpace(models.Model):
+    class Status(models.TextChoices):
+        BUILDING = "building", "building"  # being filled; the active space keeps serving
+        READY = "ready", "ready"  # complete; may be (or have been) active
+        RETIRED = "retired", "retired"
+
+    model_name = models.CharField(max_length=500, help_text="What the encoder is loaded from: a folder or a model name.")
+    model_identity = models.CharField(max_length=200, help_text="Stable identity of the weights (name@weights-hash).")
+    dimensions = models.PositiveIntegerField()
+    recipe = models.CharField(max_length=50, help_text="Text recipe version (registry.recipe_version()).")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.BUILDING)
+    is_active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model_identity", "dimensions", "recipe"], name="shopsearch_space_identity"),
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="shopsearch_one_active_space"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.model_identity} ({self.dimensions}d, recipe {self.recipe}, {self.status}{', active' if self.is_active else ''})"
+
+
+class Document(models.Model):
+    kind = models.CharField(max_length=10)  # "product" or "review"
+    object_id = models.CharField(max_length=64)  # primary key of the shop's object, as text
+    product_id = models.CharField(max_length=64, null=True, blank=True)  # reviews: the product they belong to
+    title = models.TextField(blank=True)
+    description = models.TextField(blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    text = models.TextField(help_text="Exactly the text that is embedded (registry recipe).")
+    category = models.CharField(max_length=200, null=True, blank=True)
+    price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    in_stock = models.BooleanField(default=True)
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    helpful_votes = models.PositiveIntegerField(default=0)
+    content_hash = models.CharField(max_length=32)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "object_id"], name="shopsearch_document_object")]
+        indexes = [
+            models.Index(fields=["kind", "product_id"], name="shopsearch_doc_product"),
+            models.Index(fields=["kind", "category"], name="shopsearch_doc_category"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id}: {self.title[:60]}"
+
+
+class Embedding(models.Model):
+    space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="embeddings")
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="embeddings")
+    kind = models.CharField(max_length=10)  # copy of document.kind: the per-space HNSW indexes are partial on it
+    # No fixed dimensions: spaces differ. Each space gets partial HNSW indexes on `vector::vector(<dims>)`
+    # (indexing.create_space_indexes), and queries use the same cast.
+    vector = VectorField()
+    content_hash = models.CharField(max_length=32)  # hash of the text this vector was made from
+    created_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["space", "document"], name="shopsearch_embedding_once")]
+        indexes = [models.Index(fields=["space", "kind"], name="shopsearch_emb_space_kind")]

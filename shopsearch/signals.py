@@ -1,0 +1,29 @@
+"""Saves and deletes of the indexed models enqueue indexing after the transaction commits (never for a rollback)."""
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+
+from . import registry, tasks
+
+
+def _on_save(sender, instance, raw: bool = False, **_kwargs) -> None:
+    if raw:  # loaddata: no side effects
+        return
+    kind = registry.kind_of(sender)
+    transaction.on_commit(lambda: tasks.enqueue(tasks.index_objects, kind, [str(instance.pk)]))
+
+
+def _on_delete(sender, instance, **_kwargs) -> None:
+    kind = registry.kind_of(sender)
+    pk = str(instance.pk)
+    transaction.on_commit(lambda: tasks.enqueue(tasks.remove_objects, kind, [pk]))
+
+
+def connect() -> None:
+    """Connect the handlers for every configured model (called from AppConfig.ready)."""
+    for kind in registry.KINDS:
+        model = registry.indexed_model(kind)
+        if model is not None:
+            post_save.connect(_on_save, sender=model, dispatch_uid=f"shopsearch_save_{kind}")
+            post_delete.connect(_on_delete, sender=model, dispatch_uid=f"shopsearch_delete_{kind}")

@@ -1,0 +1,76 @@
+"""Celery tasks: thin, idempotent wrappers around indexing.py, plus `enqueue`, which falls back to running a task
+in-process (and says so once) when no broker answers, so the shop keeps working without Redis."""
+from __future__ import annotations
+
+import logging
+import time
+
+from celery import shared_task
+from celery.signals import worker_process_init
+from django.db import DatabaseError, InterfaceError
+from kombu.exceptions import OperationalError as BrokerError
+
+from . import encoders, indexing
+from .conf import setting
+
+logger = logging.getLogger(__name__)
+
+RETRY = dict(
+    acks_late=True,  # a worker killed mid-task leaves the message in the queue for another one
+    autoretry_for=(DatabaseError, InterfaceError, ConnectionError, TimeoutError),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=setting("TASK_MAX_RETRIES"),
+)
+
+
+@shared_task(name="shopsearch.index_objects", **RETRY)
+def index_objects(kind: str, object_ids: list, space_id: int | None = None) -> dict:
+    """Sync and embed these objects (into `space_id`, or every space that must stay current)."""
+    space = indexing.EmbeddingSpace.objects.filter(pk=space_id).first() if space_id else None
+    if space_id and space is None:
+        return {"embedded": 0, "skipped": 0, "space_gone": space_id}
+    embedded, skipped = indexing.index_objects(kind, object_ids, space)
+    return {"embedded": embedded, "skipped": skipped}
+
+
+@shared_task(name="shopsearch.remove_objects", **RETRY)
+def remove_objects(kind: str, object_ids: list) -> dict:
+    """Forget deleted objects in every space."""
+    return {"removed": indexing.remove_documents(kind, object_ids)}
+
+
+@worker_process_init.connect
+def load_model_in_worker(**_kwargs) -> None:
+    """Load the active space's model once per worker process, after the fork (never before: torch and fork clash)."""
+    from django.db import connection
+
+    try:
+        space = indexing.active_space()
+        encoders.get_encoder(space.model_name if space else encoders.configured_model())
+    except Exception:  # a worker still starts without a database; the first task will say what is wrong
+        logger.exception("shopsearch: could not preload the embedding model")
+    finally:
+        connection.close()  # the forked child must not share the parent's connection
+
+
+_broker_down_since: float | None = None
+
+
+def enqueue(task, *args) -> None:
+    """Send `task` to the workers; with no broker answering, run it here and say so once (until it is back)."""
+    global _broker_down_since
+    try:
+        task.apply_async(args, retry=False)
+    except (BrokerError, ConnectionError, OSError) as exc:
+        if _broker_down_since is None:
+            logger.warning(
+                "shopsearch: no Celery broker answers (%s); indexing runs inline in this process until one does. "
+                "Start Redis or set REDIS_URL.", exc
+            )
+            _broker_down_since = time.monotonic()
+        task.apply(args, throw=True)
+    else:
+        if _broker_down_since is not None:
+            logger.warning("shopsearch: the Celery broker answers again; indexing goes back to the workers")
+            _broker_down_since = None
