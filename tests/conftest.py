@@ -1,0 +1,141 @@
+"""Shared fixtures: a deterministic fake encoder for fast unit tests, the real bundled model for the marked
+ones, real rows of the CC0 demo catalogue, and a real Celery worker process."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from celery import current_app
+
+from shopsearch import encoders
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "catalog" / "fixtures"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+FAKE_MODEL = "test-hashing-encoder"
+
+
+class HashingEncoder:
+    """Bag of words hashed into 64 signed buckets: texts sharing words are close. Deterministic and instant."""
+
+    name = FAKE_MODEL
+    dimensions = 64
+
+    def encode(self, texts):
+        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for token in re.findall(r"\w+", text.lower()):
+                digest = hashlib.md5(token.encode()).digest()
+                out[row, digest[0] % self.dimensions] += 1.0 if digest[1] % 2 else -1.0
+            out[row, 0] += 1e-3  # no zero vectors
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+@pytest.fixture(autouse=True)
+def eager_tasks():
+    """Tasks run in-process unless a test starts a real worker; errors propagate to the test."""
+    conf = current_app.conf
+    saved = conf.task_always_eager, conf.task_eager_propagates
+    conf.task_always_eager, conf.task_eager_propagates = True, True
+    yield
+    conf.task_always_eager, conf.task_eager_propagates = saved
+
+
+@pytest.fixture
+def fake_model(settings, monkeypatch):
+    """Make the fake encoder the configured model (and the only one loadable besides real folders)."""
+    real_get = encoders.get_encoder
+    fake = HashingEncoder()
+    monkeypatch.setattr(encoders, "get_encoder", lambda name: fake if name == FAKE_MODEL else real_get(name))
+    settings.SHOPSEARCH = {**settings.SHOPSEARCH, "MODEL": FAKE_MODEL}
+    return fake
+
+
+@pytest.fixture
+def real_model(settings):
+    """The bundled all-MiniLM-L6-v2, loaded once per test process."""
+    settings.SHOPSEARCH = {key: value for key, value in settings.SHOPSEARCH.items() if key != "MODEL"}
+    return encoders.get_encoder(encoders.default_model())
+
+
+def demo_rows(name: str, limit: int | None = None, where=lambda row: True) -> list[dict]:
+    """Rows of the shipped CC0 demo catalogue (real clothing items and reviews)."""
+    rows = []
+    with gzip.open(FIXTURES / name, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            if where(row):
+                rows.append(row)
+                if limit and len(rows) >= limit:
+                    break
+    return rows
+
+
+@pytest.fixture
+def run_on_commit(django_capture_on_commit_callbacks):
+    """Run a block and then its on_commit callbacks (the signal handlers' task enqueues)."""
+
+    def runner(func, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return func(*args, **kwargs)
+
+    return runner
+
+
+@pytest.fixture
+def celery_worker_process(tmp_path):
+    """A real `celery worker` process on a private queue of the real Redis, using the test database."""
+    from django.db import connection
+
+    queue = f"shopsearch-test-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "DATABASE_NAME": connection.settings_dict["NAME"], "PYTHONUNBUFFERED": "1"}
+    log = open(tmp_path / "worker.log", "w+")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "shopsite", "worker", "-Q", queue, "-c", "1", "--pool", "prefork", "-l", "INFO", "-n", f"{queue}@%h"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    conf = current_app.conf
+    saved_queue = conf.task_default_queue
+    conf.task_default_queue, conf.task_always_eager = queue, False
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if current_app.control.ping(destination=[f"{queue}@{os.uname().nodename}"], timeout=1.0):
+                break
+            if process.poll() is not None:
+                break
+        else:
+            pytest.fail("the Celery worker did not answer within 120 s")
+        if process.poll() is not None:
+            log.seek(0)
+            pytest.fail(f"the Celery worker exited: {log.read()[-3000:]}")
+        yield process
+    finally:
+        conf.task_default_queue, conf.task_always_eager = saved_queue, True
+        process.terminate()
+        process.wait(timeout=60)
+        log.close()
+
+
+def load_products(rows: list[dict]):
+    """Create demo products (and their categories) from catalogue rows, through the ORM so signals fire."""
+    from catalog.models import Category, Product
+
+    created = []
+    for row in rows:
+        category = Category.objects.get_or_create(name=row["category"])[0] if row.get("category") else None
+        created.append(Product.objects.create(
+            external_id=row["id"], title=row["title"], description=row.get("description", ""),
+            attributes=row.get("attributes", {}), price=row.get("price"), in_stock=row.get("in_stock", True), category=category,
+        ))
+    return created
