@@ -29,6 +29,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files without a separate web server
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -73,7 +74,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT")  # set where collectstatic runs (the Docker image)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -110,6 +111,8 @@ SHOPSEARCH = {
 }
 if os.environ.get("SHOPSEARCH_MODEL"):
     SHOPSEARCH["MODEL"] = os.environ["SHOPSEARCH_MODEL"]
+if os.environ.get("SHOPSEARCH_TORCH_THREADS"):  # e.g. 1 per worker process when there are as many processes as cores
+    SHOPSEARCH["TORCH_THREADS"] = int(os.environ["SHOPSEARCH_TORCH_THREADS"])
 
 LOGGING = {
     "version": 1,

@@ -18,6 +18,7 @@ from shopsearch.conf import setting
 from shopsearch.models import EmbeddingSpace
 
 STALL_SECONDS = 300  # --async gives up waiting when no progress is seen for this long
+WORKER_WAIT_SECONDS = 120  # --async waits this long for a worker to answer (one that is still loading its model)
 
 
 class Command(BaseCommand):
@@ -74,9 +75,11 @@ class Command(BaseCommand):
         return True
 
     def _run_on_workers(self, space, kinds, batch_size, bar) -> indexing.ReindexSummary:
-        if not current_app.control.ping(timeout=2.0):
-            raise CommandError("--async needs a running Celery worker (`celery -A shopsite worker`); none answered. "
-                               "Start one, or run without --async to index in this process.")
+        deadline = time.monotonic() + WORKER_WAIT_SECONDS
+        while not current_app.control.ping(timeout=2.0):
+            if time.monotonic() > deadline:
+                raise CommandError(f"--async needs a running Celery worker (`celery -A <project> worker`); none answered "
+                                   f"within {WORKER_WAIT_SECONDS} s. Start one, or run without --async to index in this process.")
         summary = indexing.ReindexSummary()
         batches = []
         for kind in kinds:  # documents first (no model needed), so what is missing can be counted and watched
