@@ -77,10 +77,10 @@ class SentenceTransformerEncoder:
             torch.set_num_threads(int(threads))
         try:
             self.model = SentenceTransformer(name, device=device)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             raise ImproperlyConfigured(
                 f"Could not load the embedding model {name!r} without network: {exc}. "
-                "Set SHOPSEARCH['MODEL'] (or SHOPSEARCH_MODEL) to a local sentence-transformers folder."
+                "Use a local sentence-transformers folder (SHOPSEARCH['MODEL'], SHOPSEARCH_MODEL or reindex --model PATH)."
             ) from exc
         self.name = name
         self.dimensions = int(self.model.get_embedding_dimension())

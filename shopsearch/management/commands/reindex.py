@@ -10,6 +10,7 @@ import json
 import time
 
 from celery import current_app
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
@@ -37,7 +38,10 @@ class Command(BaseCommand):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
         kinds = tuple(options["kind"] or [k for k in registry.KINDS if registry.indexed_model(k) is not None])
-        space = indexing.get_or_create_space(options["model"]) if options["model"] else indexing.ensure_active_space()
+        try:
+            space = indexing.get_or_create_space(options["model"]) if options["model"] else indexing.ensure_active_space()
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from exc
         if not space.is_active and space.status != EmbeddingSpace.Status.BUILDING:
             EmbeddingSpace.objects.filter(pk=space.pk).update(status=EmbeddingSpace.Status.BUILDING)
         self.stdout.write(f"Indexing {', '.join(kinds)} into space #{space.pk} ({space.model_identity}, {space.dimensions}d)"
