@@ -68,7 +68,8 @@ def main() -> None:
             if number >= args.reviews:
                 break
             target.write(line)
-    call_command("import_catalog", products=fixtures / "demo_products.jsonl.gz", reviews=reviews_file, no_progress=True, verbosity=0)
+    quiet = open(os.devnull, "w")
+    call_command("import_catalog", products=fixtures / "demo_products.jsonl.gz", reviews=reviews_file, no_progress=True, stdout=quiet)
 
     queue = f"bench-{uuid.uuid4().hex[:6]}"
     worker = subprocess.Popen(
@@ -83,7 +84,7 @@ def main() -> None:
         rates = {}
         for kind, count in (("product", Product.objects.count()), ("review", Review.objects.count())):
             started = time.perf_counter()
-            call_command("reindex", kind=[kind], use_workers=True, no_progress=True, verbosity=0, stdout=open(os.devnull, "w"))
+            call_command("reindex", kind=[kind], use_workers=True, no_progress=True, stdout=quiet)
             seconds = time.perf_counter() - started
             rates[kind] = {"objects": count, "seconds": round(seconds, 1), "per_second": round(count / seconds, 1)}
     finally:
@@ -98,7 +99,7 @@ def main() -> None:
                 titles.append(title)
             if len(titles) >= args.queries:
                 break
-    client = Client()
+    client = Client(HTTP_HOST="localhost")
     for title in titles[:5]:
         client.get("/api/search/", {"q": title})  # warm-up: model load, connections
     latencies = []
