@@ -1,10 +1,12 @@
-"""Saves and deletes of the indexed models enqueue indexing after the transaction commits (never for a rollback)."""
+"""Saves and deletes of the indexed models enqueue indexing after the transaction commits (never for a rollback);
+deleting an embedding space drops its HNSW indexes."""
 from __future__ import annotations
 
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
-from . import registry, tasks
+from . import indexing, registry, tasks
+from .models import EmbeddingSpace
 
 
 def _on_save(sender, instance, raw: bool = False, **_kwargs) -> None:
@@ -20,8 +22,13 @@ def _on_delete(sender, instance, **_kwargs) -> None:
     transaction.on_commit(lambda: tasks.enqueue(tasks.remove_objects, kind, [pk]))
 
 
+def _on_space_delete(sender, instance: EmbeddingSpace, **_kwargs) -> None:
+    indexing.drop_space_indexes(instance)  # a deleted space's partial HNSW indexes would only cost writes
+
+
 def connect() -> None:
     """Connect the handlers for every configured model (called from AppConfig.ready)."""
+    post_delete.connect(_on_space_delete, sender=EmbeddingSpace, dispatch_uid="shopsearch_space_delete")
     for kind in registry.KINDS:
         model = registry.indexed_model(kind)
         if model is not None:

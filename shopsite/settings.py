@@ -101,6 +101,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "0") == "1"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task only makes sense against the database it was sent from, so the default queue is named after it: a demo,
+# a benchmark and a test run sharing one Redis never take each other's tasks. CELERY_QUEUE overrides it.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE") or f"shopsearch.{DATABASES['default']['NAME']}"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
 
 SHOPSEARCH = {

@@ -116,3 +116,19 @@ def test_queries_only_meet_vectors_of_the_active_space(products, fake_model):
     assert not stray_hit
     own = dict(Embedding.objects.filter(space=active).values_list("document_id", "space_id"))
     assert all(own[doc_id] == active.pk for doc_id, _ in hits)
+
+
+def test_a_space_has_its_own_hnsw_indexes_until_it_is_deleted(fake_model):
+    from django.db import connection
+
+    space = indexing.get_or_create_space("test-hashing-encoder")
+
+    def index_names() -> set[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'shopsearch_embedding'")
+            return {row[0] for row in cursor.fetchall()}
+
+    expected = {f"shopsearch_hnsw_s{space.pk}_product", f"shopsearch_hnsw_s{space.pk}_review"}
+    assert expected <= index_names()
+    space.delete()
+    assert not expected & index_names()
