@@ -19,7 +19,7 @@ class SemanticSearchAdminMixin:
         if not search_term.strip():
             return matches, may_have_duplicates
         try:
-            page = search.semantic_search(search_term, page_size=SEMANTIC_ADMIN_HITS)
+            page = search.search_products(search_term, "semantic", page_size=SEMANTIC_ADMIN_HITS, highlight=False, facets=False)
         except search.NotReady:
             return matches, may_have_duplicates
         return matches | queryset.filter(pk__in=[hit.id for hit in page.hits]), True

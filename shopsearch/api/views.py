@@ -19,7 +19,7 @@ class StillIndexing(APIException):
 
 
 class SearchView(APIView):
-    """Search products by meaning, with filters and pagination."""
+    """Search products by keywords, by meaning or both (hybrid), with filters, facets, highlights and pagination."""
 
     @extend_schema(parameters=[serializers.SearchParams], responses=serializers.SearchResponseSerializer)
     def get(self, request: Request) -> Response:
@@ -27,10 +27,13 @@ class SearchView(APIView):
         params.is_valid(raise_exception=True)
         data = params.validated_data
         try:
-            page = search.semantic_search(data["q"], params.filters(), page=data["page"], page_size=data["page_size"])
+            page = search.search_products(
+                data["q"], data["mode"], params.filters(), page=data["page"], page_size=data["page_size"], explain=data["explain"]
+            )
         except search.NotReady as exc:
             raise StillIndexing(str(exc)) from exc
-        body = {"query": data["q"], "page": page.page, "page_size": page.page_size, "has_next": page.has_next, "results": page.hits}
+        body = {"query": data["q"], "mode": data["mode"], "page": page.page, "page_size": page.page_size, "has_next": page.has_next,
+                "results": page.hits, "facets": page.facets}
         return Response(serializers.SearchResponseSerializer(body).data)
 
 

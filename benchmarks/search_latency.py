@@ -1,0 +1,88 @@
+"""Search latency at concurrency 1, query encoding included, on a relevance folder's catalogue; prints JSON.
+
+The folder's products (default: ../shared/data/crowdflower_dev) are indexed into a benchmark collection of their
+own with deterministic synthetic categories (12), prices and stock, so filters have something to select; vectors of
+texts already embedded in the space (e.g. by evaluate_search) are reused. Every query runs once per scenario, after
+one warm-up pass. Usage: python benchmarks/search_latency.py [DATASET_DIR]
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shopsite.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from shopsearch import encoders, evaluation, indexing, search  # noqa: E402
+from shopsearch.registry import ProductDocument  # noqa: E402
+
+CATEGORIES = [f"Category {n:02d}" for n in range(12)]
+
+
+def synthetic(object_id: str, doc: ProductDocument) -> ProductDocument:
+    """The product with a category, a price (5–500) and stock drawn from a hash of its id (stable across runs)."""
+    h = int(hashlib.sha256(object_id.encode()).hexdigest(), 16)
+    return ProductDocument(title=doc.title, description=doc.description, category=CATEGORIES[h % 12],
+                           price=Decimal(5 + (h >> 8) % 496), in_stock=(h >> 20) % 4 != 0)
+
+
+def scenario_filters(index: int) -> search.Filters:
+    """Rotating filters: a category (≈ 8 %), a price range (≈ 40 %), in stock (≈ 75 %), and all three together."""
+    return [
+        search.Filters(category=CATEGORIES[index % 12]),
+        search.Filters(min_price=Decimal(50), max_price=Decimal(250)),
+        search.Filters(in_stock=True),
+        search.Filters(category=CATEGORIES[index % 12], max_price=Decimal(300), in_stock=True),
+    ][index % 4]
+
+
+def main() -> None:
+    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "data" / "crowdflower_dev"
+    relevance = evaluation.load_relevance_set(folder)
+    space = indexing.get_or_create_space(encoders.configured_model())
+    collection = f"bench:{relevance.fingerprint[:16]}"
+    indexing.index_collection(collection, space, [(oid, synthetic(oid, doc)) for oid, doc in relevance.products])
+    queries = list(relevance.queries.values())
+    search.encode_query(space, "warm up")
+    results = {}
+    scenarios = [("hybrid_filtered", "hybrid", True), ("hybrid", "hybrid", False), ("keyword_filtered", "keyword", True),
+                 ("semantic_filtered", "semantic", True)]
+    for name, mode, filtered in scenarios:
+        timings = []
+        for rep in range(2):  # the first pass warms caches and prepared plans
+            timings = []
+            for index, query in enumerate(queries):
+                filters = scenario_filters(index) if filtered else search.Filters()
+                started = time.perf_counter()
+                search.search_products(query, mode, filters, space=space, collection=collection)
+                timings.append((time.perf_counter() - started) * 1000)
+        results[name] = {"median_ms": round(float(np.median(timings)), 1), "p95_ms": round(float(np.percentile(timings, 95)), 1)}
+    encode = []
+    for query in queries:
+        started = time.perf_counter()
+        search.encode_query(space, query)
+        encode.append((time.perf_counter() - started) * 1000)
+    results["encode_query_only"] = {"median_ms": round(float(np.median(encode)), 1), "p95_ms": round(float(np.percentile(encode, 95)), 1)}
+    print(json.dumps({
+        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(), "python": platform.python_version()},
+        "data": {"folder": str(folder), "products": len(relevance.products), "queries": len(queries), "page_size": 20,
+                 "highlights": True, "facets": True, "concurrency": 1},
+        "latency": results,
+    }))
+
+
+if __name__ == "__main__":
+    main()

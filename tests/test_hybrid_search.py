@@ -1,0 +1,144 @@
+"""Keyword, semantic and hybrid search through the API: exact terms, typos, paraphrases, filters, facets, highlights,
+explain and hostile input. Hand-written products (tests/data/relevance_tiny) among the real demo catalogue."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+from catalog.models import Category, Product
+from shopsearch import indexing
+from shopsearch.conf import setting
+
+from .conftest import demo_rows
+
+pytestmark = pytest.mark.django_db
+
+TINY = Path(__file__).parent / "data" / "relevance_tiny" / "products.jsonl"
+
+
+def load_catalogue(demo_limit: int | None) -> dict[str, str]:
+    """The hand-written products (category 'Home', priced) plus demo items as distractors; returns tiny id → shop pk."""
+    home = Category.objects.create(name="Home")
+    tiny = [json.loads(line) for line in TINY.read_text().splitlines()]
+    created = {row["id"]: Product.objects.create(external_id=row["id"], title=row["title"], description=row["description"],
+                                                  category=home, price=20 + 10 * index, in_stock=index % 2 == 0)
+               for index, row in enumerate(tiny)}
+    rows = demo_rows("demo_products.jsonl.gz", limit=demo_limit)
+    categories = {name: Category.objects.get_or_create(name=name)[0] for name in {r["category"] for r in rows if r["category"]}}
+    Product.objects.bulk_create([
+        Product(external_id=r["id"], title=r["title"], description=r["description"], attributes=r["attributes"],
+                category=categories.get(r["category"]), price=(index % 50) + 10, in_stock=index % 3 != 0)
+        for index, r in enumerate(rows)
+    ])
+    indexing.reindex(indexing.ensure_active_space(), kinds=("product",), batch_size=500)
+    return {key: str(product.pk) for key, product in created.items()}
+
+
+@pytest.fixture
+def catalogue(fake_model):
+    return load_catalogue(demo_limit=300)
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+def top_ids(api, n=3, **params) -> list[str]:
+    response = api.get("/api/search/", params)
+    assert response.status_code == 200, response.json()
+    return [hit["id"] for hit in response.json()["results"][:n]]
+
+
+@pytest.mark.parametrize("mode", ["keyword", "hybrid"])
+@pytest.mark.parametrize(("query", "product"), [("espresso machine", "p1"), ("merino hiking socks", "p4"), ("linen shade lamp", "p6")])
+def test_exact_terms_find_the_product_in_the_top_3(catalogue, api, mode, query, product):
+    assert catalogue[product] in top_ids(api, q=query, mode=mode)
+
+
+@pytest.mark.parametrize("mode", ["keyword", "hybrid"])
+@pytest.mark.parametrize(("query", "product"), [("espreso", "p1"), ("frothr", "p1"), ("merino sokcs", "p4"), ("cafe lamp", "p6")])
+def test_misspelled_or_unaccented_title_words_still_find_the_product(catalogue, api, mode, query, product):
+    assert catalogue[product] in top_ids(api, q=query, mode=mode)
+
+
+def test_default_mode_is_hybrid_and_is_echoed(catalogue, api):
+    body = api.get("/api/search/", {"q": "espresso"}).json()
+    assert body["mode"] == "hybrid"
+
+
+@pytest.mark.parametrize("mode", ["keyword", "semantic", "hybrid"])
+def test_filters_apply_to_every_retriever(catalogue, api, mode):
+    hits = api.get("/api/search/", {"q": "socks", "mode": mode, "category": "Home", "max_price": "60", "in_stock": "true"}).json()["results"]
+    assert hits and all(h["category"] == "Home" and float(h["price"]) <= 60 and h["in_stock"] for h in hits)
+
+
+def test_explain_gives_both_ranks_and_the_fused_score(catalogue, api):
+    hits = api.get("/api/search/", {"q": "espresso machine", "explain": "true"}).json()["results"]
+    k = setting("RRF_K")
+    for hit in hits:
+        explain = hit["explain"]
+        expected = sum(w / (k + rank) for w, rank in ((setting("KEYWORD_WEIGHT"), explain["keyword_rank"]),
+                                                      (setting("VECTOR_WEIGHT"), explain["vector_rank"])) if rank)
+        assert explain["fused_score"] == pytest.approx(expected) == pytest.approx(hit["score"])
+    assert hits[0]["explain"]["keyword_rank"] == 1 and hits[0]["explain"]["vector_distance"] is not None
+    assert "explain" not in api.get("/api/search/", {"q": "espresso machine"}).json()["results"][0]
+
+
+def test_highlights_mark_matched_terms_and_escape_html(catalogue, api):
+    hit = api.get("/api/search/", {"q": "espresso frothers", "mode": "keyword"}).json()["results"][0]
+    assert hit["id"] == catalogue["p1"]
+    assert hit["highlights"]["title"] == "Stainless Steel <mark>Espresso</mark> Machine with Milk <mark>Frother</mark>"
+    Product.objects.filter(pk=catalogue["p2"]).update(title="Espresso cups <script>x</script>")
+    indexing.index_objects("product", [catalogue["p2"]])
+    hits = api.get("/api/search/", {"q": "espresso cups", "mode": "keyword"}).json()["results"]
+    marked = next(h for h in hits if h["id"] == catalogue["p2"])["highlights"]["title"]
+    assert "<script>" not in marked and "<mark>cups</mark>" in marked
+
+
+def test_facets_count_the_retrieved_products_under_the_filters(catalogue, api):
+    body = api.get("/api/search/", {"q": "socks", "mode": "keyword", "page_size": 5}).json()
+    facets = body["facets"]
+    total = sum(row["count"] for row in facets["in_stock"])
+    assert total >= len(body["results"]) and sum(row["count"] for row in facets["price"]) == total
+    assert {"value": "Home", "count": 2} in facets["categories"]  # the two socks of the hand-written products
+    filtered = api.get("/api/search/", {"q": "socks", "mode": "keyword", "category": "Home", "in_stock": "true"}).json()["facets"]
+    assert filtered["categories"] == [{"value": "Home", "count": 1}] and filtered["in_stock"] == [{"value": True, "count": 1}]
+    assert filtered["price"] == [{"min": "50.00", "max": "100.00", "count": 1}]  # p5: 20 + 10 × 4 = 60, in stock
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"q": "dress", "mode": "foo"}, "mode"),
+        ({"q": "dress", "explain": "maybe"}, "explain"),
+        ({"q": "!!! ???"}, "q"),
+        ({"q": "%"}, "q"),
+        ({"q": "\\"}, "q"),
+        ({"q": "👗🧦"}, "q"),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_field(catalogue, api, params, field):
+    response = api.get("/api/search/", params)
+    assert response.status_code == 400
+    assert f"{field}:" in response.json()["detail"] and field in response.json()["errors"]
+
+
+@pytest.mark.parametrize("mode", ["keyword", "semantic", "hybrid"])
+@pytest.mark.parametrize("query", ["the of and", "'; DROP TABLE x; --", "50% off", "a\\b", "socks 🧦", "x_%_y", "' OR 1=1 --"])
+def test_odd_queries_are_a_valid_result_never_a_500(catalogue, api, mode, query):
+    response = api.get("/api/search/", {"q": query, "mode": mode, "explain": "true"})
+    assert response.status_code == 200, response.json()
+    assert isinstance(response.json()["results"], list)
+    assert Product.objects.count() == 306  # nothing was dropped
+
+
+@pytest.mark.model
+def test_a_paraphrase_finds_the_product_by_meaning(real_model, api):
+    ids = load_catalogue(demo_limit=150)
+    for mode in ("semantic", "hybrid"):
+        assert ids["p4"] in top_ids(api, q="warm woolen stockings for trekking", mode=mode)
+        assert ids["p1"] in top_ids(api, q="appliance that makes cappuccino at home", mode=mode)
