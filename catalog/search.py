@@ -21,5 +21,6 @@ def product_document(product: Product) -> ProductDocument:
 
 def review_document(review: Review) -> ReviewDocument:
     return ReviewDocument(
-        product_id=review.product_id, title=review.title, text=review.text, rating=review.rating, helpful_votes=review.helpful_votes
+        product_id=review.product_id, title=review.title, text=review.text, rating=review.rating,
+        helpful_votes=review.helpful_votes, created=review.created,
     )

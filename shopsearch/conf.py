@@ -41,6 +41,11 @@ DEFAULTS: dict[str, Any] = {
     "VECTOR_WEIGHT": 1.0,  # weight of the vector list in fusion
     "PRICE_BUCKETS": [25, 50, 100, 200, 500],  # edges of the price facet's buckets
     "HNSW_EF_CONSTRUCTION": 64,
+    # Sentiment (sentiment.py): weight of the lexicon features beside the embedding, regularisation, and the
+    # fewest reviews per label train_sentiment accepts.
+    "SENTIMENT_LEXICON_WEIGHT": 3.0,
+    "SENTIMENT_C": 1.0,
+    "SENTIMENT_MIN_EXAMPLES": 20,
     # Indexing
     "REINDEX_BATCH_SIZE": 64,
     "TASK_MAX_RETRIES": 5,

@@ -10,11 +10,13 @@ import logging
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
 
+import numpy as np
+
 from django.db import connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from . import encoders, registry
+from . import encoders, registry, sentiment
 from .conf import setting
 from .models import SHOP_COLLECTION, Document, Embedding, EmbeddingSpace
 from .registry import Kind, ProductDocument, ReviewDocument
@@ -121,13 +123,13 @@ def _document_fields(kind: Kind, doc: ProductDocument | ReviewDocument) -> dict:
         return {
             "title": doc.title, "description": doc.description, "attributes": dict(doc.attributes), "text": text,
             "category": doc.category, "price": doc.price, "in_stock": doc.in_stock, "product_id": None,
-            "rating": None, "helpful_votes": 0, "content_hash": registry.content_hash(text),
+            "rating": None, "helpful_votes": 0, "published_at": None, "content_hash": registry.content_hash(text),
         }
     text = registry.review_text(doc)
     return {
         "title": doc.title, "description": doc.text, "attributes": {}, "text": text, "category": None, "price": None,
         "in_stock": True, "product_id": str(doc.product_id), "rating": doc.rating, "helpful_votes": doc.helpful_votes,
-        "content_hash": registry.content_hash(text),
+        "published_at": doc.created, "content_hash": registry.content_hash(text),
     }
 
 
@@ -164,6 +166,19 @@ def remove_documents(kind: Kind, object_ids: Iterable) -> int:
 # --- vectors ------------------------------------------------------------------------------------------------
 
 
+def encode_texts(space: EmbeddingSpace, texts: Sequence[str]) -> np.ndarray:
+    """Vectors of `texts` in `space`. A text already embedded there (a duplicate product, another collection, a
+    review file that repeats the shop's reviews) is read back by its content hash instead of encoded again."""
+    hashes = [registry.content_hash(text) for text in texts]
+    known: dict[str, np.ndarray] = {}
+    for start in range(0, len(hashes), 5000):
+        known.update(Embedding.objects.filter(space=space, content_hash__in=set(hashes[start : start + 5000])).values_list("content_hash", "vector"))
+    todo = {digest: text for digest, text in zip(hashes, texts) if digest not in known}
+    if todo:
+        known.update(zip(todo, encoders.get_encoder(space.model_name).encode(list(todo.values()))))
+    return np.asarray([np.asarray(known[digest], dtype=np.float32) for digest in hashes]).reshape(len(texts), space.dimensions)
+
+
 def embed_documents(space: EmbeddingSpace, documents: Sequence[Document]) -> tuple[int, int]:
     """Write vectors for the documents whose text changed since they were last embedded in `space`.
 
@@ -174,20 +189,18 @@ def embed_documents(space: EmbeddingSpace, documents: Sequence[Document]) -> tup
     )
     stale = [doc for doc in documents if known.get(doc.pk) != doc.content_hash]
     if stale:
-        # The same text already embedded in this space (a duplicate product, another collection) is not encoded again.
-        vectors = dict(
-            Embedding.objects.filter(space=space, content_hash__in={doc.content_hash for doc in stale}).values_list("content_hash", "vector")
-        )
-        todo = list({doc.content_hash: doc for doc in stale if doc.content_hash not in vectors}.values())
-        if todo:
-            encoded = encoders.get_encoder(space.model_name).encode([doc.text for doc in todo])
-            vectors.update(zip((doc.content_hash for doc in todo), encoded))
+        vectors = encode_texts(space, [doc.text for doc in stale])
         rows = [
-            Embedding(space=space, document=doc, kind=doc.kind, vector=vectors[doc.content_hash], content_hash=doc.content_hash)
-            for doc in stale
+            Embedding(space=space, document=doc, kind=doc.kind, vector=vector, content_hash=doc.content_hash)
+            for doc, vector in zip(stale, vectors)
         ]
+        reviews = [(row, doc.text) for row, doc in zip(rows, stale) if doc.kind == "review"]
+        sentiment.annotate(space, [row for row, _ in reviews], [text for _, text in reviews])
         Embedding.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["space", "document"], update_fields=["vector", "content_hash", "created_at"]
+            rows,
+            update_conflicts=True,
+            unique_fields=["space", "document"],
+            update_fields=["vector", "content_hash", "created_at", *sentiment.FIELDS],
         )
     return len(stale), len(documents) - len(stale)
 

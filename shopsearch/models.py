@@ -57,6 +57,7 @@ class Document(models.Model):
     in_stock = models.BooleanField(default=True)
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
     helpful_votes = models.PositiveIntegerField(default=0)
+    published_at = models.DateTimeField(null=True, blank=True)  # reviews: when written
     content_hash = models.CharField(max_length=32)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -80,7 +81,32 @@ class Embedding(models.Model):
     vector = VectorField()
     content_hash = models.CharField(max_length=32)  # hash of the text this vector was made from
     created_at = models.DateTimeField(auto_now=True)
+    # Reviews: what the space's active sentiment classifier made of this vector (sentiment.py), kept with it so a
+    # changed text or a new classifier is the only reason to recompute.
+    sentiment_label = models.CharField(max_length=8, null=True, blank=True)
+    sentiment_score = models.FloatField(null=True, blank=True)  # P(positive) - P(negative), in [-1, 1]
+    sentiment_classifier = models.ForeignKey("SentimentClassifier", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["space", "document"], name="shopsearch_embedding_once")]
         indexes = [models.Index(fields=["space", "kind"], name="shopsearch_emb_space_kind")]
+
+
+class SentimentClassifier(models.Model):
+    """A linear classifier over one space's review vectors (plus lexicon features); never applied to another space."""
+
+    space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="sentiment_classifiers")
+    is_active = models.BooleanField(default=False)
+    weights = models.JSONField(help_text="labels, coefficients and intercepts (plain numbers, no pickles)")
+    metrics = models.JSONField(default=dict, help_text="cross-validated figures from training")
+    trained_on = models.CharField(max_length=300)
+    examples = models.JSONField(default=dict, help_text="training examples per label")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["space"], condition=Q(is_active=True), name="shopsearch_one_active_classifier")
+        ]
+
+    def __str__(self) -> str:
+        return f"sentiment #{self.pk} for space #{self.space_id} ({self.trained_on})"

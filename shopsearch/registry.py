@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Callable, Literal
 
@@ -46,6 +47,7 @@ class ReviewDocument:
     title: str = ""
     rating: int | None = None
     helpful_votes: int = 0
+    created: datetime | None = None  # when it was written (monthly sentiment trend)
 
 
 def product_text(doc: ProductDocument) -> str:

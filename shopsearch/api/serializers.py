@@ -147,3 +147,35 @@ class SearchResponseSerializer(serializers.Serializer):
 class SimilarResponseSerializer(serializers.Serializer):
     product = serializers.CharField()
     results = HitSerializer(many=True)
+
+
+class SentimentCountsSerializer(serializers.Serializer):
+    negative = serializers.IntegerField()
+    neutral = serializers.IntegerField()
+    positive = serializers.IntegerField()
+
+
+class SentimentMonthSerializer(serializers.Serializer):
+    month = serializers.CharField(help_text="YYYY-MM")
+    reviews = serializers.IntegerField()
+    share_positive = serializers.FloatField()
+    mean_score = serializers.FloatField()
+
+
+class ReviewSnippetSerializer(serializers.Serializer):
+    review = serializers.CharField()
+    helpful_votes = serializers.IntegerField()
+    score = serializers.FloatField()
+    snippet = serializers.CharField()
+
+
+class ProductSentimentSerializer(serializers.Serializer):
+    product = serializers.CharField()
+    reviews = serializers.IntegerField()
+    labelled = serializers.IntegerField(help_text="reviews the classifier has labelled")
+    counts = SentimentCountsSerializer()
+    share_positive = serializers.FloatField()
+    mean_score = serializers.FloatField(help_text="mean of P(positive) - P(negative), in [-1, 1]")
+    trend = SentimentMonthSerializer(many=True)
+    most_helpful_positive = ReviewSnippetSerializer(allow_null=True)
+    most_helpful_negative = ReviewSnippetSerializer(allow_null=True)

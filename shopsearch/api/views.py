@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import search
+from .. import search, sentiment
 from ..models import Document
 from . import serializers
 
@@ -51,3 +51,17 @@ class SimilarProductsView(APIView):
         except search.NotReady as exc:
             raise StillIndexing(str(exc)) from exc
         return Response(serializers.SimilarResponseSerializer({"product": product_id, "results": hits}).data)
+
+
+class ProductSentimentView(APIView):
+    """What a product's reviews say: sentiment counts, share positive, mean score, monthly trend, helpful snippets."""
+
+    @extend_schema(responses=serializers.ProductSentimentSerializer)
+    def get(self, request: Request, product_id: str) -> Response:
+        if not Document.objects.filter(collection="", kind="product", object_id=str(product_id)).exists():
+            raise NotFound(f"No indexed product with id {product_id!r}.")
+        try:
+            space = search.require_active_space()
+        except search.NotReady as exc:
+            raise StillIndexing(str(exc)) from exc
+        return Response(serializers.ProductSentimentSerializer(sentiment.product_summary(space, product_id)).data)

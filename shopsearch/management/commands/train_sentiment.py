@@ -1,0 +1,52 @@
+"""Train the review sentiment classifier of the active embedding space from star ratings, and apply it."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from shopsearch import sentiment
+from shopsearch.search import NotReady, require_active_space
+
+
+class Command(BaseCommand):
+    help = "Train review sentiment from star ratings (1-2 negative, 3 neutral, 4-5 positive) in the active space."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--file", type=Path, help="train on this reviews.jsonl instead of the shop's own rated reviews")
+        parser.add_argument("--holdout", type=float, default=0.0, help="fraction of reviews (fixed by id) kept out and scored after training")
+        parser.add_argument("--save-default", type=Path, help="also write the classifier to this JSON file (how the shipped default is made)")
+        parser.add_argument("--json", action="store_true", help="last line: the metrics as JSON")
+
+    def handle(self, *args, **options) -> None:
+        if not 0 <= options["holdout"] < 1:
+            raise CommandError("--holdout must be at least 0 and below 1, e.g. 0.2")
+        if options["file"] and not options["file"].is_file():
+            raise CommandError(f"--file: no such file: {options['file']}")
+        try:
+            space = require_active_space()
+            holdout = options["holdout"]
+            keep = lambda review_id: not sentiment.in_holdout(review_id, holdout)  # noqa: E731
+            source = sentiment.file_reviews(space, options["file"], keep) if options["file"] else sentiment.shop_reviews(space, keep)
+            self.stdout.write(f"Training on {len(source.labels)} reviews (space #{space.pk}, {space.model_identity})")
+            weights, metrics = sentiment.train(source.vectors, source.texts, source.labels)
+        except (NotReady, sentiment.SentimentError) as exc:
+            raise CommandError(str(exc)) from exc
+        result = {"cross_validated": metrics}
+        if holdout:
+            held = sentiment.file_reviews(space, options["file"], lambda i: not keep(i)) if options["file"] else sentiment.shop_reviews(space, lambda i: not keep(i))
+            predictions = sentiment.predict(weights, held.vectors, held.texts)
+            result["holdout"] = sentiment.metrics(held.labels, [p.label for p in predictions], [p.score for p in predictions])
+        trained_on = f"{options['file'].name if options['file'] else 'shop reviews'}, {len(source.labels)} reviews" + (f", {holdout:.0%} held out" if holdout else "")
+        classifier = sentiment.save_classifier(space, weights, metrics, trained_on)
+        if options["save_default"]:
+            options["save_default"].parent.mkdir(parents=True, exist_ok=True)
+            options["save_default"].write_text(json.dumps({
+                "space": sentiment.space_identity(space), "weights": weights, "metrics": metrics, "trained_on": trained_on,
+            }))
+        self.stdout.write(self.style.SUCCESS(
+            f"Classifier #{classifier.pk} active for space #{space.pk}: cross-validated balanced accuracy "
+            f"{metrics['balanced_accuracy']:.3f}, macro-F1 {metrics.get('macro_f1_3class', float('nan')):.3f}"))
+        if options["json"]:
+            self.stdout.write(json.dumps(result))

@@ -1,0 +1,282 @@
+"""Review sentiment from the vectors the workers already compute, plus a lexicon signal; trained from star ratings.
+
+Why this shape: the review embeddings are paid for anyway, so a linear classifier on them adds almost nothing to
+the worker's time per review. Embeddings alone carry the shop's domain well but generalise poorly to other review
+styles, and a sentiment lexicon (VADER) is the opposite, so the features are both. Ratings map to labels as
+1-2 negative, 3 neutral, 4-5 positive. A classifier is tied to the embedding space whose vectors it was trained
+on and is never applied to another; the repo ships one trained on the CC0 clothing reviews
+(`data/sentiment_default.json`) for shops without ratings.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from django.db import transaction
+
+from . import registry
+from .conf import setting
+from .models import Embedding, EmbeddingSpace, SentimentClassifier
+
+LABELS = ("negative", "neutral", "positive")
+FEATURES = "embedding+vader:v1"  # changes when `features` changes; part of every saved classifier
+LEXICON_FEATURES = 3
+DEFAULT_CLASSIFIER = Path(__file__).resolve().parent / "data" / "sentiment_default.json"
+
+
+class SentimentError(Exception):
+    """Training or applying a classifier cannot go ahead as asked (too few examples, wrong space, ...)."""
+
+
+def label_for_rating(rating: int) -> str:
+    return "negative" if rating <= 2 else "neutral" if rating == 3 else "positive"
+
+
+@lru_cache(maxsize=1)
+def _vader():
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+def features(vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    """The classifier's input: the review vector, then the lexicon's compound/positive/negative scores (weighted)."""
+    analyzer = _vader()
+    lexicon = np.array(
+        [[s["compound"], s["pos"], s["neg"]] for s in (analyzer.polarity_scores(text) for text in texts)], dtype=np.float32
+    ).reshape(len(texts), LEXICON_FEATURES)
+    return np.hstack([np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1), setting("SENTIMENT_LEXICON_WEIGHT") * lexicon])
+
+
+@dataclass
+class Prediction:
+    label: str
+    score: float  # P(positive) - P(negative)
+
+
+def predict(weights: dict, vectors: np.ndarray, texts: Sequence[str]) -> list[Prediction]:
+    """Apply saved weights (a multinomial logistic regression) to vectors and their texts."""
+    if not len(texts):
+        return []
+    logits = features(vectors, texts) @ np.asarray(weights["coef"], dtype=np.float32).T + np.asarray(weights["intercept"], dtype=np.float32)
+    logits -= logits.max(axis=1, keepdims=True)
+    probabilities = np.exp(logits)
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    labels = list(weights["labels"])
+    positive, negative = probabilities[:, labels.index("positive")], probabilities[:, labels.index("negative")]
+    return [Prediction(labels[int(i)], float(p - n)) for i, p, n in zip(probabilities.argmax(axis=1), positive, negative)]
+
+
+def train(vectors: np.ndarray, texts: Sequence[str], labels: Sequence[str], folds: int = 5, seed: int = 0) -> tuple[dict, dict]:
+    """Fit the classifier; returns (weights, cross-validated metrics). Refuses when a label has too few examples."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    labels = np.asarray(labels)
+    counts = {label: int((labels == label).sum()) for label in LABELS}
+    minimum = setting("SENTIMENT_MIN_EXAMPLES")
+    short = {label: n for label, n in counts.items() if n < minimum}
+    if short:
+        raise SentimentError(
+            f"Too few reviews to train: {', '.join(f'{n} {label}' for label, n in short.items())} (at least {minimum} of each "
+            f"label are needed; ratings 1-2 are negative, 3 neutral, 4-5 positive). Keep the shipped default classifier meanwhile."
+        )
+    X = features(vectors, texts)
+    model = LogisticRegression(C=setting("SENTIMENT_C"), class_weight="balanced", max_iter=3000)
+    probabilities = cross_val_predict(model, X, labels, cv=StratifiedKFold(folds, shuffle=True, random_state=seed), method="predict_proba")
+    model.fit(X, labels)
+    classes = list(model.classes_)
+    weights = {"features": FEATURES, "labels": classes, "coef": model.coef_.tolist(), "intercept": model.intercept_.tolist()}
+    scores = probabilities[:, classes.index("positive")] - probabilities[:, classes.index("negative")]
+    predicted = np.asarray(classes)[probabilities.argmax(axis=1)]
+    return weights, {**metrics(labels, predicted, scores), "folds": folds, "examples": counts}
+
+
+def metrics(truth: Sequence[str], predicted: Sequence[str], scores: Sequence[float]) -> dict:
+    """Balanced accuracy and accuracy on positive vs negative (neutral excluded; score > 0 means positive) and
+    macro-F1 over the three labels where the truth has them."""
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+
+    truth, predicted, scores = np.asarray(truth), np.asarray(predicted), np.asarray(scores)
+    polar = truth != "neutral"
+    is_positive = truth[polar] == "positive"
+    said_positive = scores[polar] > 0
+    result = {
+        "balanced_accuracy": round(float(balanced_accuracy_score(is_positive, said_positive)), 4),
+        "accuracy": round(float(accuracy_score(is_positive, said_positive)), 4),
+        "n": int(polar.sum()),
+    }
+    if (truth == "neutral").any():
+        result["macro_f1_3class"] = round(float(f1_score(truth, predicted, labels=list(LABELS), average="macro")), 4)
+    return result
+
+
+# --- classifiers in the database ------------------------------------------------------------------------------
+
+
+def active_classifier(space: EmbeddingSpace) -> SentimentClassifier | None:
+    """The space's classifier: its own active one, else the shipped default when it was made for this very space."""
+    classifier = SentimentClassifier.objects.filter(space=space, is_active=True).first()
+    if classifier is not None:
+        return classifier
+    shipped = json.loads(DEFAULT_CLASSIFIER.read_text()) if DEFAULT_CLASSIFIER.exists() else None
+    if not shipped or shipped["space"] != space_identity(space) or shipped["weights"].get("features") != FEATURES:
+        return None
+    return save_classifier(space, shipped["weights"], shipped["metrics"], shipped["trained_on"], apply=False)
+
+
+def space_identity(space: EmbeddingSpace) -> dict:
+    return {"model_identity": space.model_identity, "dimensions": space.dimensions, "recipe": space.recipe}
+
+
+def save_classifier(space: EmbeddingSpace, weights: dict, metrics: dict, trained_on: str, apply: bool = True) -> SentimentClassifier:
+    """Store and activate a classifier for `space`; with `apply`, re-label every review vector of the space with it."""
+    width = len(weights["coef"][0])
+    if weights.get("features") != FEATURES or width != space.dimensions + LEXICON_FEATURES:
+        raise SentimentError(
+            f"This classifier was made for {width - LEXICON_FEATURES}-dimensional vectors and features {weights.get('features')!r}; "
+            f"space #{space.pk} has {space.dimensions} dimensions and {FEATURES!r}. Train one in this space: manage.py train_sentiment."
+        )
+    with transaction.atomic():
+        SentimentClassifier.objects.filter(space=space, is_active=True).update(is_active=False)
+        classifier = SentimentClassifier.objects.create(
+            space=space, is_active=True, weights=weights, metrics=metrics, trained_on=trained_on, examples=metrics.get("examples", {})
+        )
+    if apply:
+        apply_classifier(classifier)
+    return classifier
+
+
+FIELDS = ["sentiment_label", "sentiment_score", "sentiment_classifier"]  # what annotate() sets on an Embedding
+
+
+def annotate(space: EmbeddingSpace, embeddings: Sequence[Embedding], texts: Sequence[str]) -> None:
+    """Set (not save) sentiment on review embeddings about to be written: the worker's embedding pass calls this, so
+    sentiment costs no extra write."""
+    classifier = active_classifier(space)
+    if classifier is not None and embeddings:
+        _set_labels(classifier, embeddings, texts)
+
+
+def _set_labels(classifier: SentimentClassifier, embeddings: Sequence[Embedding], texts: Sequence[str]) -> None:
+    vectors = np.asarray([np.asarray(e.vector, dtype=np.float32) for e in embeddings])
+    for embedding, prediction in zip(embeddings, predict(classifier.weights, vectors, texts)):
+        embedding.sentiment_label, embedding.sentiment_score, embedding.sentiment_classifier = prediction.label, prediction.score, classifier
+
+
+def apply_classifier(classifier: SentimentClassifier, batch_size: int = 2000) -> int:
+    """Label every review vector of the classifier's space that another classifier (or none) labelled."""
+    pending = Embedding.objects.filter(space=classifier.space, kind="review").exclude(sentiment_classifier=classifier)
+    done = 0
+    while batch := list(pending.select_related("document").order_by("pk")[:batch_size]):
+        _set_labels(classifier, batch, [e.document.text for e in batch])
+        Embedding.objects.bulk_update(batch, FIELDS)
+        done += len(batch)
+    return done
+
+
+# --- data for training and evaluation -------------------------------------------------------------------------
+
+
+def in_holdout(review_id: str, fraction: float) -> bool:
+    """A fixed, reproducible share of reviews kept out of training (the same ids in train and evaluate commands)."""
+    return int(hashlib.sha256(str(review_id).encode()).hexdigest()[:8], 16) % 10_000 < fraction * 10_000
+
+
+@dataclass
+class LabelledReviews:
+    ids: list[str]
+    texts: list[str]
+    labels: list[str]
+    vectors: np.ndarray
+
+
+def read_review_file(path: Path) -> list[dict]:
+    """Rows of a reviews.jsonl (fields: id, text, optional title, and rating 1-5 or label pos/neg)."""
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SentimentError(f"{path.name} line {number}: not valid JSON ({exc.msg})") from None
+            if not str(row.get("text", "")).strip():
+                raise SentimentError(f"{path.name} line {number}: 'text' is missing or empty")
+            if row.get("rating") not in (1, 2, 3, 4, 5) and row.get("label") not in ("pos", "neg"):
+                raise SentimentError(f"{path.name} line {number}: needs 'rating' (1-5) or 'label' (pos/neg)")
+            rows.append({**row, "id": str(row.get("id", number))})
+    return rows
+
+
+def file_reviews(space: EmbeddingSpace, path: Path, keep=lambda review_id: True) -> LabelledReviews:
+    """Reviews of a file, embedded with the space's model through the same recipe as the shop's reviews."""
+    from .indexing import encode_texts
+
+    rows = [row for row in read_review_file(path) if keep(row["id"])]
+    texts = [registry.review_text(registry.ReviewDocument(product_id=None, text=row["text"], title=row.get("title") or "")) for row in rows]
+    labels = [label_for_rating(row["rating"]) if row.get("rating") else ("positive" if row["label"] == "pos" else "negative") for row in rows]
+    return LabelledReviews([row["id"] for row in rows], texts, labels, encode_texts(space, texts))
+
+
+def shop_reviews(space: EmbeddingSpace, keep=lambda review_id: True) -> LabelledReviews:
+    """The shop's rated reviews with their stored vectors in `space` (nothing is re-embedded)."""
+    rows = (
+        Embedding.objects.filter(space=space, kind="review", document__collection="", document__rating__isnull=False)
+        .order_by("pk").values_list("document__object_id", "document__text", "document__rating", "vector")
+    )
+    kept = [row for row in rows if keep(row[0])]
+    vectors = np.asarray([np.asarray(row[3], dtype=np.float32) for row in kept]).reshape(len(kept), space.dimensions)
+    return LabelledReviews([r[0] for r in kept], [r[1] for r in kept], [label_for_rating(r[2]) for r in kept], vectors)
+
+
+# --- per product ----------------------------------------------------------------------------------------------
+
+
+def product_summary(space: EmbeddingSpace, product_id: str, snippet_length: int = 240) -> dict:
+    """What a product's reviews say: counts per label, share positive, mean score, a monthly trend and the most
+    helpful positive and negative review. A product without reviews gets zeros, not an error."""
+    from django.db.models import Avg, Count, Q
+    from django.db.models.functions import TruncMonth
+
+    reviews = Embedding.objects.filter(space=space, kind="review", document__collection="", document__product_id=str(product_id))
+    labelled = reviews.filter(sentiment_label__isnull=False)
+    counts = {label: 0 for label in LABELS}
+    counts.update(dict(labelled.values_list("sentiment_label").annotate(n=Count("pk")).values_list("sentiment_label", "n")))
+    total = sum(counts.values())
+    trend = (
+        labelled.filter(document__published_at__isnull=False)
+        .annotate(month=TruncMonth("document__published_at")).values("month")
+        .annotate(reviews=Count("pk"), mean_score=Avg("sentiment_score"), positive=Count("pk", filter=Q(sentiment_label="positive")))
+        .order_by("month")
+    )
+
+    def most_helpful(label: str) -> dict | None:
+        best = labelled.filter(sentiment_label=label).select_related("document").order_by("-document__helpful_votes", "-document__published_at", "pk").first()
+        if best is None:
+            return None
+        text = best.document.text
+        return {"review": best.document.object_id, "helpful_votes": best.document.helpful_votes, "score": round(best.sentiment_score, 3),
+                "snippet": text if len(text) <= snippet_length else text[: snippet_length - 1].rsplit(" ", 1)[0] + "…"}
+
+    return {
+        "product": str(product_id),
+        "reviews": reviews.count(),
+        "labelled": total,
+        "counts": counts,
+        "share_positive": round(counts["positive"] / total, 4) if total else 0.0,
+        "mean_score": round(labelled.aggregate(m=Avg("sentiment_score"))["m"] or 0.0, 4),
+        "trend": [
+            {"month": row["month"].strftime("%Y-%m"), "reviews": row["reviews"], "share_positive": round(row["positive"] / row["reviews"], 4),
+             "mean_score": round(row["mean_score"], 4)}
+            for row in trend
+        ],
+        "most_helpful_positive": most_helpful("positive"),
+        "most_helpful_negative": most_helpful("negative"),
+    }
