@@ -51,7 +51,7 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
 
-    from catalog.models import Category, Product, Review
+    from catalog.models import Product, Review
 
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:  # start empty, without sending a removal task per row

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import json
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
