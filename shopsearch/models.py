@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from pgvector.django import VectorField
 
 
@@ -110,3 +111,36 @@ class SentimentClassifier(models.Model):
 
     def __str__(self) -> str:
         return f"sentiment #{self.pk} for space #{self.space_id} ({self.trained_on})"
+
+
+class Event(models.Model):
+    """One shopper interaction, append-only: what recently-viewed, trending and click-trained models learn from.
+
+    `product_id` is the shop's product id as text (as `Document.object_id`), so events need no join into the shop's
+    schema and survive a reindex. A click or add-to-cart that came from a search page carries the `query` and the
+    hit's 1-based `position`, and `shown` the product ids that page listed above it (products seen but skipped).
+    """
+
+    class Type(models.TextChoices):
+        VIEW = "view", "view"
+        CLICK = "click", "click on a search hit"
+        ADD_TO_CART = "add_to_cart", "add to cart"
+
+    type = models.CharField(max_length=20, choices=Type.choices)
+    session_id = models.CharField(max_length=100, help_text="Anonymous session id chosen by the storefront.")
+    user_id = models.CharField(max_length=64, null=True, blank=True)
+    product_id = models.CharField(max_length=64)
+    query = models.TextField(blank=True, default="")
+    position = models.PositiveIntegerField(null=True, blank=True)
+    shown = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["session_id", "created_at"], name="shopsearch_event_session"),
+            models.Index(fields=["created_at", "type"], name="shopsearch_event_recent"),
+            models.Index(fields=["product_id"], name="shopsearch_event_product"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.product_id} ({self.session_id})"
