@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "MODEL": None,
     "ENCODE_BATCH_SIZE": 32,
     "TORCH_THREADS": None,  # None = leave torch's default
+    "QUERY_TORCH_THREADS": 1,  # torch threads while encoding one search query (short text: 1 was fastest); None = as is
     # Search
     "PAGE_SIZE": 20,
     "MAX_PAGE_SIZE": 100,
@@ -35,17 +36,61 @@ DEFAULTS: dict[str, Any] = {
     "CANDIDATES": 100,  # products each retriever hands to fusion and facets (at least one page more than asked)
     "KEYWORD_RANK_NORMALIZATION": 1,  # ts_rank_cd normalization bits: 1 = divide by 1 + log(document length)
     "TRIGRAM_THRESHOLD": 0.6,  # pg_trgm word_similarity a title needs to be a typo-tolerant keyword candidate
-    "TRIGRAM_WEIGHT": 0.1,  # share of that title similarity added to the keyword score
-    "RRF_K": 60,  # reciprocal rank fusion: larger k flattens the advantage of the very top ranks
+    "TRIGRAM_WEIGHT": 0.75,  # share of that title similarity added to the keyword score (lexeme share is 0..1)
+    "KEYWORD_RESCORE": 3,  # keyword candidates rescored by IDF share = this × the candidates asked for
+    "FUSION": "convex",  # "convex": weighted sum of min-max-normalised scores; "rrf": reciprocal rank fusion
+    "RRF_K": 60,  # reciprocal rank fusion (FUSION "rrf"): larger k flattens the advantage of the very top ranks
     "KEYWORD_WEIGHT": 1.0,  # weight of the keyword list in fusion
     "VECTOR_WEIGHT": 1.0,  # weight of the vector list in fusion
+    "REVIEW_WEIGHT": 1.0,  # reviews=true: weight of the products whose reviews match the query, in fusion
+    "REVIEW_CANDIDATES": 300,  # reviews=true: nearest reviews that vote for their products (best review counts)
     "PRICE_BUCKETS": [25, 50, 100, 200, 500],  # edges of the price facet's buckets
     "HNSW_EF_CONSTRUCTION": 64,
-    # Sentiment (sentiment.py): weight of the lexicon features beside the embedding, regularisation, and the
-    # fewest reviews per label train_sentiment accepts.
+    # Sentiment (sentiment.py): weight of the lexicon features beside the embedding and TF-IDF features,
+    # regularisation, the fewest reviews a word or bigram must occur in to be a feature, and the fewest reviews per
+    # label train_sentiment accepts.
     "SENTIMENT_LEXICON_WEIGHT": 3.0,
     "SENTIMENT_C": 1.0,
+    "SENTIMENT_MIN_TERM_REVIEWS": 3,
     "SENTIMENT_MIN_EXAMPLES": 20,
+    # Recommendations (recommend.py). Share of the review centroid in the similarity of two products that both have
+    # reviews; products without reviews are compared by their text alone. evaluate_similar --reviews on the clothing
+    # reviews (items described by department only): weight 0 → same_class@10 0.359, 0.1 → 0.504, 0.25 → 0.596,
+    # 0.5 → 0.625, 0.75 → 0.610, 1 → 0.463. 0.25 leaves more to the text, which in a real shop says more than here.
+    "SIMILAR_REVIEW_WEIGHT": 0.25,
+    "SIMILAR_CANDIDATES": 100,  # nearest products taken from each HNSW index before exact blending / diversity (MMR)
+    "MMR_CANDIDATES": 50,  # diversity: the best-scored products of that pool that MMR picks from
+    "EXAMPLES_CANDIDATES": 50,  # best_score: nearest products taken per positive example before exact scoring
+    "MAX_EXAMPLES": 50,  # most ids in `positive` (and in `negative`) of one recommendations request
+    "SESSION_RECENT_VIEWS": 20,  # for-session: the session's most recent views that count
+    "SESSION_RECENCY_DECAY": 0.7,  # for-session: the k-th most recent view weighs decay^(k-1)
+    "TRENDING_DAYS": 7,  # trending: default window of events, in days
+    "TRENDING_HALF_LIFE_HOURS": 24.0,  # trending: an event's weight halves every this many hours
+    "TRENDING_EVENT_WEIGHTS": {"view": 1.0, "click": 2.0, "add_to_cart": 4.0},  # trending: what each event type counts
+    "MAX_EVENTS_PER_REQUEST": 100,  # POST /api/events/: longer lists are refused whole (400)
+    # Aspects (reviews.py): what shoppers talk about, each a name and phrases that say it; a review sentence is about
+    # an aspect when its cosine similarity to one of the phrases reaches the aspect's "threshold", else
+    # SENTIMENT_ASPECT_THRESHOLD. Chosen by reading sampled clothing-review sentences per similarity band
+    # (benchmarks/aspects.py --inspect): at 0.50-0.55 most aspects read >= 6 of 8 on topic; size/fit and durability
+    # already 8/8 and 6/8 at 0.45-0.50; quality only 3/8 at 0.50-0.55 (generic praise) but 6/8 above 0.55.
+    "SENTIMENT_ASPECTS": [
+        {"name": "quality", "phrases": ["good quality", "poor quality, cheaply made", "well made"], "threshold": 0.55},
+        {"name": "price/value", "phrases": ["the price", "worth the money", "too expensive", "bought it on sale"]},
+        {"name": "size/fit", "phrases": ["runs small", "runs large", "true to size", "order a size up", "the fit"], "threshold": 0.45},
+        {"name": "comfort", "phrases": ["comfortable to wear", "uncomfortable", "soft and cozy"]},
+        {"name": "delivery/shipping", "phrases": ["fast shipping", "the package arrived late", "delivery"]},
+        {"name": "durability", "phrases": ["fell apart after a few washes", "holds up well over time", "it ripped"], "threshold": 0.45},
+        {"name": "appearance/look", "phrases": ["looks beautiful", "the color", "the pattern is pretty", "looks different than the picture"]},
+        {"name": "material/fabric", "phrases": ["the fabric", "the material is thin", "soft material"]},
+        {"name": "customer service", "phrases": ["customer service", "returned it for a refund", "the return process"]},
+    ],
+    "SENTIMENT_ASPECT_THRESHOLD": 0.5,
+    "ASPECT_EXAMPLES": 3,  # example sentences shown per aspect
+    # Discovered aspects: a word must be named (after "the", "my", ...) in this many review sentences of at least
+    # ASPECT_DISCOVERY_MIN_PRODUCTS products, and stay below the threshold to every configured aspect phrase.
+    "ASPECT_DISCOVERY_MIN_SENTENCES": 30,
+    "ASPECT_DISCOVERY_MIN_PRODUCTS": 5,
+    "ASPECT_DISCOVERY_MAX": 12,  # most discovered aspects kept
     # Indexing
     "REINDEX_BATCH_SIZE": 64,
     "TASK_MAX_RETRIES": 5,

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from . import encoders, registry, sentiment
 from .conf import setting
-from .models import SHOP_COLLECTION, Document, Embedding, EmbeddingSpace
+from .models import SHOP_COLLECTION, Document, Embedding, EmbeddingSpace, ReviewVector
 from .registry import Kind, ProductDocument, ReviewDocument
 
 logger = logging.getLogger(__name__)
@@ -64,16 +64,27 @@ def create_space_indexes(space: EmbeddingSpace) -> None:
                 f"WITH (m = {int(setting('HNSW_M'))}, ef_construction = {int(setting('HNSW_EF_CONSTRUCTION'))}) "
                 f"WHERE space_id = {int(space.pk)} AND kind = '{kind}'"
             )
+        cursor.execute(
+            f"CREATE INDEX IF NOT EXISTS {review_vector_index_name(space)} ON {ReviewVector._meta.db_table} "
+            f"USING hnsw ((vector::vector({int(space.dimensions)})) vector_cosine_ops) "
+            f"WITH (m = {int(setting('HNSW_M'))}, ef_construction = {int(setting('HNSW_EF_CONSTRUCTION'))}) "
+            f"WHERE space_id = {int(space.pk)}"
+        )
 
 
 def drop_space_indexes(space: EmbeddingSpace) -> None:
     with connection.cursor() as cursor:
         for kind in registry.KINDS:
             cursor.execute(f"DROP INDEX IF EXISTS {index_name(space, kind)}")
+        cursor.execute(f"DROP INDEX IF EXISTS {review_vector_index_name(space)}")
 
 
 def index_name(space: EmbeddingSpace, kind: Kind) -> str:
     return f"shopsearch_hnsw_s{int(space.pk)}_{kind}"
+
+
+def review_vector_index_name(space: EmbeddingSpace) -> str:
+    return f"shopsearch_hnsw_s{int(space.pk)}_review_centroid"
 
 
 def ensure_active_space() -> EmbeddingSpace:
@@ -155,12 +166,64 @@ def sync_documents(kind: Kind, object_ids: Iterable) -> list[Document]:
 
 
 def remove_documents(kind: Kind, object_ids: Iterable) -> int:
-    """Forget these objects: their documents and, by cascade, their vectors in every space."""
+    """Forget these objects: their documents and, by cascade, their vectors in every space (and the review
+    centroids of the products whose reviews these were)."""
     ids = [str(pk) for pk in object_ids]
     if not ids:
         return 0
+    reviewed = reviewed_products(kind, ids)
     _, per_model = Document.objects.filter(collection=SHOP_COLLECTION, kind=kind, object_id__in=ids).delete()
+    if reviewed:
+        for space in EmbeddingSpace.objects.all():
+            refresh_review_vectors(space, reviewed)
     return per_model.get(Document._meta.label, 0)
+
+
+def reviewed_products(kind: Kind, object_ids: Sequence[str], collection: str = SHOP_COLLECTION) -> set[str]:
+    """The products these reviews belong to now (empty for products): their centroids change with the reviews."""
+    if kind != "review":
+        return set()
+    docs = Document.objects.filter(collection=collection, kind="review", object_id__in=list(object_ids), product_id__isnull=False)
+    return set(docs.values_list("product_id", flat=True))
+
+
+# --- review centroids -------------------------------------------------------------------------------------------
+
+
+def refresh_review_vectors(space: EmbeddingSpace, product_ids: Iterable[str], collection: str = SHOP_COLLECTION) -> None:
+    """Recompute the review centroid of these products in `space` from their reviews' current vectors.
+
+    One SQL statement averages (pgvector's avg) and normalises them; a product left without embedded reviews loses
+    its centroid, so similar products fall back to its text alone.
+    """
+    ids = sorted({str(pk) for pk in product_ids if pk is not None})
+    if not ids:
+        return
+    dims, table = int(space.dimensions), ReviewVector._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (space_id, document_id, vector, reviews, updated_at)
+            SELECT %s, p.id, l2_normalize(avg(e.vector::vector({dims}))), count(*), now()
+            FROM shopsearch_document p
+            JOIN shopsearch_document r ON r.collection = p.collection AND r.kind = 'review' AND r.product_id = p.object_id
+            JOIN shopsearch_embedding e ON e.document_id = r.id AND e.space_id = %s
+            WHERE p.collection = %s AND p.kind = 'product' AND p.object_id = ANY(%s)
+            GROUP BY p.id
+            ON CONFLICT (space_id, document_id)
+            DO UPDATE SET vector = EXCLUDED.vector, reviews = EXCLUDED.reviews, updated_at = EXCLUDED.updated_at""",
+            [space.pk, space.pk, collection, ids],
+        )
+        cursor.execute(
+            f"""
+            DELETE FROM {table} rv USING shopsearch_document p
+            WHERE rv.space_id = %s AND rv.document_id = p.id AND p.collection = %s AND p.kind = 'product'
+              AND p.object_id = ANY(%s)
+              AND NOT EXISTS (SELECT 1 FROM shopsearch_document r JOIN shopsearch_embedding e ON e.document_id = r.id
+                              WHERE e.space_id = %s AND r.collection = p.collection AND r.kind = 'review'
+                                AND r.product_id = p.object_id)""",
+            [space.pk, collection, ids, space.pk],
+        )
 
 
 # --- vectors ------------------------------------------------------------------------------------------------
@@ -206,12 +269,17 @@ def embed_documents(space: EmbeddingSpace, documents: Sequence[Document]) -> tup
 
 
 def index_objects(kind: Kind, object_ids: Iterable, space: EmbeddingSpace | None = None) -> tuple[int, int]:
-    """Sync these objects' documents and embed them in `space`, or in every space that must stay current."""
-    documents = sync_documents(kind, object_ids)
+    """Sync these objects' documents and embed them in `space`, or in every space that must stay current; then
+    refresh the review centroids these objects touch (a review's old and new product, or the products themselves)."""
+    ids = [str(pk) for pk in object_ids]
+    reviewed = reviewed_products(kind, ids)  # before the sync: a review moved to another product leaves its old one
+    documents = sync_documents(kind, ids)
+    touched = reviewed | reviewed_products(kind, ids) if kind == "review" else {doc.object_id for doc in documents}
     spaces = [space] if space is not None else (spaces_to_update() or [ensure_active_space()])
     embedded = skipped = 0
     for target in spaces:
         done, unchanged = embed_documents(target, documents)
+        refresh_review_vectors(target, touched)
         embedded, skipped = embedded + done, skipped + unchanged
     return embedded, skipped
 
@@ -298,32 +366,39 @@ def index_collection(
     products: Sequence[tuple[str, ProductDocument]],
     batch_size: int | None = None,
     on_batch: Callable[[int], None] = lambda n: None,
+    reviews: Sequence[tuple[str, ReviewDocument]] = (),
 ) -> tuple[int, int]:
-    """Make `collection` hold exactly these (id, document) products, embedded in `space`; returns (embedded, skipped).
+    """Make `collection` hold exactly these (id, document) products and reviews, embedded in `space`, with the
+    products' review centroids; returns (embedded, skipped).
 
-    The same document fields, text recipe and content hashes as the shop's products, so an evaluation measures the
-    pipeline the shop runs; unchanged products are neither rewritten nor re-embedded, so a rerun takes seconds.
+    The same document fields, text recipe and content hashes as the shop's objects, so an evaluation measures the
+    pipeline the shop runs; unchanged objects are neither rewritten nor re-embedded, so a rerun takes seconds.
     """
     if collection == SHOP_COLLECTION:
         raise ValueError("index_collection is for collections other than the shop's; the shop is indexed by reindex()")
-    wanted = {object_id: _document_fields("product", doc) for object_id, doc in products}
-    existing = Document.objects.filter(collection=collection, kind="product")
-    known = dict(existing.values_list("object_id", "content_hash"))
-    existing.exclude(object_id__in=list(wanted)).delete()
-    changed = [oid for oid, values in wanted.items() if known.get(oid) != values["content_hash"]]
     batch_size = batch_size or setting("REINDEX_BATCH_SIZE")
-    for start in range(0, len(changed), 1000):
-        Document.objects.bulk_create(
-            [Document(collection=collection, kind="product", object_id=oid, **wanted[oid]) for oid in changed[start : start + 1000]],
-            update_conflicts=True,
-            unique_fields=["collection", "kind", "object_id"],
-            update_fields=[*next(iter(wanted.values())), "updated_at"],
-        )
     embedded = skipped = 0
-    ids = list(existing.order_by("pk").values_list("pk", flat=True))
-    for start in range(0, len(ids), batch_size):
-        with transaction.atomic():
-            done, unchanged = embed_documents(space, list(Document.objects.filter(pk__in=ids[start : start + batch_size])))
-        embedded, skipped = embedded + done, skipped + unchanged
-        on_batch(done + unchanged)
+    for kind, objects in (("product", products), ("review", reviews)):
+        wanted = {object_id: _document_fields(kind, doc) for object_id, doc in objects}
+        existing = Document.objects.filter(collection=collection, kind=kind)
+        known = dict(existing.values_list("object_id", "content_hash"))
+        existing.exclude(object_id__in=list(wanted)).delete()
+        changed = [oid for oid, values in wanted.items() if known.get(oid) != values["content_hash"]]
+        for start in range(0, len(changed), 1000):
+            Document.objects.bulk_create(
+                [Document(collection=collection, kind=kind, object_id=oid, **wanted[oid]) for oid in changed[start : start + 1000]],
+                update_conflicts=True,
+                unique_fields=["collection", "kind", "object_id"],
+                update_fields=[*next(iter(wanted.values())), "updated_at"],
+            )
+        ids = list(existing.order_by("pk").values_list("pk", flat=True))
+        for start in range(0, len(ids), batch_size):
+            with transaction.atomic():
+                done, unchanged = embed_documents(space, list(Document.objects.filter(pk__in=ids[start : start + batch_size])))
+            embedded, skipped = embedded + done, skipped + unchanged
+            if kind == "product":
+                on_batch(done + unchanged)
+    product_ids = [oid for oid, _ in products]
+    for start in range(0, len(product_ids), 1000):
+        refresh_review_vectors(space, product_ids[start : start + 1000], collection)
     return embedded, skipped

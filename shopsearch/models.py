@@ -144,3 +144,69 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.product_id} ({self.session_id})"
+
+
+class ReviewVector(models.Model):
+    """What customers write about a product, as one vector: the normalised centroid of its review vectors in a space.
+
+    Kept current by the workers (indexing.refresh_review_vectors) whenever a review is embedded, edited, moved to
+    another product or deleted; similar products blend it with the product's own vector. Each space has a partial
+    HNSW index on it (indexing.create_space_indexes).
+    """
+
+    space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="review_vectors")
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="review_vectors")  # the product
+    vector = VectorField()
+    reviews = models.PositiveIntegerField(help_text="How many review vectors the centroid averages.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["space", "document"], name="shopsearch_review_vector_once")]
+
+
+class ReviewSentence(models.Model):
+    """One sentence of a review with its vector and sentiment in one space: what aspects and in-review search rank.
+
+    A cache, built per product on first request (reviews.py) and refreshed by a low-priority task when a review of
+    a cached product changes; `content_hash` is the review text's hash at split time, so a stale row is recognised
+    without re-reading the review.
+    """
+
+    space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="+")
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="sentences")
+    product_id = models.CharField(max_length=64)  # copy of document.product_id: every query is per product
+    position = models.PositiveSmallIntegerField()  # order within the review
+    start = models.PositiveIntegerField()  # character offsets of the sentence in document.text (highlights)
+    end = models.PositiveIntegerField()
+    text = models.TextField()
+    vector = VectorField()
+    content_hash = models.CharField(max_length=32)
+    sentiment_label = models.CharField(max_length=8, null=True, blank=True)
+    sentiment_score = models.FloatField(null=True, blank=True)
+    # which classifier labelled it: a newly trained one relabels the cache (no re-embedding) on the next request
+    sentiment_classifier = models.ForeignKey("SentimentClassifier", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["space", "document", "position"], name="shopsearch_sentence_once")]
+        indexes = [models.Index(fields=["space", "product_id"], name="shopsearch_sentence_product")]
+
+
+class DiscoveredAspect(models.Model):
+    """A word the shop's reviews often talk about that no configured aspect covers ("waist", "sleeves").
+
+    Refreshed as a whole by `manage.py discover_aspects` (reviews.discover_aspects); shown beside the configured
+    aspects and matched to sentences by the word itself.
+    """
+
+    space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    forms = models.JSONField(default=list, help_text="the surface forms that count as a mention (singular, plural)")
+    sentences = models.PositiveIntegerField(help_text="review sentences that mention it, shop-wide")
+    products = models.PositiveIntegerField(help_text="products with at least one such sentence")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["space", "name"], name="shopsearch_discovered_aspect_once")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sentences} sentences)"

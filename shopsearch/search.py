@@ -14,6 +14,7 @@ keeps page 2 the continuation of page 1. The per-space HNSW indexes are partial 
 """
 from __future__ import annotations
 
+import functools
 import html
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -24,7 +25,7 @@ from django.db import connection, transaction
 
 from . import encoders
 from .conf import setting
-from .models import SHOP_COLLECTION, Document, Embedding, EmbeddingSpace
+from .models import SHOP_COLLECTION, Document, EmbeddingSpace
 
 Mode = Literal["keyword", "semantic", "hybrid"]
 MODES: tuple[Mode, ...] = ("keyword", "semantic", "hybrid")
@@ -103,8 +104,34 @@ def require_active_space() -> EmbeddingSpace:
 
 
 def encode_query(space: EmbeddingSpace, query: str) -> np.ndarray:
-    """The query's vector in `space` (only ever with the model that made the space's vectors)."""
-    return encoders.get_encoder(space.model_name).encode([query])[0]
+    """The query's vector in `space` (only ever with the model that made the space's vectors).
+
+    Shoppers repeat queries (paging, filters, popular searches), so recent vectors are kept per (space, query).
+    """
+    return _query_vector(space.pk, space.model_name, query)
+
+
+def clear_query_cache() -> None:
+    """Forget cached query vectors (so a measurement sees the cost of encoding)."""
+    _query_vector.cache_clear()
+
+
+@functools.lru_cache(maxsize=1024)
+def _query_vector(space_id: int, model_name: str, query: str) -> np.ndarray:
+    threads = setting("QUERY_TORCH_THREADS")
+    if not threads:
+        vector = encoders.get_encoder(model_name).encode([query])[0]
+    else:
+        import torch  # already loaded by the encoder; one short text gains nothing from more threads
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(int(threads))
+        try:
+            vector = encoders.get_encoder(model_name).encode([query])[0]
+        finally:
+            torch.set_num_threads(previous)
+    vector.setflags(write=False)
+    return vector
 
 
 def nearest_products(
@@ -156,38 +183,111 @@ def _vector_literal(vector: np.ndarray) -> str:
     return "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
 
 
+def review_matched_products(
+    space: EmbeddingSpace, vector: np.ndarray, filters: Filters, collection: str = SHOP_COLLECTION
+) -> list[tuple[int, float]]:
+    """(product document id, similarity) of products whose reviews are nearest to `vector`, best first.
+
+    The REVIEW_CANDIDATES nearest reviews (HNSW) vote for their products; a product scores its best review's cosine
+    similarity, so one review that says exactly what the shopper asks for counts, however many others it has.
+    Filters apply to the products, after the review search.
+    """
+    dims = int(space.dimensions)
+    where, params = filter_sql(filters, "p")
+    distance = f"e.vector::vector({dims}) <=> %s::vector({dims})"
+    sql = f"""
+        SELECT p.id, max(1 - nn.distance) AS similarity
+        FROM (SELECT r.product_id, {distance} AS distance
+              FROM shopsearch_embedding e JOIN shopsearch_document r ON r.id = e.document_id
+              WHERE e.space_id = {int(space.pk)} AND e.kind = 'review' AND r.collection = %s
+              ORDER BY distance LIMIT %s) nn
+        JOIN shopsearch_document p ON p.collection = %s AND p.kind = 'product' AND p.object_id = nn.product_id
+        WHERE TRUE{where}
+        GROUP BY p.id ORDER BY similarity DESC, p.id"""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {max(int(setting('HNSW_EF_SEARCH')), int(setting('REVIEW_CANDIDATES')), 1)}")
+        cursor.execute(sql, [_vector_literal(vector), collection, int(setting("REVIEW_CANDIDATES")), collection, *params])
+        return [(doc_id, float(similarity)) for doc_id, similarity in cursor.fetchall()]
+
+
 def keyword_products(query: str, filters: Filters, limit: int, collection: str = SHOP_COLLECTION) -> list[tuple[int, float]]:
     """(document id, keyword score) of the `limit` best text matches for `query` that pass `filters`, best first.
 
-    Candidates match any of the query's lexemes, or have a title trigram-similar to the query (typos). The score is
-    the cover-density rank of the lexemes plus a share of the title's trigram word similarity to the query.
+    Candidates match any of the query's lexemes, or have a title trigram-similar to the query (typos); the best
+    KEYWORD_RESCORE × `limit` of them by cover density are rescored. The score is the IDF-weighted share of the
+    query's lexemes the product contains (IDF from this collection's own document frequencies, as BM25's, so rare
+    words such as a brand weigh more than "black") plus TRIGRAM_WEIGHT × the title's trigram word similarity to
+    the query. A share in [0, 1] does not grow with repeated words or long texts, unlike ts_rank.
     """
     where, params = filter_sql(filters)
     sql = f"""
-        WITH q AS (SELECT {OR_TSQUERY} AS tsq, shopsearch_unaccent(%s) AS raw)
-        SELECT d.id, coalesce(ts_rank_cd(d.search_vector, q.tsq, %s), 0)
-                     + %s * word_similarity(q.raw, shopsearch_unaccent(d.title)) AS score
-        FROM shopsearch_document d, q
-        WHERE d.collection = %s AND d.kind = 'product'
-          AND (d.search_vector @@ q.tsq OR q.raw <%% shopsearch_unaccent(d.title)){where}
-        ORDER BY score DESC, d.id LIMIT %s"""
+        WITH q AS (SELECT {OR_TSQUERY} AS tsq, shopsearch_unaccent(%s) AS raw),
+        candidates AS (
+            SELECT * FROM (
+                SELECT d.id, d.search_vector, coalesce(ts_rank_cd(d.search_vector, q.tsq, %s), 0) AS rank,
+                       word_similarity(q.raw, shopsearch_unaccent(d.title)) AS trigram
+                FROM shopsearch_document d, q
+                WHERE d.collection = %s AND d.kind = 'product'
+                  AND (d.search_vector @@ q.tsq OR q.raw <%% shopsearch_unaccent(d.title)){where}) m
+            ORDER BY m.rank + %s * m.trigram DESC, m.id LIMIT %s),
+        lexemes AS (
+            SELECT lexeme, quote_literal(lexeme)::tsquery AS tsq
+            FROM unnest(to_tsvector('english', shopsearch_unaccent(%s)))),
+        total AS (SELECT count(*) AS n FROM shopsearch_document WHERE collection = %s AND kind = 'product'),
+        idf AS MATERIALIZED (
+            SELECT l.tsq, ln(1 + (total.n - f.df + 0.5) / (f.df + 0.5)) AS weight
+            FROM lexemes l, total, LATERAL (
+                SELECT count(*) AS df FROM shopsearch_document d
+                WHERE d.collection = %s AND d.kind = 'product' AND d.search_vector @@ l.tsq) f)
+        SELECT c.id,
+               coalesce((SELECT sum(idf.weight) FILTER (WHERE c.search_vector @@ idf.tsq) / nullif(sum(idf.weight), 0)
+                         FROM idf), 0) + %s * c.trigram AS score,
+               c.rank
+        FROM candidates c
+        ORDER BY score DESC, c.rank DESC, c.id LIMIT %s"""
+    trigram_weight = float(setting("TRIGRAM_WEIGHT"))
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(setting("TRIGRAM_THRESHOLD"))])
-        cursor.execute(sql, [query, query, setting("KEYWORD_RANK_NORMALIZATION"), setting("TRIGRAM_WEIGHT"), collection, *params, limit])
-        return [(doc_id, float(score)) for doc_id, score in cursor.fetchall()]
+        cursor.execute(sql, [
+            query, query, setting("KEYWORD_RANK_NORMALIZATION"), collection, *params, trigram_weight,
+            int(setting("KEYWORD_RESCORE")) * limit, query, collection, collection, trigram_weight, limit,
+        ])
+        return [(doc_id, float(score)) for doc_id, score, _ in cursor.fetchall()]
 
 
-def fuse(keyword: list[tuple[int, float]], vector: list[tuple[int, float]]) -> list[tuple[int, float]]:
-    """One ranked list from the keyword and vector lists: weighted reciprocal rank fusion, best first.
+def _normalised(ranked: list[tuple[int, float]]) -> dict[int, float]:
+    """Scores min-max scaled to [0, 1] within one retriever's list (1 = its best, 0 = its worst candidate)."""
+    if not ranked:
+        return {}
+    high, low = max(score for _, score in ranked), min(score for _, score in ranked)
+    spread = high - low
+    return {doc_id: (score - low) / spread if spread > 0 else 1.0 for doc_id, score in ranked}
 
-    score = KEYWORD_WEIGHT / (RRF_K + keyword rank) + VECTOR_WEIGHT / (RRF_K + vector rank), ranks from 1; a product
-    missing from a list gets nothing from it. Ranks, unlike raw scores, are comparable across the two retrievers.
+
+def fuse(
+    keyword: list[tuple[int, float]], vector: list[tuple[int, float]], reviews: list[tuple[int, float]] = ()
+) -> list[tuple[int, float]]:
+    """One ranked list from the keyword list (doc, score), the vector list (doc, similarity) and, with reviews=true,
+    the review list (doc, best review similarity; weighted by REVIEW_WEIGHT), best first.
+
+    FUSION "convex" (default): KEYWORD_WEIGHT × min-max-normalised keyword score + VECTOR_WEIGHT × min-max-normalised
+    cosine similarity; a product missing from a list gets that list's 0. Unlike ranks, scores keep how far apart
+    two hits are, so a near-certain keyword match is not outvoted by a vague vector neighbour. FUSION "rrf":
+    weighted reciprocal rank fusion, weight / (RRF_K + rank).
     """
-    k = float(setting("RRF_K"))
+    weighted = ((float(setting("KEYWORD_WEIGHT")), keyword), (float(setting("VECTOR_WEIGHT")), vector),
+                (float(setting("REVIEW_WEIGHT")), reviews))
     scores: dict[int, float] = {}
-    for weight, ranked in ((float(setting("KEYWORD_WEIGHT")), keyword), (float(setting("VECTOR_WEIGHT")), vector)):
-        for rank, (doc_id, _) in enumerate(ranked, 1):
-            scores[doc_id] = scores.get(doc_id, 0.0) + weight / (k + rank)
+    if setting("FUSION") == "rrf":
+        k = float(setting("RRF_K"))
+        for weight, ranked in weighted:
+            for rank, (doc_id, _) in enumerate(ranked, 1):
+                scores[doc_id] = scores.get(doc_id, 0.0) + weight / (k + rank)
+    else:
+        for weight, ranked in weighted:
+            for doc_id, score in _normalised(ranked).items():
+                scores[doc_id] = scores.get(doc_id, 0.0) + weight * score
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
@@ -199,6 +299,7 @@ def search_products(
     page_size: int | None = None,
     *,
     explain: bool = False,
+    reviews: bool = False,
     highlight: bool = True,
     facets: bool = True,
     space: EmbeddingSpace | None = None,
@@ -206,7 +307,8 @@ def search_products(
 ) -> SearchPage:
     """One page of products for `query`, best first: by keywords, by meaning, or both fused (the API's search).
 
-    Each retriever returns at least `CANDIDATES` products so fusion and facets see more than one page.
+    Each retriever returns at least `CANDIDATES` products so fusion and facets see more than one page. With
+    `reviews` (semantic and hybrid), products whose reviews match the query are fused in as a third list.
     """
     page_size = page_size or setting("PAGE_SIZE")
     offset = (page - 1) * page_size
@@ -215,11 +317,15 @@ def search_products(
     vector: list[tuple[int, float]] = []
     if mode in ("keyword", "hybrid"):
         keyword = keyword_products(query, filters, depth, collection)
+    review_matches: list[tuple[int, float]] = []
     if mode in ("semantic", "hybrid"):
         space = space or require_active_space()
-        vector = nearest_products(space, encode_query(space, query), filters, depth, collection=collection)
-    if mode == "hybrid":
-        ranked = fuse(keyword, vector)
+        query_vector = encode_query(space, query)
+        vector = nearest_products(space, query_vector, filters, depth, collection=collection)
+        if reviews:
+            review_matches = review_matched_products(space, query_vector, filters, collection)
+    if mode == "hybrid" or review_matches:
+        ranked = fuse(keyword, [(doc_id, 1.0 - distance) for doc_id, distance in vector], review_matches)
     elif mode == "keyword":
         ranked = keyword
     else:
@@ -233,10 +339,14 @@ def search_products(
     if explain:
         keyword_at = {doc_id: (rank, score) for rank, (doc_id, score) in enumerate(keyword, 1)}
         vector_at = {doc_id: (rank, distance) for rank, (doc_id, distance) in enumerate(vector, 1)}
+        review_at = {doc_id: (rank, similarity) for rank, (doc_id, similarity) in enumerate(review_matches, 1)}
         for hit, (doc_id, score) in zip(hits, window):
             kw, vec = keyword_at.get(doc_id, (None, None)), vector_at.get(doc_id, (None, None))
+            rev = review_at.get(doc_id, (None, None))
             hit.explain = {"keyword_rank": kw[0], "keyword_score": kw[1], "vector_rank": vec[0], "vector_distance": vec[1],
-                           "fused_score": score if mode == "hybrid" else None}
+                           "fused_score": score if mode == "hybrid" or review_matches else None}
+            if reviews:
+                hit.explain.update(review_rank=rev[0], review_similarity=rev[1])
     return SearchPage(
         hits=hits, page=page, page_size=page_size, has_next=len(ranked) > offset + page_size, space=space,
         facets=facet_counts([doc_id for doc_id, _ in ranked]) if facets else None,
@@ -297,22 +407,3 @@ def facet_counts(doc_ids: Sequence[int]) -> dict:
     facets["price"].sort(key=lambda row: row["min"] if row["min"] is not None else Decimal("-1"))
     facets["in_stock"].sort(key=lambda row: not row["value"])
     return facets
-
-
-def product_vector(space: EmbeddingSpace, object_id: str) -> tuple[Document, np.ndarray]:
-    """A product's document and its vector in `space`. Document.DoesNotExist if unknown; NotReady if not embedded yet."""
-    document = Document.objects.get(collection=SHOP_COLLECTION, kind="product", object_id=str(object_id))
-    embedding = Embedding.objects.filter(space=space, document=document).only("vector").first()
-    if embedding is None:
-        raise NotReady(f"Product {object_id} is still being indexed; try again in a moment.")
-    return document, np.asarray(embedding.vector, dtype=np.float32)
-
-
-def similar_products(object_id: str, filters: Filters = Filters(), limit: int | None = None) -> list[Hit]:
-    """Products nearest to this one, never itself nor exact duplicates of its text."""
-    space = require_active_space()
-    document, vector = product_vector(space, object_id)
-    ranked = nearest_products(
-        space, vector, filters, limit=limit or setting("PAGE_SIZE"), exclude_ids=[document.object_id], exclude_hash=document.content_hash
-    )
-    return _hits(ranked)

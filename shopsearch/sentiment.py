@@ -1,14 +1,18 @@
-"""Review sentiment from the vectors the workers already compute, plus a lexicon signal; trained from star ratings.
+"""Review sentiment from the vectors the workers already compute, the review's words and a lexicon; trained from
+star ratings.
 
 Why this shape: the review embeddings are paid for anyway, so a linear classifier on them adds almost nothing to
-the worker's time per review. Embeddings alone carry the shop's domain well but generalise poorly to other review
-styles, and a sentiment lexicon (VADER) is the opposite, so the features are both. Ratings map to labels as
-1-2 negative, 3 neutral, 4-5 positive. A classifier is tied to the embedding space whose vectors it was trained
-on and is never applied to another; the repo ships one trained on the CC0 clothing reviews
-(`data/sentiment_default.json`) for shops without ratings.
+the worker's time per review. Each of three feature groups covers another's blind spot: the embedding carries the
+shop's domain and paraphrase; TF-IDF word and bigram weights learned from the same ratings catch the sharp cues an
+embedding of a long review blurs ("not worth", "returned it"); a sentiment lexicon (VADER) brings polarity learned
+outside the shop, which keeps working on review styles the shop has not seen. One logistic regression weighs all
+three. Ratings map to labels as 1-2 negative, 3 neutral, 4-5 positive. A classifier is tied to the embedding space
+whose vectors it was trained on and is never applied to another; the repo ships one trained on the CC0 clothing
+reviews (`data/sentiment_default.json.gz`) for shops without ratings.
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from dataclasses import dataclass
@@ -24,9 +28,9 @@ from .conf import setting
 from .models import Embedding, EmbeddingSpace, SentimentClassifier
 
 LABELS = ("negative", "neutral", "positive")
-FEATURES = "embedding+vader:v1"  # changes when `features` changes; part of every saved classifier
+FEATURES = "tfidf+embedding+vader:v2"  # changes when `features` changes; part of every saved classifier
 LEXICON_FEATURES = 3
-DEFAULT_CLASSIFIER = Path(__file__).resolve().parent / "data" / "sentiment_default.json"
+DEFAULT_CLASSIFIER = Path(__file__).resolve().parent / "data" / "sentiment_default.json.gz"
 
 
 class SentimentError(Exception):
@@ -44,13 +48,61 @@ def _vader():
     return SentimentIntensityAnalyzer()
 
 
-def features(vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
-    """The classifier's input: the review vector, then the lexicon's compound/positive/negative scores (weighted)."""
+def _lexicon(texts: Sequence[str], weight: float) -> np.ndarray:
+    """VADER's compound, positive and negative scores per text, times `weight` (SENTIMENT_LEXICON_WEIGHT at training)."""
     analyzer = _vader()
-    lexicon = np.array(
-        [[s["compound"], s["pos"], s["neg"]] for s in (analyzer.polarity_scores(text) for text in texts)], dtype=np.float32
-    ).reshape(len(texts), LEXICON_FEATURES)
-    return np.hstack([np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1), setting("SENTIMENT_LEXICON_WEIGHT") * lexicon])
+    scores = np.array([[s["compound"], s["pos"], s["neg"]] for s in map(analyzer.polarity_scores, texts)], dtype=np.float32)
+    return weight * scores.reshape(len(texts), LEXICON_FEATURES)
+
+
+def _new_vectorizer(**fitted):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(ngram_range=(1, 2), min_df=setting("SENTIMENT_MIN_TERM_REVIEWS"), sublinear_tf=True, dtype=np.float32, **fitted)
+
+
+def _features(vectorizer, lexicon_weight: float, vectors: np.ndarray, texts: Sequence[str]):
+    """The classifier's input: TF-IDF of the text, the review vector, the lexicon scores."""
+    from scipy import sparse
+
+    dense = np.hstack([np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1), _lexicon(texts, lexicon_weight)])
+    return sparse.hstack([vectorizer.transform(texts), sparse.csr_matrix(dense)], format="csr")
+
+
+@dataclass(frozen=True)
+class _Model:
+    """Saved weights as arrays, ready to apply."""
+
+    vectorizer: object
+    lexicon_weight: float
+    coef: np.ndarray  # features x labels
+    intercept: np.ndarray
+    labels: tuple[str, ...]
+
+    @classmethod
+    def from_weights(cls, weights: dict) -> "_Model":
+        vectorizer = _new_vectorizer(vocabulary={term: column for column, term in enumerate(weights["vocabulary"])})
+        vectorizer.idf_ = np.asarray(weights["idf"], dtype=np.float32)
+        coef = np.asarray(weights["coef"], dtype=np.float32).T
+        return cls(vectorizer, weights["lexicon_weight"], coef, np.asarray(weights["intercept"], dtype=np.float32), tuple(weights["labels"]))
+
+    def probabilities(self, vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """Per text, the probability of each of LABELS (in that order)."""
+        logits = np.asarray(_features(self.vectorizer, self.lexicon_weight, vectors, texts) @ self.coef) + self.intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        probabilities = np.exp(logits)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        return probabilities[:, [self.labels.index(label) for label in LABELS]]
+
+
+_models: dict[str, _Model] = {}  # by fingerprint: the worker rebuilds a classifier once per process, not per batch
+
+
+def _model(weights: dict) -> _Model:
+    model = _models.get(weights["fingerprint"])
+    if model is None:
+        model = _models[weights["fingerprint"]] = _Model.from_weights(weights)
+    return model
 
 
 @dataclass
@@ -63,19 +115,39 @@ def predict(weights: dict, vectors: np.ndarray, texts: Sequence[str]) -> list[Pr
     """Apply saved weights (a multinomial logistic regression) to vectors and their texts."""
     if not len(texts):
         return []
-    logits = features(vectors, texts) @ np.asarray(weights["coef"], dtype=np.float32).T + np.asarray(weights["intercept"], dtype=np.float32)
-    logits -= logits.max(axis=1, keepdims=True)
-    probabilities = np.exp(logits)
-    probabilities /= probabilities.sum(axis=1, keepdims=True)
-    labels = list(weights["labels"])
-    positive, negative = probabilities[:, labels.index("positive")], probabilities[:, labels.index("negative")]
-    return [Prediction(labels[int(i)], float(p - n)) for i, p, n in zip(probabilities.argmax(axis=1), positive, negative)]
+    return _predictions(_model(weights).probabilities(vectors, texts))
 
 
-def train(vectors: np.ndarray, texts: Sequence[str], labels: Sequence[str], folds: int = 5, seed: int = 0) -> tuple[dict, dict]:
-    """Fit the classifier; returns (weights, cross-validated metrics). Refuses when a label has too few examples."""
+def _predictions(probabilities: np.ndarray) -> list[Prediction]:
+    scores = probabilities[:, LABELS.index("positive")] - probabilities[:, LABELS.index("negative")]
+    return [Prediction(LABELS[int(i)], float(score)) for i, score in zip(probabilities.argmax(axis=1), scores)]
+
+
+def _fit(vectors: np.ndarray, texts: Sequence[str], labels: np.ndarray) -> dict:
+    """Fit vocabulary and regression on these reviews; the weights are plain lists (JSON, the database)."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    vectorizer, lexicon_weight = _new_vectorizer().fit(texts), float(setting("SENTIMENT_LEXICON_WEIGHT"))
+    regression = LogisticRegression(C=setting("SENTIMENT_C"), class_weight="balanced", max_iter=3000)
+    regression.fit(_features(vectorizer, lexicon_weight, vectors, texts), labels)
+    weights = {
+        "features": FEATURES, "labels": list(regression.classes_), "lexicon_weight": lexicon_weight,
+        "vocabulary": sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get), "idf": vectorizer.idf_.round(5).tolist(),
+        "coef": regression.coef_.round(5).tolist(), "intercept": regression.intercept_.tolist(),
+    }
+    weights["fingerprint"] = hashlib.sha256(json.dumps(weights, sort_keys=True).encode()).hexdigest()[:16]
+    return weights
+
+
+def train(
+    vectors: np.ndarray, texts: Sequence[str], labels: Sequence[str], titles: Titles | None = None, folds: int = 5, seed: int = 0
+) -> tuple[dict, dict]:
+    """Fit the classifier on reviews (and their titles as extra examples); returns (weights, cross-validated metrics).
+    Refuses when a label has too few reviews.
+
+    Each fold learns its own vocabulary from its own reviews and their titles, so the cross-validated figures (on whole
+    reviews) never see a held-out review's words."""
+    from sklearn.model_selection import StratifiedKFold
 
     labels = np.asarray(labels)
     counts = {label: int((labels == label).sum()) for label in LABELS}
@@ -86,15 +158,24 @@ def train(vectors: np.ndarray, texts: Sequence[str], labels: Sequence[str], fold
             f"Too few reviews to train: {', '.join(f'{n} {label}' for label, n in short.items())} (at least {minimum} of each "
             f"label are needed; ratings 1-2 are negative, 3 neutral, 4-5 positive). Keep the shipped default classifier meanwhile."
         )
-    X = features(vectors, texts)
-    model = LogisticRegression(C=setting("SENTIMENT_C"), class_weight="balanced", max_iter=3000)
-    probabilities = cross_val_predict(model, X, labels, cv=StratifiedKFold(folds, shuffle=True, random_state=seed), method="predict_proba")
-    model.fit(X, labels)
-    classes = list(model.classes_)
-    weights = {"features": FEATURES, "labels": classes, "coef": model.coef_.tolist(), "intercept": model.intercept_.tolist()}
-    scores = probabilities[:, classes.index("positive")] - probabilities[:, classes.index("negative")]
-    predicted = np.asarray(classes)[probabilities.argmax(axis=1)]
-    return weights, {**metrics(labels, predicted, scores), "folds": folds, "examples": counts}
+    vectors, texts = np.asarray(vectors, dtype=np.float32), list(texts)
+    titles = titles or Titles(np.zeros(0, dtype=int), [], np.zeros((0, vectors.shape[1]), dtype=np.float32))
+
+    def fit(rows: np.ndarray) -> dict:
+        extra = np.flatnonzero(np.isin(titles.rows, rows))
+        return _fit(
+            np.vstack([vectors[rows], titles.vectors[extra]]),
+            [texts[i] for i in rows] + [titles.texts[i] for i in extra],
+            np.concatenate([labels[rows], labels[titles.rows[extra]]]),
+        )
+
+    probabilities = np.zeros((len(labels), len(LABELS)), dtype=np.float32)
+    for train_rows, test_rows in StratifiedKFold(folds, shuffle=True, random_state=seed).split(vectors, labels):
+        fold = _Model.from_weights(fit(train_rows))
+        probabilities[test_rows] = fold.probabilities(vectors[test_rows], [texts[i] for i in test_rows])
+    predictions = _predictions(probabilities)
+    weights = fit(np.arange(len(labels)))
+    return weights, {**metrics(labels, [p.label for p in predictions], [p.score for p in predictions]), "folds": folds, "examples": counts}
 
 
 def metrics(truth: Sequence[str], predicted: Sequence[str], scores: Sequence[float]) -> dict:
@@ -124,7 +205,7 @@ def active_classifier(space: EmbeddingSpace) -> SentimentClassifier | None:
     classifier = SentimentClassifier.objects.filter(space=space, is_active=True).first()
     if classifier is not None:
         return classifier
-    shipped = json.loads(DEFAULT_CLASSIFIER.read_text()) if DEFAULT_CLASSIFIER.exists() else None
+    shipped = json.loads(gzip.decompress(DEFAULT_CLASSIFIER.read_bytes())) if DEFAULT_CLASSIFIER.exists() else None
     if not shipped or shipped["space"] != space_identity(space) or shipped["weights"].get("features") != FEATURES:
         return None
     return save_classifier(space, shipped["weights"], shipped["metrics"], shipped["trained_on"], apply=False)
@@ -136,10 +217,10 @@ def space_identity(space: EmbeddingSpace) -> dict:
 
 def save_classifier(space: EmbeddingSpace, weights: dict, metrics: dict, trained_on: str, apply: bool = True) -> SentimentClassifier:
     """Store and activate a classifier for `space`; with `apply`, re-label every review vector of the space with it."""
-    width = len(weights["coef"][0])
-    if weights.get("features") != FEATURES or width != space.dimensions + LEXICON_FEATURES:
+    width = len(weights["coef"][0]) - len(weights.get("vocabulary", ())) - LEXICON_FEATURES
+    if weights.get("features") != FEATURES or width != space.dimensions:
         raise SentimentError(
-            f"This classifier was made for {width - LEXICON_FEATURES}-dimensional vectors and features {weights.get('features')!r}; "
+            f"This classifier was made for {width}-dimensional vectors and features {weights.get('features')!r}; "
             f"space #{space.pk} has {space.dimensions} dimensions and {FEATURES!r}. Train one in this space: manage.py train_sentiment."
         )
     with transaction.atomic():
@@ -191,9 +272,30 @@ def in_holdout(review_id: str, fraction: float) -> bool:
 @dataclass
 class LabelledReviews:
     ids: list[str]
-    texts: list[str]
+    texts: list[str]  # the embedded text: title and body (registry.review_text)
     labels: list[str]
     vectors: np.ndarray
+    titles: list[str]  # each review's own title, "" when it has none
+
+
+@dataclass
+class Titles:
+    """Review titles as extra, short training examples with their review's label: a title ("Runs small, returned
+    it") reads like the one-sentence reviews of other shops, which whole reviews alone teach the classifier poorly."""
+
+    rows: np.ndarray  # index of each title's review
+    texts: list[str]
+    vectors: np.ndarray
+
+
+def title_examples(space: EmbeddingSpace, reviews: LabelledReviews) -> Titles:
+    """The reviews' non-empty titles, embedded with the space's model (training only; the worker never needs them)."""
+    from .indexing import encode_texts
+
+    rows = [i for i, title in enumerate(reviews.titles) if title.strip()]
+    texts = [reviews.titles[i].strip() for i in rows]
+    vectors = encode_texts(space, texts) if texts else np.zeros((0, space.dimensions), dtype=np.float32)
+    return Titles(np.asarray(rows, dtype=int), texts, vectors)
 
 
 def read_review_file(path: Path) -> list[dict]:
@@ -222,18 +324,19 @@ def file_reviews(space: EmbeddingSpace, path: Path, keep=lambda review_id: True)
     rows = [row for row in read_review_file(path) if keep(row["id"])]
     texts = [registry.review_text(registry.ReviewDocument(product_id=None, text=row["text"], title=row.get("title") or "")) for row in rows]
     labels = [label_for_rating(row["rating"]) if row.get("rating") else ("positive" if row["label"] == "pos" else "negative") for row in rows]
-    return LabelledReviews([row["id"] for row in rows], texts, labels, encode_texts(space, texts))
+    titles = [str(row.get("title") or "") for row in rows]
+    return LabelledReviews([row["id"] for row in rows], texts, labels, encode_texts(space, texts), titles)
 
 
 def shop_reviews(space: EmbeddingSpace, keep=lambda review_id: True) -> LabelledReviews:
     """The shop's rated reviews with their stored vectors in `space` (nothing is re-embedded)."""
     rows = (
         Embedding.objects.filter(space=space, kind="review", document__collection="", document__rating__isnull=False)
-        .order_by("pk").values_list("document__object_id", "document__text", "document__rating", "vector")
+        .order_by("pk").values_list("document__object_id", "document__text", "document__rating", "vector", "document__title")
     )
     kept = [row for row in rows if keep(row[0])]
     vectors = np.asarray([np.asarray(row[3], dtype=np.float32) for row in kept]).reshape(len(kept), space.dimensions)
-    return LabelledReviews([r[0] for r in kept], [r[1] for r in kept], [label_for_rating(r[2]) for r in kept], vectors)
+    return LabelledReviews([r[0] for r in kept], [r[1] for r in kept], [label_for_rating(r[2]) for r in kept], vectors, [r[4] for r in kept])
 
 
 # --- per product ----------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from celery.signals import worker_process_init
 from django.db import DatabaseError, InterfaceError
 from kombu.exceptions import OperationalError as BrokerError
 
-from . import encoders, indexing
+from . import encoders, indexing, reviews
 from .conf import setting
 
 logger = logging.getLogger(__name__)
@@ -24,20 +24,40 @@ RETRY = dict(
 )
 
 
-@shared_task(name="shopsearch.index_objects", **RETRY)
-def index_objects(kind: str, object_ids: list, space_id: int | None = None) -> dict:
-    """Sync and embed these objects (into `space_id`, or every space that must stay current)."""
+@shared_task(name="shopsearch.index_objects", bind=True, **RETRY)
+def index_objects(self, kind: str, object_ids: list, space_id: int | None = None) -> dict:
+    """Sync and embed these objects (into `space_id`, or every space that must stay current); changed reviews then
+    refresh their cached sentences, on the queue this task came from, behind other work."""
     space = indexing.EmbeddingSpace.objects.filter(pk=space_id).first() if space_id else None
     if space_id and space is None:
         return {"embedded": 0, "skipped": 0, "space_gone": space_id}
     embedded, skipped = indexing.index_objects(kind, object_ids, space)
+    if kind == "review" and space is None:
+        queue = (self.request.delivery_info or {}).get("routing_key")
+        enqueue(refresh_review_sentences, object_ids, priority=SENTENCE_PRIORITY, queue=queue)
     return {"embedded": embedded, "skipped": skipped}
+
+
+SENTENCE_PRIORITY = 9  # Redis: 0 is served first, 9 last; sentence caches wait behind indexing
+
+
+@shared_task(name="shopsearch.refresh_review_sentences", **RETRY)
+def refresh_review_sentences(object_ids: list) -> dict:
+    """Re-split and re-embed the sentences of changed reviews of products whose sentences are cached."""
+    return {"sentences": reviews.refresh_sentences(object_ids)}
 
 
 @shared_task(name="shopsearch.remove_objects", **RETRY)
 def remove_objects(kind: str, object_ids: list) -> dict:
     """Forget deleted objects in every space."""
     return {"removed": indexing.remove_documents(kind, object_ids)}
+
+
+@shared_task(name="shopsearch.discover_aspects", **RETRY)
+def discover_aspects() -> dict:
+    """Refresh the discovered review aspects of the active space (schedule it with celery beat, e.g. nightly)."""
+    space = indexing.active_space()
+    return {"aspects": [aspect.name for aspect in reviews.discover_aspects(space)] if space is not None else []}
 
 
 @worker_process_init.connect
@@ -57,11 +77,12 @@ def load_model_in_worker(**_kwargs) -> None:
 _broker_down_since: float | None = None
 
 
-def enqueue(task, *args) -> None:
+def enqueue(task, *args, priority: int | None = None, queue: str | None = None) -> None:
     """Send `task` to the workers; with no broker answering, run it here and say so once (until it is back)."""
     global _broker_down_since
+    options = {key: value for key, value in (("priority", priority), ("queue", queue)) if value is not None}
     try:
-        task.apply_async(args, retry=False)
+        task.apply_async(args, retry=False, **options)
     except (BrokerError, ConnectionError, OSError) as exc:
         if _broker_down_since is None:
             logger.warning(

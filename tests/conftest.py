@@ -139,3 +139,28 @@ def load_products(rows: list[dict]):
             attributes=row.get("attributes", {}), price=row.get("price"), in_stock=row.get("in_stock", True), category=category,
         ))
     return created
+
+
+# Two clear clusters of products that share words within a cluster, and one product that belongs to both.
+COATS = [f"Wool coat for winter, warm and heavy, style {n}" for n in "ABCDEF"]
+DRESSES = [f"Linen dress for summer, light and airy, style {n}" for n in "ABCDEF"]
+BRIDGE = "Wool coat for winter and linen dress for summer"
+
+
+@pytest.fixture
+def clusters(fake_model, run_on_commit):
+    """Six coats (category Coats, prices 10..60), six dresses (Dresses), and a product that is half of each."""
+    from catalog.models import Category, Product
+
+    coats, dresses = Category.objects.create(name="Coats"), Category.objects.create(name="Dresses")
+
+    def create():
+        made = {}
+        for n, title in enumerate(COATS):
+            made[f"coat{n}"] = Product.objects.create(external_id=f"coat{n}", title=title, category=coats, price=10 * (n + 1), in_stock=n % 2 == 0)
+        for n, title in enumerate(DRESSES):
+            made[f"dress{n}"] = Product.objects.create(external_id=f"dress{n}", title=title, category=dresses, price=10 * (n + 1))
+        made["bridge"] = Product.objects.create(external_id="bridge", title=BRIDGE, category=coats, price=5)
+        return made
+
+    return {key: str(product.pk) for key, product in run_on_commit(create).items()}

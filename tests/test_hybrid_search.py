@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-from catalog.models import Category, Product
-from shopsearch import indexing
+from catalog.models import Category, Product, Review
+from shopsearch import indexing, search
 from shopsearch.conf import setting
 
 from .conftest import demo_rows
@@ -76,7 +76,24 @@ def test_filters_apply_to_every_retriever(catalogue, api, mode):
     assert hits and all(h["category"] == "Home" and float(h["price"]) <= 60 and h["in_stock"] for h in hits)
 
 
-def test_explain_gives_both_ranks_and_the_fused_score(catalogue, api):
+def test_explain_gives_both_ranks_and_the_convex_fused_score(catalogue, api):
+    hits = api.get("/api/search/", {"q": "espresso machine", "explain": "true"}).json()["results"]
+    top = setting("KEYWORD_WEIGHT") + setting("VECTOR_WEIGHT")
+    fused = [hit["explain"]["fused_score"] for hit in hits]
+    assert fused == sorted(fused, reverse=True) and fused == pytest.approx([hit["score"] for hit in hits])
+    assert all(0 <= score <= top for score in fused)
+    assert hits[0]["explain"]["keyword_rank"] == 1 and hits[0]["explain"]["vector_distance"] is not None
+    assert fused[0] >= setting("KEYWORD_WEIGHT")  # the best keyword match carries the whole keyword weight
+
+
+def test_convex_fusion_by_hand():
+    """Keyword scores 2, 1, 0 → 1, .5, 0; similarities .9, .5 → 1, 0; weights 1 and 1."""
+    fused = dict(search.fuse([(1, 2.0), (2, 1.0), (3, 0.0)], [(2, 0.9), (4, 0.5)]))
+    assert fused == pytest.approx({1: 1.0, 2: 1.5, 3: 0.0, 4: 0.0})
+
+
+def test_explain_gives_both_ranks_and_the_rrf_fused_score(catalogue, api, settings):
+    settings.SHOPSEARCH = {**settings.SHOPSEARCH, "FUSION": "rrf"}
     hits = api.get("/api/search/", {"q": "espresso machine", "explain": "true"}).json()["results"]
     k = setting("RRF_K")
     for hit in hits:
@@ -119,6 +136,8 @@ def test_facets_count_the_retrieved_products_under_the_filters(catalogue, api):
         ({"q": "%"}, "q"),
         ({"q": "\\"}, "q"),
         ({"q": "👗🧦"}, "q"),
+        ({"q": "dress", "reviews": "maybe"}, "reviews"),
+        ({"q": "dress", "reviews": "true", "mode": "keyword"}, "reviews"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field(catalogue, api, params, field):
@@ -142,3 +161,36 @@ def test_a_paraphrase_finds_the_product_by_meaning(real_model, api):
     for mode in ("semantic", "hybrid"):
         assert ids["p4"] in top_ids(api, q="warm woolen stockings for trekking", mode=mode)
         assert ids["p1"] in top_ids(api, q="appliance that makes cappuccino at home", mode=mode)
+
+
+@pytest.mark.model
+def test_reviews_true_finds_the_product_whose_review_says_it(real_model, api):
+    """Demo items of one class share the same text, so only their real reviews tell them apart."""
+    reviews_by_product: dict[str, list[dict]] = {}
+    for row in demo_rows("demo_reviews.jsonl.gz"):
+        reviews_by_product.setdefault(row["product_id"], []).append(row)
+    rows = [r for r in demo_rows("demo_products.jsonl.gz", limit=300) if len(reviews_by_product.get(r["id"], [])) <= 6]
+    categories = {name: Category.objects.get_or_create(name=name)[0] for name in {r["category"] for r in rows if r["category"]}}
+    products = {r["id"]: Product.objects.create(external_id=r["id"], title=r["title"], description=r["description"],
+                                                 category=categories.get(r["category"])) for r in rows}
+    Review.objects.bulk_create([Review(external_id=review["id"], product=product, title=review["title"], text=review["text"],
+                                       rating=review["rating"]) for key, product in products.items() for review in reviews_by_product.get(key, [])])
+    indexing.reindex(indexing.ensure_active_space(), kinds=("product", "review"), batch_size=256)
+    # Real demo data: item 119 is titled "Swim #119" and item 249 "Lounge #249", yet their reviews say
+    # "packs well wasn't wrinkly when i took it out of the suitcase" and "perfect packing piece that doesnt wrinkle".
+    cases = [(str(products["wc-item-119"].pk), "swimsuit that packs well and is not wrinkly out of the suitcase"),
+             (str(products["wc-item-249"].pk), "jacket that does not wrinkle when packed for a trip")]
+
+    def ranked(q: str, mode: str, reviews: bool) -> list[dict]:
+        params = {"q": q, "mode": mode, "explain": "true", "page_size": 100, **({"reviews": "true"} if reviews else {})}
+        return api.get("/api/search/", params).json()["results"]
+
+    def position(hits: list[dict], pk: str) -> int:
+        return next((index for index, hit in enumerate(hits) if hit["id"] == pk), len(hits))
+
+    for mode in ("semantic", "hybrid"):
+        for pk, query in cases:
+            hits, plain = ranked(query, mode, reviews=True), ranked(query, mode, reviews=False)
+            assert position(hits, pk) < 10, [(hit["title"], hit["explain"]) for hit in hits[:3]]
+            assert hits[position(hits, pk)]["explain"]["review_rank"] <= 10
+            assert position(plain, pk) > position(hits, pk) and plain[0]["explain"].get("review_rank") is None

@@ -121,3 +121,16 @@ def test_holdout_is_a_fixed_share_by_id():
     held = [i for i in ids if sentiment.in_holdout(i, 0.2)]
     assert 0.18 < len(held) / len(ids) < 0.22 and held == [i for i in ids if sentiment.in_holdout(i, 0.2)]
     assert np.isclose(sum(sentiment.in_holdout(i, 0.0) for i in ids), 0)
+
+
+def test_titles_become_extra_examples_of_their_own_reviews(fake_model, shop_with_reviews):
+    shop_with_reviews(balanced_reviews(25))
+    space = indexing.active_space()
+    reviews = sentiment.shop_reviews(space)
+    titles = sentiment.title_examples(space, reviews)
+    assert 0 < len(titles.texts) <= len(reviews.texts) and titles.vectors.shape == (len(titles.texts), space.dimensions)
+    for row, title in zip(titles.rows, titles.texts):
+        assert title == reviews.titles[row].strip() and reviews.texts[row].startswith(title)
+    weights, metrics = sentiment.train(reviews.vectors, reviews.texts, reviews.labels, titles)
+    assert metrics["examples"] == {"negative": 25, "neutral": 25, "positive": 25}  # counted in reviews, titles are extra
+    assert sentiment.predict(weights, titles.vectors[:3], titles.texts[:3])

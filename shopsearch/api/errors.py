@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -13,11 +15,27 @@ logger = logging.getLogger("shopsearch")
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):  # Django's body limit: the client's fault, not a 500
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response({"detail": f"The request body is larger than {limit} bytes; send less per request."}, status=status.HTTP_400_BAD_REQUEST)
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("shopsearch: unexpected error in %s", context.get("view").__class__.__name__)
         return Response({"detail": "Internal error; it has been logged."}, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
-    if isinstance(exc, ValidationError) and isinstance(response.data, dict) and "detail" not in response.data:
-        messages = [f"{name}: {' '.join(map(str, errs if isinstance(errs, list) else [errs]))}" for name, errs in response.data.items()]
-        response.data = {"detail": "; ".join(messages), "errors": response.data}
+    if isinstance(exc, ValidationError) and not (isinstance(response.data, dict) and "detail" in response.data):
+        response.data = {"detail": "; ".join(_messages(response.data)), "errors": response.data}
     return response
+
+
+def _messages(errors, path: str = "") -> list[str]:
+    """'field: message' lines from DRF's nested errors; nested fields and list items read `events[3].type`."""
+    if isinstance(errors, dict):
+        return [
+            line for key, value in errors.items()
+            for line in _messages(value, path if key == "non_field_errors" else f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else str(key))
+        ]
+    if isinstance(errors, list) and all(isinstance(error, str) for error in errors):
+        return [f"{path}: {' '.join(errors)}" if path else " ".join(errors)]
+    if isinstance(errors, list):
+        return [line for index, error in enumerate(errors) if error for line in _messages(error, f"{path}[{index}]")]
+    return [f"{path}: {errors}" if path else str(errors)]

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from .. import search
+from .. import recommend, reviews, search
 from ..conf import setting
+from ..models import Event
 
 
 class FilterParams(serializers.Serializer):
@@ -27,10 +28,22 @@ class FilterParams(serializers.Serializer):
         return attrs
 
     def filters(self) -> search.Filters:
-        data = self.validated_data
-        return search.Filters(
-            category=data.get("category"), min_price=data.get("min_price"), max_price=data.get("max_price"), in_stock=data.get("in_stock")
-        )
+        return to_filters(self.validated_data)
+
+
+def to_filters(data: dict) -> search.Filters:
+    """Filters from validated FilterParams data (top level, or nested as `filters` in a request body)."""
+    return search.Filters(category=data.get("category"), min_price=data.get("min_price"), max_price=data.get("max_price"), in_stock=data.get("in_stock"))
+
+
+class LimitParam(serializers.Serializer):
+    limit = serializers.IntegerField(required=False, min_value=1, help_text="How many products (default PAGE_SIZE).")
+
+    def validate_limit(self, value: int) -> int:
+        limit = setting("MAX_PAGE_SIZE")
+        if value > limit:
+            raise serializers.ValidationError(f"limit is {value}; at most {limit}.")
+        return value
 
 
 class SearchParams(FilterParams):
@@ -41,6 +54,10 @@ class SearchParams(FilterParams):
     )
     explain = serializers.BooleanField(
         required=False, default=False, help_text="true: add each hit's keyword rank/score, vector rank/distance and fused score."
+    )
+    reviews = serializers.BooleanField(
+        required=False, default=False,
+        help_text="true: also find products whose reviews say what the query says (semantic and hybrid modes).",
     )
     page = serializers.IntegerField(required=False, default=1, min_value=1)
     page_size = serializers.IntegerField(required=False, min_value=1)
@@ -61,6 +78,8 @@ class SearchParams(FilterParams):
 
     def validate(self, attrs: dict) -> dict:
         attrs = super().validate(attrs)
+        if attrs.get("reviews") and attrs.get("mode") == "keyword":
+            raise serializers.ValidationError({"reviews": ["reviews=true matches by meaning: use mode=semantic or hybrid."]})
         attrs.setdefault("page_size", setting("PAGE_SIZE"))
         window = setting("MAX_RESULT_WINDOW")
         if attrs["page"] * attrs["page_size"] > window:
@@ -68,14 +87,62 @@ class SearchParams(FilterParams):
         return attrs
 
 
-class SimilarParams(FilterParams):
-    limit = serializers.IntegerField(required=False, min_value=1)
+class SimilarParams(FilterParams, LimitParam):
+    same_category = serializers.BooleanField(required=False, default=False, help_text="true: only products of this product's category.")
+    diversity = serializers.FloatField(
+        required=False, default=0.0, min_value=0.0, max_value=1.0,
+        help_text="0 (default): most similar first; up to 1: trade similarity for variety (maximal marginal relevance).",
+    )
 
-    def validate_limit(self, value: int) -> int:
-        limit = setting("MAX_PAGE_SIZE")
-        if value > limit:
-            raise serializers.ValidationError(f"limit is {value}; at most {limit}.")
-        return value
+
+class ProductIds(serializers.ListField):
+    """A list of product ids, at most MAX_EXAMPLES of them; repeats count once."""
+
+    child = serializers.CharField(max_length=64)
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_length=setting("MAX_EXAMPLES"), **kwargs)
+
+    def to_internal_value(self, data) -> list[str]:
+        return list(dict.fromkeys(super().to_internal_value(data)))
+
+
+class RecommendationParams(LimitParam):
+    positive = ProductIds(min_length=1, help_text="Ids of products to find more like (1 to MAX_EXAMPLES).")
+    negative = ProductIds(required=False, default=list, help_text="Ids of products to move away from (at most MAX_EXAMPLES).")
+    strategy = serializers.ChoiceField(
+        choices=recommend.STRATEGIES, required=False, default="average",
+        help_text="average: towards the positives' mean and away from the negatives'; best_score: best similarity to a positive minus best to a negative.",
+    )
+    filters = FilterParams(required=False, help_text="The search filters: category, min_price, max_price, in_stock.")
+
+    def validate(self, attrs: dict) -> dict:
+        both = sorted(set(attrs["positive"]) & set(attrs.get("negative", [])))
+        if both:
+            raise serializers.ValidationError({"negative": f"{', '.join(both)} also in positive; an example is either positive or negative."})
+        return attrs
+
+
+class EventSerializer(serializers.ModelSerializer):
+    shown = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=100,
+                                  help_text="Product ids the page listed above the clicked hit.")
+
+    class Meta:
+        model = Event
+        fields = ["type", "session_id", "user_id", "product_id", "query", "position", "shown"]
+        extra_kwargs = {"query": {"max_length": 500}}
+
+
+class EventBatch(serializers.Serializer):
+    events = EventSerializer(many=True, allow_empty=False, max_length=setting("MAX_EVENTS_PER_REQUEST"))
+
+
+class SessionParams(FilterParams, LimitParam):
+    session = serializers.CharField(max_length=100, help_text="The anonymous session id the storefront sends with its events.")
+
+
+class TrendingParams(FilterParams, LimitParam):
+    days = serializers.IntegerField(required=False, min_value=1, max_value=365, help_text="Window of events, in days (default TRENDING_DAYS).")
 
 
 class HitSerializer(serializers.Serializer):
@@ -97,7 +164,9 @@ class ExplainSerializer(serializers.Serializer):
     keyword_score = serializers.FloatField(allow_null=True, help_text="Text rank plus the title's trigram similarity share.")
     vector_rank = serializers.IntegerField(allow_null=True, help_text="1-based rank in the vector list; null if not in it.")
     vector_distance = serializers.FloatField(allow_null=True, help_text="Cosine distance to the query (0 = same direction).")
-    fused_score = serializers.FloatField(allow_null=True, help_text="Hybrid only: the reciprocal rank fusion score.")
+    fused_score = serializers.FloatField(allow_null=True, help_text="Hybrid (or reviews=true): the fused score.")
+    review_rank = serializers.IntegerField(required=False, allow_null=True, help_text="reviews=true: rank in the review list.")
+    review_similarity = serializers.FloatField(required=False, allow_null=True, help_text="reviews=true: best review's cosine similarity.")
 
 
 class SearchHitSerializer(HitSerializer):
@@ -149,6 +218,14 @@ class SimilarResponseSerializer(serializers.Serializer):
     results = HitSerializer(many=True)
 
 
+class RecommendationsResponseSerializer(serializers.Serializer):
+    results = HitSerializer(many=True)
+
+
+class EventsStoredSerializer(serializers.Serializer):
+    stored = serializers.IntegerField()
+
+
 class SentimentCountsSerializer(serializers.Serializer):
     negative = serializers.IntegerField()
     neutral = serializers.IntegerField()
@@ -169,6 +246,24 @@ class ReviewSnippetSerializer(serializers.Serializer):
     snippet = serializers.CharField()
 
 
+class AspectExampleSerializer(serializers.Serializer):
+    sentence = serializers.CharField()
+    review = serializers.CharField(help_text="The review's id.")
+    sentiment = serializers.CharField(allow_null=True)
+    score = serializers.FloatField(allow_null=True, help_text="P(positive) - P(negative) of the sentence")
+    similarity = serializers.FloatField(allow_null=True, help_text="Configured aspects: cosine similarity to the closest aspect phrase.")
+
+
+class AspectSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    source = serializers.ChoiceField(choices=["configured", "discovered"], help_text="configured: SENTIMENT_ASPECTS, matched by meaning; discovered: a word from the shop's reviews, matched as a word.")
+    mentions = serializers.IntegerField(help_text="review sentences about this aspect")
+    reviews = serializers.IntegerField(help_text="reviews with at least one such sentence")
+    share_negative = serializers.FloatField()
+    share_positive = serializers.FloatField()
+    examples = AspectExampleSerializer(many=True)
+
+
 class ProductSentimentSerializer(serializers.Serializer):
     product = serializers.CharField()
     reviews = serializers.IntegerField()
@@ -179,3 +274,50 @@ class ProductSentimentSerializer(serializers.Serializer):
     trend = SentimentMonthSerializer(many=True)
     most_helpful_positive = ReviewSnippetSerializer(allow_null=True)
     most_helpful_negative = ReviewSnippetSerializer(allow_null=True)
+    aspects = AspectSerializer(many=True, help_text="configured aspects first, then discovered ones; all of them unless aspect= names one")
+
+
+class SentimentParams(serializers.Serializer):
+    aspect = serializers.CharField(required=False, max_length=100, help_text="Only this aspect (configured or discovered).")
+
+    def validate_aspect(self, value: str) -> str:
+        known = [aspect.name for aspect in reviews.known_aspects(self.context.get("space"))]
+        if value not in known:
+            raise serializers.ValidationError(f"Unknown aspect {value!r}. Known aspects: {', '.join(known)}.")
+        return value
+
+
+class ReviewSearchParams(serializers.Serializer):
+    q = serializers.CharField(help_text="What to look for in the reviews, e.g. 'does it run small'.", trim_whitespace=True)
+    rating = serializers.IntegerField(required=False, min_value=1, max_value=5, help_text="Only reviews with this star rating.")
+    page = serializers.IntegerField(required=False, default=1, min_value=1)
+    page_size = serializers.IntegerField(required=False, min_value=1)
+
+    validate_q = SearchParams.validate_q
+    validate_page_size = SearchParams.validate_page_size
+
+    def validate(self, attrs: dict) -> dict:
+        attrs.setdefault("page_size", setting("PAGE_SIZE"))
+        window = setting("MAX_RESULT_WINDOW")
+        if attrs["page"] * attrs["page_size"] > window:
+            raise serializers.ValidationError({"page": f"page × page_size may not exceed {window}; refine the query instead."})
+        return attrs
+
+
+class ReviewHitSerializer(serializers.Serializer):
+    review = serializers.CharField(help_text="The review's id.")
+    rating = serializers.IntegerField(allow_null=True)
+    sentence = serializers.CharField(help_text="The review's sentence closest in meaning to the query.")
+    score = serializers.FloatField(help_text="Cosine similarity of that sentence to the query (higher is closer).")
+    sentiment = serializers.CharField(allow_null=True, help_text="The sentence's sentiment label.")
+    review_sentiment = serializers.CharField(allow_null=True, help_text="The whole review's sentiment label.")
+    highlight = serializers.CharField(help_text="The review (HTML-escaped, shortened around the sentence) with the sentence in <mark>.")
+
+
+class ReviewSearchResponseSerializer(serializers.Serializer):
+    product = serializers.CharField()
+    query = serializers.CharField()
+    page = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    has_next = serializers.BooleanField()
+    results = ReviewHitSerializer(many=True)

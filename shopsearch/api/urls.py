@@ -5,5 +5,10 @@ from . import views
 urlpatterns = [
     path("search/", views.SearchView.as_view(), name="shopsearch-search"),
     path("products/<str:product_id>/similar/", views.SimilarProductsView.as_view(), name="shopsearch-similar"),
+    path("recommendations/", views.RecommendationsView.as_view(), name="shopsearch-recommendations"),
+    path("recommendations/for-session/", views.SessionRecommendationsView.as_view(), name="shopsearch-for-session"),
+    path("recommendations/trending/", views.TrendingView.as_view(), name="shopsearch-trending"),
+    path("events/", views.EventsView.as_view(), name="shopsearch-events"),
     path("products/<str:product_id>/sentiment/", views.ProductSentimentView.as_view(), name="shopsearch-product-sentiment"),
+    path("products/<str:product_id>/reviews/", views.ProductReviewSearchView.as_view(), name="shopsearch-product-reviews"),
 ]

@@ -1,6 +1,7 @@
 """Train the review sentiment classifier of the active embedding space from star ratings, and apply it."""
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -16,7 +17,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--file", type=Path, help="train on this reviews.jsonl instead of the shop's own rated reviews")
         parser.add_argument("--holdout", type=float, default=0.0, help="fraction of reviews (fixed by id) kept out and scored after training")
-        parser.add_argument("--save-default", type=Path, help="also write the classifier to this JSON file (how the shipped default is made)")
+        parser.add_argument("--save-default", type=Path, help="also write the classifier to this gzipped JSON file (how the shipped default is made)")
         parser.add_argument("--json", action="store_true", help="last line: the metrics as JSON")
 
     def handle(self, *args, **options) -> None:
@@ -30,7 +31,9 @@ class Command(BaseCommand):
             keep = lambda review_id: not sentiment.in_holdout(review_id, holdout)  # noqa: E731
             source = sentiment.file_reviews(space, options["file"], keep) if options["file"] else sentiment.shop_reviews(space, keep)
             self.stdout.write(f"Training on {len(source.labels)} reviews (space #{space.pk}, {space.model_identity})")
-            weights, metrics = sentiment.train(source.vectors, source.texts, source.labels)
+            titles = sentiment.title_examples(space, source)
+            self.stdout.write(f"... and {len(titles.texts)} of their titles as extra short examples")
+            weights, metrics = sentiment.train(source.vectors, source.texts, source.labels, titles)
         except (NotReady, sentiment.SentimentError) as exc:
             raise CommandError(str(exc)) from exc
         result = {"cross_validated": metrics}
@@ -42,9 +45,9 @@ class Command(BaseCommand):
         classifier = sentiment.save_classifier(space, weights, metrics, trained_on)
         if options["save_default"]:
             options["save_default"].parent.mkdir(parents=True, exist_ok=True)
-            options["save_default"].write_text(json.dumps({
+            options["save_default"].write_bytes(gzip.compress(json.dumps({
                 "space": sentiment.space_identity(space), "weights": weights, "metrics": metrics, "trained_on": trained_on,
-            }))
+            }).encode(), mtime=0))
         self.stdout.write(self.style.SUCCESS(
             f"Classifier #{classifier.pk} active for space #{space.pk}: cross-validated balanced accuracy "
             f"{metrics['balanced_accuracy']:.3f}, macro-F1 {metrics.get('macro_f1_3class', float('nan')):.3f}"))

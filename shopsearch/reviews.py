@@ -1,0 +1,337 @@
+"""What reviews say, sentence by sentence: the sentence cache, aspects, and search inside one product's reviews.
+
+A review often praises one thing and criticises another ("love the colour, but it runs small"), so aspects and
+in-review search work on sentences, not whole reviews. Sentences live in `ReviewSentence` with their vector in the
+active space and their sentiment (the space's review classifier applied to the sentence). The cache is built per
+product on the first request that needs it and kept current by a low-priority task when a review of a cached
+product changes; a deleted review takes its sentences with it (cascade).
+
+Sentence splitting is a small regular expression, not a library: no maintained splitter is installed here, nltk's
+punkt needs a data download at run time, and reviews are informal (lower-case starts, no final stop, line breaks
+between title and text), where punctuation plus line breaks is what the trained splitters also rely on.
+"""
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Sequence
+
+import numpy as np
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef
+
+from . import encoders, indexing, search, sentiment
+from .conf import setting
+from .models import SHOP_COLLECTION, DiscoveredAspect, Document, Embedding, EmbeddingSpace, ReviewSentence
+
+# A sentence ends at . ! ? (with closing quotes or brackets) before white space, or at a line break.
+_SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s)|\n")
+_ABBREVIATIONS = {"e.g", "i.e", "etc", "vs", "approx", "mr", "mrs", "ms", "dr", "st", "no", "jr", "sr"}
+_LAST_WORD = re.compile(r"([a-z]+(?:\.[a-z]+)*)$", re.IGNORECASE)
+
+
+class UnknownAspect(Exception):
+    """An aspect name that is neither configured nor discovered."""
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) character offsets of the sentences of `text`, stripped of surrounding white space."""
+    spans, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        if match.group() != "\n":
+            before = _LAST_WORD.search(text[start : match.start()])
+            if match.group().startswith(".") and before and before.group(1).lower() in _ABBREVIATIONS:
+                continue
+        end = match.start() if match.group() == "\n" else match.end()
+        spans.append((start, end))
+        start = match.end()
+    spans.append((start, len(text)))
+    result = []
+    for begin, end in spans:
+        segment = text[begin:end]
+        stripped = segment.strip()
+        if any(char.isalnum() for char in stripped):
+            offset = begin + len(segment) - len(segment.lstrip())
+            result.append((offset, offset + len(stripped)))
+    return result
+
+
+# --- the sentence cache ---------------------------------------------------------------------------------------
+
+
+def _stale_reviews(space: EmbeddingSpace, reviews) -> list[Document]:
+    fresh = ReviewSentence.objects.filter(
+        space=space, document=OuterRef("pk"), content_hash=OuterRef("content_hash"), product_id=OuterRef("product_id")
+    )
+    return list(reviews.filter(~Exists(fresh)).only("pk", "text", "content_hash", "product_id"))
+
+
+def build_sentences(space: EmbeddingSpace, reviews: Sequence[Document]) -> int:
+    """(Re)write the sentences of these review documents in `space`: split, embed, label. Returns sentences written."""
+    rows = []
+    for review in reviews:
+        for position, (start, end) in enumerate(split_sentences(review.text)):
+            rows.append(ReviewSentence(space=space, document=review, product_id=review.product_id or "", position=position,
+                                       start=start, end=end, text=review.text[start:end], content_hash=review.content_hash))
+    texts = [row.text for row in rows]
+    if rows:
+        vectors = indexing.encode_texts(space, texts)
+        for row, vector in zip(rows, vectors):
+            row.vector = vector
+        _label(space, rows)
+    with transaction.atomic():
+        ReviewSentence.objects.filter(space=space, document__in=[review.pk for review in reviews]).delete()
+        ReviewSentence.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)  # a concurrent build wrote the same
+    return len(rows)
+
+
+def _label(space: EmbeddingSpace, rows: Sequence[ReviewSentence]) -> None:
+    """Set (not save) the sentiment of sentences with the space's active classifier, if it has one."""
+    classifier = sentiment.active_classifier(space)
+    if classifier is None or not rows:
+        return
+    vectors = np.asarray([np.asarray(row.vector, dtype=np.float32) for row in rows])
+    for row, prediction in zip(rows, sentiment.predict(classifier.weights, vectors, [row.text for row in rows])):
+        row.sentiment_label, row.sentiment_score, row.sentiment_classifier = prediction.label, prediction.score, classifier
+
+
+def ensure_sentences(space: EmbeddingSpace, product_id: str) -> int:
+    """Bring the product's sentence cache up to date (the first request builds it; a new classifier relabels it).
+    Returns sentences written."""
+    reviews = Document.objects.filter(collection=SHOP_COLLECTION, kind="review", product_id=str(product_id))
+    stale = _stale_reviews(space, reviews)
+    written = build_sentences(space, stale) if stale else 0
+    classifier = sentiment.active_classifier(space)
+    if classifier is not None:
+        unlabelled = list(ReviewSentence.objects.filter(space=space, product_id=str(product_id)).exclude(sentiment_classifier=classifier))
+        _label(space, unlabelled)
+        ReviewSentence.objects.bulk_update(unlabelled, ["sentiment_label", "sentiment_score", "sentiment_classifier"], batch_size=1000)
+        written += len(unlabelled)
+    return written
+
+
+def refresh_sentences(review_ids: Iterable[str]) -> int:
+    """Re-split changed reviews of products whose sentences are cached (others wait for their first request)."""
+    space = indexing.active_space()
+    if space is None:
+        return 0
+    ids = [str(i) for i in review_ids]
+    # a review moved to another product leaves the old product's cache
+    ReviewSentence.objects.filter(space=space, document__object_id__in=ids).exclude(product_id=F("document__product_id")).delete()
+    cached = ReviewSentence.objects.filter(space=space, product_id=OuterRef("product_id"))
+    reviews = Document.objects.filter(collection=SHOP_COLLECTION, kind="review", object_id__in=ids).filter(Exists(cached))
+    stale = _stale_reviews(space, reviews)
+    return build_sentences(space, stale) if stale else 0
+
+
+# --- aspects --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Aspect:
+    name: str
+    source: str  # "configured" (matched by meaning) or "discovered" (matched by the word)
+    phrases: tuple[str, ...] = ()
+    forms: tuple[str, ...] = ()
+    threshold: float | None = None  # configured: least cosine similarity to a phrase
+
+
+def configured_aspects() -> list[Aspect]:
+    default = float(setting("SENTIMENT_ASPECT_THRESHOLD"))
+    return [Aspect(str(item["name"]), "configured", phrases=tuple(item["phrases"]), threshold=float(item.get("threshold", default)))
+            for item in setting("SENTIMENT_ASPECTS")]
+
+
+def known_aspects(space: EmbeddingSpace | None) -> list[Aspect]:
+    """The configured aspects, then those discovered in the shop's reviews (in `space`)."""
+    discovered = DiscoveredAspect.objects.filter(space=space).order_by("-sentences") if space is not None else []
+    configured = configured_aspects()
+    names = {aspect.name for aspect in configured}
+    return configured + [Aspect(d.name, "discovered", forms=tuple(d.forms)) for d in discovered if d.name not in names]
+
+
+@lru_cache(maxsize=32)
+def _phrase_vectors(model_name: str, phrases: tuple[str, ...]) -> np.ndarray:
+    return np.asarray(encoders.get_encoder(model_name).encode(list(phrases)), dtype=np.float32)
+
+
+def _mentions(pattern_forms: Sequence[str]) -> re.Pattern:
+    return re.compile(r"\b(?:" + "|".join(re.escape(form) for form in pattern_forms) + r")\b", re.IGNORECASE)
+
+
+def product_aspects(space: EmbeddingSpace, product_id: str, only: str | None = None) -> list[dict]:
+    """Per aspect: how many of the product's review sentences talk about it, their share negative / positive, and
+    the most typical ones. Configured aspects match by cosine similarity to their phrases (at least
+    the aspect's threshold), discovered ones by the word. Aspects without mentions are listed with zeros."""
+    aspects = known_aspects(space)
+    if only is not None:
+        aspects = [aspect for aspect in aspects if aspect.name == only]
+        if not aspects:
+            raise UnknownAspect(only)
+    ensure_sentences(space, product_id)
+    rows = list(
+        ReviewSentence.objects.filter(space=space, product_id=str(product_id)).order_by("document_id", "position")
+        .values_list("text", "vector", "sentiment_label", "sentiment_score", "document__object_id")
+    )
+    vectors = np.asarray([np.asarray(row[1], dtype=np.float32) for row in rows]).reshape(len(rows), space.dimensions)
+    shown = int(setting("ASPECT_EXAMPLES"))
+    result = []
+    for aspect in aspects:
+        if aspect.source == "configured":
+            similarity = (vectors @ _phrase_vectors(space.model_name, aspect.phrases).T).max(axis=1) if rows else np.zeros(0)
+            matched = [(float(s), i) for i, s in enumerate(similarity) if s >= aspect.threshold]
+        else:
+            pattern = _mentions(aspect.forms)
+            # most opinionated first: a discovered word has no phrase to be close to
+            matched = [(abs(rows[i][3] or 0.0), i) for i in range(len(rows)) if pattern.search(rows[i][0])]
+        matched.sort(key=lambda item: -item[0])
+        labels = Counter(rows[i][2] for _, i in matched if rows[i][2])
+        labelled = sum(labels.values())
+        result.append({
+            "name": aspect.name,
+            "source": aspect.source,
+            "mentions": len(matched),
+            "reviews": len({rows[i][4] for _, i in matched}),
+            "share_negative": round(labels["negative"] / labelled, 4) if labelled else 0.0,
+            "share_positive": round(labels["positive"] / labelled, 4) if labelled else 0.0,
+            "examples": [
+                {"sentence": rows[i][0], "review": rows[i][4], "sentiment": rows[i][2],
+                 "score": round(rows[i][3], 3) if rows[i][3] is not None else None, "similarity": round(s, 4) if aspect.source == "configured" else None}
+                for s, i in matched[:shown]
+            ],
+        })
+    return result
+
+
+def product_sentiment(space: EmbeddingSpace, product_id: str, aspect: str | None = None) -> dict:
+    """The product's sentiment summary (sentiment.product_summary) with its aspects."""
+    return {**sentiment.product_summary(space, product_id), "aspects": product_aspects(space, product_id, aspect)}
+
+
+# --- discovered aspects ---------------------------------------------------------------------------------------
+
+# A word named as a thing: after an article or possessive ("the waist", "my shoulders").
+_NAMED = re.compile(r"\b(?:the|my|its|her|his|their|your)\s+([a-z]{3,})\b[ \t]*(\S*)")
+
+
+def _singular(word: str, counts: Counter) -> str:
+    """The singular of `word` when the reviews also name it so ("sleeves" -> "sleeve", "dresses" -> "dress")."""
+    if re.search(r"(?:s|x|ch|sh)es$", word) and counts.get(word[:-2], 0) >= 2:
+        return word[:-2]
+    if word.endswith("s") and not word.endswith("ss") and counts.get(word[:-1], 0) >= 2:
+        return word[:-1]
+    return word
+
+
+def discover_aspects(space: EmbeddingSpace) -> list[DiscoveredAspect]:
+    """Find and store the words the shop's reviews talk about that no configured aspect covers.
+
+    A candidate is a word reviewers name as a thing ("the waist", "my shoulders") in at least
+    ASPECT_DISCOVERY_MIN_SENTENCES sentences of ASPECT_DISCOVERY_MIN_PRODUCTS products, that is usually the head of
+    its phrase (followed by punctuation or a function word: "the waist is", not "the usual size"), that is neither
+    a stop word, a sentiment word (VADER's lexicon) nor a word of the product catalogue ("dress"), and whose vector
+    stays below SENTIMENT_ASPECT_THRESHOLD to every configured aspect phrase ("fabric" is already an aspect).
+    """
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    sentences: Counter = Counter()
+    heads: Counter = Counter()
+    products: dict[str, set] = defaultdict(set)
+    reviews = Document.objects.filter(collection=SHOP_COLLECTION, kind="review").values_list("text", "product_id")
+    for text, product in reviews.iterator(chunk_size=2000):
+        for start, end in split_sentences(text):
+            named = _NAMED.findall(text[start:end].lower())
+            for word, following in named:
+                heads[word] += not following[:1].isalnum() or following.strip(".,!?;:)'\"") in ENGLISH_STOP_WORDS
+            for word in {word for word, _ in named}:
+                sentences[word] += 1
+                products[word].add(product)
+    catalogue: set[str] = set()
+    for title, category, attributes in Document.objects.filter(collection=SHOP_COLLECTION, kind="product").values_list("title", "category", "attributes"):
+        catalogue.update(re.findall(r"[a-z]+", f"{title} {category or ''} {' '.join(map(str, (attributes or {}).values()))}".lower()))
+    catalogue |= {_singular(word, sentences) for word in catalogue}
+    merged: dict[str, dict] = {}
+    for word, count in sentences.items():
+        entry = merged.setdefault(_singular(word, sentences), {"forms": [], "sentences": 0, "heads": 0, "products": set()})
+        entry["forms"].append(word)
+        entry["sentences"] += count
+        entry["heads"] += heads[word]
+        entry["products"] |= products[word]
+    lexicon = SentimentIntensityAnalyzer().lexicon
+    candidates = [
+        (name, entry) for name, entry in merged.items()
+        if entry["sentences"] >= setting("ASPECT_DISCOVERY_MIN_SENTENCES") and len(entry["products"]) >= setting("ASPECT_DISCOVERY_MIN_PRODUCTS")
+        and entry["heads"] >= entry["sentences"] / 2 and name not in ENGLISH_STOP_WORDS and name not in lexicon and name not in catalogue
+    ]
+    candidates.sort(key=lambda item: (-item[1]["sentences"], item[0]))
+    phrases = tuple(phrase for aspect in configured_aspects() for phrase in aspect.phrases)
+    if candidates and phrases:
+        similarity = np.asarray(encoders.get_encoder(space.model_name).encode([name for name, _ in candidates])) @ _phrase_vectors(space.model_name, phrases).T
+        candidates = [item for item, s in zip(candidates, similarity.max(axis=1)) if s < float(setting("SENTIMENT_ASPECT_THRESHOLD"))]
+    kept = [  # named by its most frequent form ("sleeves", not "sleeve")
+        DiscoveredAspect(space=space, name=max(entry["forms"], key=lambda form: (sentences[form], form)), forms=sorted(entry["forms"]),
+                         sentences=entry["sentences"], products=len(entry["products"]))
+        for _, entry in candidates[: int(setting("ASPECT_DISCOVERY_MAX"))]
+    ]
+    with transaction.atomic():
+        DiscoveredAspect.objects.filter(space=space).delete()
+        DiscoveredAspect.objects.bulk_create(kept)
+    return kept
+
+
+# --- search inside one product's reviews ---------------------------------------------------------------------------
+
+
+@dataclass
+class ReviewHit:
+    review: str
+    rating: int | None
+    sentence: str
+    score: float  # cosine similarity of the best sentence to the query
+    sentiment: str | None  # the sentence's label
+    review_sentiment: str | None  # the whole review's label
+    highlight: str  # the review, HTML-escaped, the matching sentence in <mark>
+
+
+def search_reviews(space: EmbeddingSpace, product_id: str, query: str, page: int = 1, page_size: int = 20,
+                   rating: int | None = None, context: int = 300) -> tuple[list[ReviewHit], bool]:
+    """One page of the product's reviews ranked by their sentence closest in meaning to `query`; and whether
+    more follow. An exact scan: one product's sentences are few."""
+    ensure_sentences(space, product_id)
+    dims = int(space.dimensions)
+    literal = "[" + ",".join(f"{x:.7g}" for x in search.encode_query(space, query)) + "]"
+    where, params = "", []
+    if rating is not None:
+        where, params = " AND d.rating = %s", [rating]
+    sql = f"""
+        SELECT * FROM (
+            SELECT DISTINCT ON (s.document_id) s.document_id, s.start, s."end", s.sentiment_label,
+                   1 - (s.vector::vector({dims}) <=> %s::vector({dims})) AS similarity
+            FROM shopsearch_reviewsentence s JOIN shopsearch_document d ON d.id = s.document_id
+            WHERE s.space_id = %s AND s.product_id = %s{where}
+            ORDER BY s.document_id, similarity DESC
+        ) best ORDER BY similarity DESC, document_id LIMIT %s OFFSET %s"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [literal, space.pk, str(product_id), *params, page_size + 1, (page - 1) * page_size])
+        ranked = cursor.fetchall()
+    documents = Document.objects.only("object_id", "text", "rating").in_bulk([row[0] for row in ranked[:page_size]])
+    review_labels = dict(
+        Embedding.objects.filter(space=space, document__in=list(documents)).values_list("document_id", "sentiment_label")
+    )
+    hits = []
+    for doc_id, start, end, label, similarity in ranked[:page_size]:
+        doc = documents[doc_id]
+        hits.append(ReviewHit(review=doc.object_id, rating=doc.rating, sentence=doc.text[start:end], score=round(float(similarity), 4),
+                              sentiment=label, review_sentiment=review_labels.get(doc_id), highlight=_highlight(doc.text, start, end, context)))
+    return hits, len(ranked) > page_size
+
+
+def _highlight(text: str, start: int, end: int, context: int) -> str:
+    """The sentence in <mark> with up to `context` characters of the review around it, HTML-escaped."""
+    left, right = max(0, start - context), min(len(text), end + context)
+    return (("…" if left else "") + html.escape(text[left:start]) + "<mark>" + html.escape(text[start:end]) + "</mark>"
+            + html.escape(text[end:right]) + ("…" if right < len(text) else ""))
