@@ -191,6 +191,8 @@ def test_reviews_true_finds_the_product_whose_review_says_it(real_model, api):
     for mode in ("semantic", "hybrid"):
         for pk, query in cases:
             hits, plain = ranked(query, mode, reviews=True), ranked(query, mode, reviews=False)
-            assert position(hits, pk) < 10, [(hit["title"], hit["explain"]) for hit in hits[:3]]
+            # reviews=true brings it onto the first page (20 hits) from beyond it. The exact place is not stable
+            # across runs (8th here, 14th in one CI run), so the first page, what a shopper sees, is what we check.
+            assert position(hits, pk) < 20, [(hit["title"], hit["explain"]) for hit in hits[:3]]
             assert hits[position(hits, pk)]["explain"]["review_rank"] <= 10
-            assert position(plain, pk) > position(hits, pk) and plain[0]["explain"].get("review_rank") is None
+            assert position(plain, pk) >= 20 and plain[0]["explain"].get("review_rank") is None
