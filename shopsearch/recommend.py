@@ -16,7 +16,7 @@ from django.db import connection, transaction
 
 from .conf import setting
 from .models import SHOP_COLLECTION, Document, Embedding, EmbeddingSpace, Event, ReviewVector
-from .search import Filters, Hit, NotReady, _hits, _vector_literal, filter_sql, nearest_products, require_active_space
+from .search import Filters, Hit, NotReady, _hits, _vector_literal, filter_sql, nearest_products, require_active_space, scan_settings
 
 Strategy = Literal["average", "best_score"]
 STRATEGIES: tuple[Strategy, ...] = ("average", "best_score")
@@ -95,7 +95,7 @@ def _nearest_review_centroids(
         WHERE rv.space_id = {int(space.pk)} AND d.collection = %s AND d.object_id <> ALL(%s) AND d.content_hash <> %s{where}
         ORDER BY rv.vector::vector({dims}) <=> %s::vector({dims}) LIMIT %s"""
     with transaction.atomic(), connection.cursor() as cursor:
-        _scan_settings(cursor)
+        scan_settings(cursor)
         cursor.execute(sql, [collection, list(exclude_ids), exclude_hash, *params, _vector_literal(review), limit])
         return [row[0] for row in cursor.fetchall()]
 
@@ -149,12 +149,6 @@ def _mmr(space: EmbeddingSpace, scored: dict[int, float], weight: float, diversi
 def _parse_vector(text: str) -> np.ndarray:
     """pgvector's text form '[0.1,0.2,…]' as floats (numpy's C parser: pgvector's Python one is the slow part here)."""
     return np.fromstring(text[1:-1], sep=",", dtype=np.float32)
-
-
-def _scan_settings(cursor) -> None:
-    """HNSW settings of one transaction: iterative scans keep going until filtered results fill the limit."""
-    cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
-    cursor.execute(f"SET LOCAL hnsw.ef_search = {max(int(setting('HNSW_EF_SEARCH')), 1)}")
 
 
 # --- more like these, less like those -----------------------------------------------------------------------------
@@ -221,7 +215,7 @@ def _best_score(space: EmbeddingSpace, pos: np.ndarray, neg: np.ndarray, filters
     flags = [True] * len(pos) + [False] * len(neg)
     per_example = max(limit, int(setting("EXAMPLES_CANDIDATES")))
     with transaction.atomic(), connection.cursor() as cursor:
-        _scan_settings(cursor)
+        scan_settings(cursor)
         cursor.execute(sql, [[_vector_literal(v) for v in examples], flags, SHOP_COLLECTION, exclude, *params, per_example, limit])
         return [(doc_id, float(score)) for doc_id, score in cursor.fetchall()]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import html
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal, Sequence
@@ -96,6 +97,11 @@ def categories() -> list[str]:
     )
 
 
+def is_category(name: str) -> bool:
+    """Whether some indexed product has this category (an index lookup: every filtered search asks)."""
+    return Document.objects.filter(collection=SHOP_COLLECTION, kind="product", category=name).exists()
+
+
 def require_active_space() -> EmbeddingSpace:
     space = EmbeddingSpace.objects.filter(is_active=True).first()
     if space is None:
@@ -114,6 +120,9 @@ def encode_query(space: EmbeddingSpace, query: str) -> np.ndarray:
 def clear_query_cache() -> None:
     """Forget cached query vectors (so a measurement sees the cost of encoding)."""
     _query_vector.cache_clear()
+
+
+_encoding_threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="shopsearch-encode")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -154,7 +163,7 @@ def nearest_products(
         params.append(exclude_hash)
     where, params = " AND d.collection = %s" + where, [collection, *params]
     # Few candidates left by the filters: an exact scan over them is cheap and misses nothing (HNSW may).
-    exact = filters != Filters() and _filtered_count(space, where, params) <= setting("EXACT_SEARCH_MAX_ROWS")
+    exact = filters != Filters() and _at_most_rows(space, where, params, setting("EXACT_SEARCH_MAX_ROWS"))
     distance = f"e.vector::vector({dims}) <=> %s::vector({dims})"
     sql = f"""
         SELECT e.document_id, {distance} AS distance
@@ -162,21 +171,31 @@ def nearest_products(
         WHERE e.space_id = {int(space.pk)} AND e.kind = 'product'{where}
         ORDER BY {f'({distance}) + 0' if exact else 'distance'} LIMIT %s"""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {max(int(setting('HNSW_EF_SEARCH')), 1)}")
+        scan_settings(cursor)
         literal = _vector_literal(vector)
         cursor.execute(sql, [literal, *params, *([literal] if exact else []), limit])
         return [(doc_id, float(dist)) for doc_id, dist in cursor.fetchall()]
 
 
-def _filtered_count(space: EmbeddingSpace, where: str, params: list) -> int:
+def scan_settings(cursor, ef_search: int = 0) -> None:
+    """HNSW settings for the rest of the transaction, in one round trip: iterative scans keep going until filtered
+    results fill the limit, in strict distance order; the candidate list is at least HNSW_EF_SEARCH long."""
+    cursor.execute(
+        "SELECT set_config('hnsw.iterative_scan', 'strict_order', true), set_config('hnsw.ef_search', %s, true)",
+        [str(max(int(setting("HNSW_EF_SEARCH")), ef_search, 1))],
+    )
+
+
+def _at_most_rows(space: EmbeddingSpace, where: str, params: list, limit: int) -> bool:
+    """Whether at most `limit` products of `space` pass `where` (counting stops at limit + 1, so a loose filter costs
+    no more than a selective one)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT count(*) FROM shopsearch_embedding e JOIN shopsearch_document d ON d.id = e.document_id "
-            f"WHERE e.space_id = {int(space.pk)} AND e.kind = 'product'{where}",
-            params,
+            f"SELECT count(*) FROM (SELECT 1 FROM shopsearch_embedding e JOIN shopsearch_document d ON d.id = e.document_id "
+            f"WHERE e.space_id = {int(space.pk)} AND e.kind = 'product'{where} LIMIT %s) matching",
+            [*params, int(limit) + 1],
         )
-        return cursor.fetchone()[0]
+        return cursor.fetchone()[0] <= limit
 
 
 def _vector_literal(vector: np.ndarray) -> str:
@@ -205,8 +224,7 @@ def review_matched_products(
         WHERE TRUE{where}
         GROUP BY p.id ORDER BY similarity DESC, p.id"""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL hnsw.iterative_scan = strict_order")
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {max(int(setting('HNSW_EF_SEARCH')), int(setting('REVIEW_CANDIDATES')), 1)}")
+        scan_settings(cursor, ef_search=int(setting("REVIEW_CANDIDATES")))
         cursor.execute(sql, [_vector_literal(vector), collection, int(setting("REVIEW_CANDIDATES")), collection, *params])
         return [(doc_id, float(similarity)) for doc_id, similarity in cursor.fetchall()]
 
@@ -315,12 +333,17 @@ def search_products(
     depth = max(offset + page_size + 1, int(setting("CANDIDATES")))
     keyword: list[tuple[int, float]] = []
     vector: list[tuple[int, float]] = []
+    encoding: Future[np.ndarray] | None = None
+    if mode in ("semantic", "hybrid"):
+        space = space or require_active_space()
+        # Hybrid: the model encodes the query on another thread (torch releases the GIL) while the keyword query
+        # runs in the database, so a search waits for the slower of the two rather than for both.
+        encoding = _encoding_threads.submit(encode_query, space, query) if mode == "hybrid" else None
     if mode in ("keyword", "hybrid"):
         keyword = keyword_products(query, filters, depth, collection)
     review_matches: list[tuple[int, float]] = []
     if mode in ("semantic", "hybrid"):
-        space = space or require_active_space()
-        query_vector = encode_query(space, query)
+        query_vector = encoding.result() if encoding is not None else encode_query(space, query)
         vector = nearest_products(space, query_vector, filters, depth, collection=collection)
         if reviews:
             review_matches = review_matched_products(space, query_vector, filters, collection)
@@ -331,11 +354,7 @@ def search_products(
     else:
         ranked = [(doc_id, 1.0 - distance) for doc_id, distance in vector]
     window = ranked[offset : offset + page_size]
-    hits = _hits(window)
-    if highlight and hits:
-        marked = highlights(query, [doc_id for doc_id, _ in window])
-        for hit, (doc_id, _) in zip(hits, window):
-            hit.highlights = marked.get(doc_id)
+    hits = _hits(window, query if highlight else None)
     if explain:
         keyword_at = {doc_id: (rank, score) for rank, (doc_id, score) in enumerate(keyword, 1)}
         vector_at = {doc_id: (rank, distance) for rank, (doc_id, distance) in enumerate(vector, 1)}
@@ -353,29 +372,33 @@ def search_products(
     )
 
 
-def _hits(ranked: list[tuple[int, float]]) -> list[Hit]:
-    """Hits for (document id, score) pairs, in that order."""
-    docs = Document.objects.only("object_id", "title", "category", "price", "in_stock").in_bulk([doc_id for doc_id, _ in ranked])
-    return [
-        Hit(id=doc.object_id, title=doc.title, category=doc.category, price=doc.price, in_stock=doc.in_stock, score=score)
-        for doc_id, score in ranked
-        if (doc := docs.get(doc_id)) is not None
-    ]
-
-
-_MARK_START, _MARK_STOP = "\x02", "\x03"  # ts_headline marks matches with these; escaping then turns them into <mark>
-
-
-def highlights(query: str, doc_ids: Sequence[int]) -> dict[int, dict[str, str]]:
-    """Title and a description snippet per document, HTML-escaped, with the query's matched terms in <mark>."""
-    options = f"StartSel={_MARK_START}, StopSel={_MARK_STOP}"
-    sql = f"""
-        WITH q AS (SELECT coalesce({OR_TSQUERY}, ''::tsquery) AS tsq)
-        SELECT d.id, ts_headline('english', d.title, q.tsq, %s), ts_headline('english', d.description, q.tsq, %s)
-        FROM shopsearch_document d, q WHERE d.id = ANY(%s)"""
+def _hits(ranked: list[tuple[int, float]], highlight_query: str | None = None) -> list[Hit]:
+    """Hits for (document id, score) pairs, in that order; with `highlight_query`, in the same round trip, the title
+    and a description snippet, HTML-escaped, with the query's matched terms in <mark>."""
+    ids = [doc_id for doc_id, _ in ranked]
+    if highlight_query is None:
+        sql, params = f"SELECT {_HIT_COLUMNS}, NULL, NULL FROM shopsearch_document d WHERE d.id = ANY(%s)", [ids]
+    else:
+        options = f"StartSel={_MARK_START}, StopSel={_MARK_STOP}"
+        sql = f"""
+            WITH q AS (SELECT coalesce({OR_TSQUERY}, ''::tsquery) AS tsq)
+            SELECT {_HIT_COLUMNS}, ts_headline('english', d.title, q.tsq, %s), ts_headline('english', d.description, q.tsq, %s)
+            FROM shopsearch_document d, q WHERE d.id = ANY(%s)"""
+        params = [highlight_query, f"HighlightAll=true, {options}", f"MaxFragments=2, MinWords=8, MaxWords=25, {options}", ids]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [query, f"HighlightAll=true, {options}", f"MaxFragments=2, MinWords=8, MaxWords=25, {options}", list(doc_ids)])
-        return {doc_id: {"title": _marked(title), "description": _marked(description)} for doc_id, title, description in cursor.fetchall()}
+        cursor.execute(sql, params)
+        rows = {row[0]: row for row in cursor.fetchall()}
+    hits = []
+    for doc_id, score in ranked:
+        if (row := rows.get(doc_id)) is not None:
+            _, object_id, title, category, price, in_stock, marked_title, marked_description = row
+            marked = None if highlight_query is None else {"title": _marked(marked_title), "description": _marked(marked_description)}
+            hits.append(Hit(id=object_id, title=title, category=category, price=price, in_stock=in_stock, score=score, highlights=marked))
+    return hits
+
+
+_HIT_COLUMNS = "d.id, d.object_id, d.title, d.category, d.price, d.in_stock"
+_MARK_START, _MARK_STOP = "\x02", "\x03"  # ts_headline marks matches with these; escaping then turns them into <mark>
 
 
 def _marked(text: str) -> str:
