@@ -91,6 +91,16 @@ DEFAULTS: dict[str, Any] = {
     "ASPECT_DISCOVERY_MIN_SENTENCES": 30,
     "ASPECT_DISCOVERY_MIN_PRODUCTS": 5,
     "ASPECT_DISCOVERY_MAX": 12,  # most discovered aspects kept
+    # Fine-tuning the embedding model (finetune.py, manage.py finetune_embeddings; docs/finetuning.md).
+    "FINETUNE_MODELS_DIR": None,  # where fine-tuned model folders go; None = "<BASE_DIR>/.models" (git-ignored)
+    "FINETUNE_KEEP": 3,  # newest fine-tuned folders kept; one that backs the active or the previous space is never deleted
+    "FINETUNE_MIN_PAIRS": 500,  # fewer training pairs than this are refused (too little signal to move the space)
+    "FINETUNE_MAX_PAIRS": 20000,  # more are sampled down (with the seed): about 35 min of training on 2 cores
+    "FINETUNE_MIN_GRADE": 2,  # --from qrels: a judged product is a positive from this grade up (0-3 scale); 0 = hard negative
+    "FINETUNE_MAX_SEQ_LENGTH": 128,  # tokens per text while training and in the new model (the base model: 256)
+    "FINETUNE_LEARNING_RATE": 2e-5,
+    "FINETUNE_WARMUP_RATIO": 0.1,  # share of the steps over which the learning rate ramps up
+    "FINETUNE_REVIEWS_PER_PRODUCT": 2,  # --from catalogue: (product, review) pairs per product at most
     # Indexing
     "REINDEX_BATCH_SIZE": 64,
     "TASK_MAX_RETRIES": 5,

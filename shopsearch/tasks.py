@@ -60,6 +60,23 @@ def discover_aspects() -> dict:
     return {"aspects": [aspect.name for aspect in reviews.discover_aspects(space)] if space is not None else []}
 
 
+@shared_task(name="shopsearch.finetune_embeddings")
+def finetune_embeddings(source: str, folder: str | None = None, since: str | None = None, output: str | None = None,
+                        epochs: int = 1, batch_size: int = 32, seed: int = 42, min_grade: int | None = None,
+                        evaluate_folder: str | None = None, activate_margin: float | None = None) -> dict:
+    """Fine-tune the embedding model in a worker (finetune.finetune; `since` as ISO text). Never retried: minutes of
+    training are not repeated on their own; a refusal or failure is in the worker's log with its reason."""
+    from django.utils.dateparse import parse_datetime
+
+    from . import finetune
+
+    report = finetune.finetune(source, folder=folder, since=parse_datetime(since) if since else None, output=output, epochs=epochs,
+                               batch_size=batch_size, seed=seed, min_grade=min_grade, evaluate_folder=evaluate_folder,
+                               activate_margin=activate_margin)
+    logger.info("shopsearch: fine-tuned %s (activated: %s) %s", report["model"], report["activated"], report.get("reason", ""))
+    return {key: report[key] for key in ("model", "activated", "reason", "evaluation", "pruned") if key in report}
+
+
 @worker_process_init.connect
 def load_model_in_worker(**_kwargs) -> None:
     """Load the active space's model once per worker process, after the fork (never before: torch and fork clash)."""
