@@ -252,7 +252,15 @@ def embed_documents(space: EmbeddingSpace, documents: Sequence[Document]) -> tup
     )
     stale = [doc for doc in documents if known.get(doc.pk) != doc.content_hash]
     if stale:
-        vectors = encode_texts(space, [doc.text for doc in stale])
+        # A text already embedded in this space (another collection's copy, a product sharing its description) is
+        # copied, not encoded again: the same model gives the same text the same vector.
+        vectors_of = dict(
+            Embedding.objects.filter(space=space, content_hash__in={doc.content_hash for doc in stale}).values_list("content_hash", "vector")
+        )
+        new = list({doc.content_hash: doc.text for doc in stale if doc.content_hash not in vectors_of}.items())
+        if new:
+            vectors_of.update(zip([content for content, _ in new], encode_texts(space, [text for _, text in new])))
+        vectors = [vectors_of[doc.content_hash] for doc in stale]
         rows = [
             Embedding(space=space, document=doc, kind=doc.kind, vector=vector, content_hash=doc.content_hash)
             for doc, vector in zip(stale, vectors)

@@ -90,7 +90,11 @@ class Embedding(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["space", "document"], name="shopsearch_embedding_once")]
-        indexes = [models.Index(fields=["space", "kind"], name="shopsearch_emb_space_kind")]
+        indexes = [
+            models.Index(fields=["space", "kind"], name="shopsearch_emb_space_kind"),
+            # a text already embedded in the space is copied, not encoded again (indexing.embed_documents)
+            models.Index(fields=["space", "content_hash"], name="shopsearch_emb_space_hash"),
+        ]
 
 
 class SentimentClassifier(models.Model):

@@ -52,6 +52,22 @@ def test_deleting_a_product_removes_its_vectors(products, run_on_commit):
     assert not Embedding.objects.filter(document__object_id=pk, kind="product").exists()
 
 
+def test_a_text_already_embedded_in_the_space_is_copied_not_encoded_again(products, fake_model, monkeypatch):
+    from shopsearch.registry import ProductDocument
+
+    encoded: list[str] = []
+    real_encode = fake_model.encode
+    monkeypatch.setattr(fake_model, "encode", lambda texts: encoded.extend(texts) or real_encode(texts))
+    shop = Document.objects.get(kind="product", object_id=str(products[0].pk))
+    copy = ProductDocument(title=shop.title, description=shop.description, attributes=shop.attributes)
+    fresh = ProductDocument(title="Linen summer dress", description="Light and airy.")
+    space = indexing.active_space()
+    assert indexing.index_collection("eval:reuse", space, [("a", copy), ("b", copy), ("c", fresh)]) == (3, 0)
+    assert encoded == ["Linen summer dress\nLight and airy."]  # the shop's text and its duplicate: copied
+    vectors = {row.document.object_id: list(row.vector) for row in Embedding.objects.filter(space=space, document__collection="eval:reuse")}
+    assert vectors["a"] == vectors["b"] == vector_of(products[0])
+
+
 def test_reindex_skips_unchanged_and_removes_orphans(products):
     Product.objects.filter(pk=products[0].pk).delete()  # its on_commit task never runs (as when no worker listened)
     summary = indexing.reindex(indexing.active_space(), kinds=("product",))
