@@ -127,6 +127,16 @@ def celery_worker_process(tmp_path):
         log.close()
 
 
+def wait_for(condition, what: str, timeout: float = 90) -> None:
+    """Poll `condition` until it holds; fail naming what the worker did not do in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.3)
+    pytest.fail(f"the worker did not {what} within {timeout:.0f} s")
+
+
 def load_products(rows: list[dict]):
     """Create demo products (and their categories) from catalogue rows, through the ORM so signals fire."""
     from catalog.models import Category, Product

@@ -4,7 +4,6 @@ from __future__ import annotations
 import html
 import io
 import json
-import time
 
 import pytest
 from django.core.management import call_command
@@ -15,7 +14,7 @@ from catalog.models import Review
 from shopsearch import indexing, reviews, tasks
 from shopsearch.models import DiscoveredAspect, Document, ReviewSentence, SentimentClassifier
 
-from .conftest import demo_rows, load_products
+from .conftest import demo_rows, load_products, wait_for
 
 RUNS_SMALL = lambda row: "runs small" in row["text"].lower()  # noqa: E731
 
@@ -152,15 +151,7 @@ def test_editing_a_review_refreshes_its_cached_sentences_through_the_worker(clas
         first, second = attach(product, demo_rows("demo_reviews.jsonl.gz", limit=2, where=lambda r: r["rating"] >= 4))
     space = indexing.active_space()
 
-    def wait_for(condition, what: str) -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if condition():
-                return
-            time.sleep(0.3)
-        pytest.fail(f"the worker did not {what} within 120 s")
-
-    wait_for(lambda: Document.objects.filter(kind="review", product_id=str(product.pk)).count() == 2, "index the reviews")
+    wait_for(lambda: Document.objects.filter(kind="review", product_id=str(product.pk)).count() == 2, "index the reviews", timeout=120)
     assert APIClient().get(f"/api/products/{product.pk}/sentiment/").status_code == 200  # builds the product's cache
     texts = lambda review: list(ReviewSentence.objects.filter(space=space, document__object_id=str(review.pk)).order_by("position").values_list("text", flat=True))  # noqa: E731
     assert texts(first)
@@ -169,12 +160,12 @@ def test_editing_a_review_refreshes_its_cached_sentences_through_the_worker(clas
         first.title, first.text = "", edited["text"]
         first.save()
     expected = [edited["text"][a:b] for a, b in reviews.split_sentences(edited["text"])]
-    wait_for(lambda: texts(first) == expected, "re-split the edited review")
+    wait_for(lambda: texts(first) == expected, "re-split the edited review", timeout=120)
     labels = ReviewSentence.objects.filter(space=space, document__object_id=str(first.pk)).values_list("sentiment_label", flat=True)
     assert all(label in ("negative", "neutral", "positive") for label in labels)
     with transaction.atomic():
         second.delete()
-    wait_for(lambda: not texts(second), "drop the deleted review's sentences")
+    wait_for(lambda: not texts(second), "drop the deleted review's sentences", timeout=120)
 
 
 @pytest.mark.django_db

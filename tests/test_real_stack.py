@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from catalog.models import Category, Product, Review
 from shopsearch import encoders, indexing, search
 from shopsearch.models import Document, Embedding
 
-from .conftest import ROOT, demo_rows, load_products
+from .conftest import ROOT, demo_rows, load_products, wait_for
 
 
 @pytest.mark.model
@@ -53,14 +52,6 @@ def test_a_real_worker_embeds_saves_and_removes_deletes(real_model, celery_worke
         product = Product.objects.create(external_id="wc-test-1", title="Dresses #1080", description="Dresses from the Dresses department.",
                                          category=Category.objects.create(name="Dresses"))
         review = Review.objects.create(external_id=review_row["id"], product=product, text=review_row["text"], rating=review_row["rating"])
-
-    def wait_for(condition, what: str) -> None:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if condition():
-                return
-            time.sleep(0.3)
-        pytest.fail(f"the worker did not {what} within 90 s")
 
     wait_for(lambda: Embedding.objects.filter(document__object_id=str(product.pk), kind="product").exists(), "embed the product")
     wait_for(lambda: Embedding.objects.filter(document__object_id=str(review.pk), kind="review").exists(), "embed the review")

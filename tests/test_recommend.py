@@ -4,7 +4,6 @@ kept by indexing, and a real worker and the real model where the feature depends
 from __future__ import annotations
 
 import hashlib
-import time
 
 import numpy as np
 import pytest
@@ -15,7 +14,7 @@ from catalog.models import Category, Product, Review
 from shopsearch import indexing, recommend
 from shopsearch.models import Embedding, ReviewVector
 
-from .conftest import COATS, demo_rows, load_products
+from .conftest import COATS, demo_rows, load_products, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -192,14 +191,6 @@ def test_a_real_worker_keeps_the_review_centroid_current(real_model, celery_work
     with transaction.atomic():
         product = Product.objects.create(external_id="wc-centroid", title="Dresses #1080", description="Dresses from the Dresses department.")
         reviews = [Review.objects.create(external_id=row["id"], product=product, text=row["text"], rating=row["rating"]) for row in rows]
-
-    def wait_for(condition, what: str) -> None:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if condition():
-                return
-            time.sleep(0.3)
-        pytest.fail(f"the worker did not {what} within 90 s")
 
     def centroid_matches(pks) -> bool:
         current = centroid(str(product.pk))
