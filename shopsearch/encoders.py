@@ -9,18 +9,25 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
+import re
 import threading
+import uuid
+import warnings
 from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import setting
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # model hubs are never reached at run time
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+logger = logging.getLogger(__name__)
 
 
 class Encoder(Protocol):
@@ -44,6 +51,12 @@ def default_model() -> str:
 def configured_model() -> str:
     """The model a fresh install embeds with: SHOPSEARCH["MODEL"] or the bundled default."""
     return setting("MODEL") or default_model()
+
+
+def models_dir() -> Path:
+    """Where models this project makes are kept: fine-tuned folders and the query encoder's ONNX exports."""
+    configured = setting("MODELS_DIR")
+    return Path(configured) if configured else Path(getattr(settings, "BASE_DIR", Path.cwd())) / ".models"
 
 
 def model_identity(name: str) -> str:
@@ -109,3 +122,98 @@ def get_encoder(name: str) -> Encoder:
             if encoder is None:
                 encoder = _encoders[name] = SentenceTransformerEncoder(name)
     return encoder
+
+
+# --- search queries: one short text at a time ------------------------------------------------------------------
+
+# Texts a query runtime must encode as the model does (to 1e-4) before it may serve: short, long, accented, a typo.
+PROBES = (
+    "ikea malm", "usb c charger 65w", "nightstnd", "something warm to wear at a winter wedding",
+    "Café table lamp with a linen shade, a brass base and warm light for a reading corner; 45 cm tall, E27 bulb.",
+)
+
+
+class OnnxQueryEncoder:
+    """The same model run by ONNX Runtime, for search queries.
+
+    Why: a query is one short text, where eager PyTorch spends most of its time dispatching a few hundred small
+    operators; ONNX Runtime runs the same graph in about a third of the time (benchmarks/search_latency.py,
+    encode_query_only). The graph is exported once per model identity into MODELS_DIR/onnx and is only used after
+    its vectors matched the model's on PROBES, so query and document vectors stay in one space.
+    """
+
+    def __init__(self, session, input_names: list[str], preprocess) -> None:
+        self.session, self.input_names, self.preprocess = session, input_names, preprocess
+
+    def encode(self, text: str) -> np.ndarray:
+        features = self.preprocess([text])
+        feeds = {name: features[name].numpy().astype(np.int64) for name in self.input_names}
+        return self.session.run(None, feeds)[0][0].astype(np.float32, copy=False)
+
+
+def encode_query(name: str, text: str) -> np.ndarray:
+    """A search query's unit vector from model `name`: through ONNX Runtime when QUERY_ENCODER is "onnx" and the
+    export works for this model, otherwise through the model itself."""
+    encoder = get_encoder(name)
+    runtime = _query_runtime(encoder) if setting("QUERY_ENCODER") == "onnx" and isinstance(encoder, SentenceTransformerEncoder) else None
+    return runtime.encode(text) if runtime is not None else encoder.encode([text])[0]
+
+
+_query_runtimes: dict[str, OnnxQueryEncoder | None] = {}  # by model name; None = this model falls back to torch
+
+
+def _query_runtime(encoder: SentenceTransformerEncoder) -> OnnxQueryEncoder | None:
+    if encoder.name not in _query_runtimes:
+        with _lock:
+            if encoder.name not in _query_runtimes:
+                try:
+                    _query_runtimes[encoder.name] = _load_onnx(encoder)
+                except Exception as exc:  # any failure leaves the slower but always correct path
+                    logger.warning("shopsearch: search queries are encoded with PyTorch, not ONNX Runtime: %s", exc)
+                    _query_runtimes[encoder.name] = None
+    return _query_runtimes[encoder.name]
+
+
+def _load_onnx(encoder: SentenceTransformerEncoder) -> OnnxQueryEncoder:
+    """The model's ONNX export (made now if missing), checked against the model on PROBES."""
+    import onnxruntime
+
+    path = models_dir() / "onnx" / (re.sub(r"[^\w.@-]+", "_", model_identity(encoder.name)) + ".onnx")
+    input_names = [key for key, value in encoder.model.preprocess([PROBES[-1]]).items() if key in ("input_ids", "attention_mask", "token_type_ids")]
+    if not path.exists():
+        _export_onnx(encoder, input_names, path)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = int(setting("QUERY_THREADS"))
+    runtime = OnnxQueryEncoder(onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]), input_names, encoder.model.preprocess)
+    difference = float(np.abs(np.vstack([runtime.encode(text) for text in PROBES]) - encoder.encode(PROBES)).max())
+    if difference > 1e-4:
+        path.unlink(missing_ok=True)
+        raise ValueError(f"the ONNX export of {encoder.name} differs from the model by {difference:.2g} on probe texts")
+    return runtime
+
+
+def _export_onnx(encoder: SentenceTransformerEncoder, input_names: list[str], path: Path) -> None:
+    """Trace the whole sentence-transformers pipeline (transformer, pooling, normalisation) to ONNX, atomically."""
+    import torch
+
+    class Pipeline(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = encoder.model
+
+        def forward(self, *tensors):
+            embedding = self.model(dict(zip(input_names, tensors)))["sentence_embedding"]
+            return torch.nn.functional.normalize(embedding, p=2, dim=1)
+
+    sample = encoder.model.preprocess([PROBES[-1]])
+    axes = {name: {0: "texts", 1: "tokens"} for name in input_names}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the tracer's notes on shape-dependent Python branches of the model code
+            torch.onnx.export(Pipeline().eval(), tuple(sample[name] for name in input_names), str(partial), input_names=input_names,
+                              output_names=["embedding"], dynamic_axes={**axes, "embedding": {0: "texts"}}, opset_version=17, dynamo=False)
+        os.replace(partial, path)  # concurrent processes each write their own file; the last rename wins whole
+    finally:
+        partial.unlink(missing_ok=True)

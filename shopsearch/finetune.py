@@ -26,7 +26,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Callable, Iterable, Literal, Sequence
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
@@ -307,18 +306,13 @@ def library_versions() -> dict[str, str | None]:
 # --- model folders ----------------------------------------------------------------------------------------------
 
 
-def models_dir() -> Path:
-    configured = setting("FINETUNE_MODELS_DIR")
-    return Path(configured) if configured else Path(getattr(settings, "BASE_DIR", Path.cwd())) / ".models"
-
-
 def new_model_folder(source: Source) -> Path:
     """A fresh versioned folder name under the models directory: ft-<UTC date>-<time>-<source>."""
     stem = f"ft-{timezone.now():%Y%m%d-%H%M%S}-{source}"
-    folder, n = models_dir() / stem, 1
+    folder, n = encoders.models_dir() / stem, 1
     while folder.exists():
         n += 1
-        folder = models_dir() / f"{stem}-{n}"
+        folder = encoders.models_dir() / f"{stem}-{n}"
     return folder
 
 
@@ -338,7 +332,7 @@ def prune_models(keep: int | None = None) -> list[str]:
     """Delete all but the newest `keep` fine-tuned folders (FINETUNE_KEEP) and the spaces built with them, never the
     folder of the active space or of the previous one (the rollback target). Returns the deleted folders."""
     keep = setting("FINETUNE_KEEP") if keep is None else keep
-    root = models_dir()
+    root = encoders.models_dir()
     if not root.is_dir():
         return []
     folders = sorted((p for p in root.iterdir() if (p / MANIFEST).is_file()), key=lambda p: read_manifest(p).get("created", ""), reverse=True)

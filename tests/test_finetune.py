@@ -31,7 +31,7 @@ TINY_TEXTS = {
 
 @pytest.fixture
 def models_dir(settings, tmp_path):
-    settings.SHOPSEARCH = {**settings.SHOPSEARCH, "FINETUNE_MODELS_DIR": str(tmp_path / "models")}
+    settings.SHOPSEARCH = {**settings.SHOPSEARCH, "MODELS_DIR": str(tmp_path / "models")}
     return tmp_path / "models"
 
 

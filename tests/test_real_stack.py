@@ -42,6 +42,45 @@ def test_model_identity_is_the_folder_and_a_weights_hash():
     assert encoders.model_identity("some-hub-name") == "some-hub-name"
 
 
+QUERIES = ["ikea malm", "usb c 65w", "nightstnd", "something warm for a winter wedding", "Robe en laine mérinos, taille 38"]
+
+
+@pytest.mark.model
+def test_search_queries_through_onnx_runtime_match_the_model_and_a_mismatch_is_refused(real_model, settings, tmp_path, monkeypatch, caplog):
+    settings.SHOPSEARCH = {**settings.SHOPSEARCH, "MODELS_DIR": str(tmp_path), "QUERY_ENCODER": "onnx"}
+    monkeypatch.setattr(encoders, "_query_runtimes", {})
+    name = encoders.default_model()
+    vectors = np.vstack([encoders.encode_query(name, query) for query in QUERIES])
+    assert isinstance(encoders._query_runtimes[name], encoders.OnnxQueryEncoder)
+    exported = list((tmp_path / "onnx").glob("*.onnx"))
+    assert [p.name for p in exported] == [encoders.model_identity(name) + ".onnx"]
+    np.testing.assert_allclose(vectors, real_model.encode(QUERIES), atol=1e-5)
+
+    # An export whose vectors drift from the model's is deleted and never serves: queries go through the model.
+    real_encode = encoders.OnnxQueryEncoder.encode
+    monkeypatch.setattr(encoders.OnnxQueryEncoder, "encode", lambda self, text: real_encode(self, text) + 0.01)
+    monkeypatch.setattr(encoders, "_query_runtimes", {})
+    vector = encoders.encode_query(name, QUERIES[0])
+    assert encoders._query_runtimes[name] is None and not exported[0].exists()
+    assert "differs from the model" in caplog.text
+    np.testing.assert_allclose(vector, real_model.encode(QUERIES[:1])[0], atol=1e-6)
+
+
+@pytest.mark.model
+def test_a_failed_onnx_export_leaves_queries_on_the_model(real_model, settings, tmp_path, monkeypatch, caplog):
+    settings.SHOPSEARCH = {**settings.SHOPSEARCH, "MODELS_DIR": str(tmp_path)}
+    monkeypatch.setattr(encoders, "_query_runtimes", {})
+
+    def no_exporter(*args):
+        raise RuntimeError("the exporter is not installed")
+
+    monkeypatch.setattr(encoders, "_export_onnx", no_exporter)
+    vector = encoders.encode_query(encoders.default_model(), QUERIES[1])
+    np.testing.assert_allclose(vector, real_model.encode(QUERIES[1:2])[0], atol=1e-6)
+    assert "encoded with PyTorch, not ONNX Runtime: the exporter is not installed" in caplog.text
+    assert not (tmp_path / "onnx").exists() or not list((tmp_path / "onnx").iterdir())
+
+
 @pytest.mark.worker
 @pytest.mark.model
 @pytest.mark.django_db(transaction=True)

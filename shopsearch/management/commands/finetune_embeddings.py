@@ -34,7 +34,7 @@ class Command(BaseCommand):
         parser.add_argument("--from", dest="source", choices=finetune.SOURCES, help="where the training pairs come from")
         parser.add_argument("--since", help="--from clicks: only events from this date (YYYY-MM-DD or ISO date-time)")
         parser.add_argument("--min-grade", type=int, default=None, help=f"--from qrels: lowest grade that counts as relevant (default {setting('FINETUNE_MIN_GRADE')})")
-        parser.add_argument("--output", help="model folder to write (default: a new versioned folder under FINETUNE_MODELS_DIR)")
+        parser.add_argument("--output", help="model folder to write (default: a new versioned folder under MODELS_DIR)")
         parser.add_argument("--epochs", type=int, default=1)
         parser.add_argument("--batch-size", type=int, default=32, help="pairs per batch; each anchor's in-batch negatives are the others")
         parser.add_argument("--seed", type=int, default=42)
