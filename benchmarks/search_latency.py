@@ -4,10 +4,13 @@ The folder's products (default: ../shared/data/crowdflower_dev) are indexed into
 own with deterministic synthetic categories (12), prices and stock, so filters have something to select; vectors of
 texts already embedded in the space (e.g. by evaluate_search) are reused. Every query runs once per scenario, after
 one warm-up pass, with the query-vector cache cleared before every query ("uncached") and kept ("_cached": what
-is left is SQL and Python). encode_query_only is the encoding alone. Usage: python benchmarks/search_latency.py [DATASET_DIR]
+is left is SQL and Python). encode_query_only is the encoding alone; stages_hybrid_filtered gives the median time of
+each step of an uncached hybrid search with filters (the query is encoded on a thread while the keyword SQL runs, so
+the steps overlap). Usage: python benchmarks/search_latency.py [DATASET_DIR]
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -50,6 +53,32 @@ def scenario_filters(index: int) -> search.Filters:
     ][index % 4]
 
 
+def stage_timings(run) -> dict:
+    """Median milliseconds of each step of search_products while `run()` searches (the steps are wrapped meanwhile)."""
+    steps = ["encode_query", "keyword_products", "nearest_products", "_at_most_rows", "fuse", "_hits", "facet_counts"]
+    timings: dict[str, list[float]] = {step: [] for step in steps}
+    originals = {step: getattr(search, step) for step in steps}
+
+    def timed(step, function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                timings[step].append((time.perf_counter() - started) * 1000)
+        return wrapper
+
+    for step in steps:
+        setattr(search, step, timed(step, originals[step]))
+    try:
+        run()
+    finally:
+        for step in steps:
+            setattr(search, step, originals[step])
+    return {step: round(float(np.median(values)), 2) for step, values in timings.items() if values}
+
+
 def summary(timings: list[float]) -> dict:
     return {"median_ms": round(float(np.median(timings)), 1), "p95_ms": round(float(np.percentile(timings, 95)), 1)}
 
@@ -86,6 +115,13 @@ def main() -> None:
         search.encode_query(space, query)
         encode.append((time.perf_counter() - started) * 1000)
     results["encode_query_only"] = summary(encode)
+
+    def hybrid_filtered() -> None:
+        for index, query in enumerate(queries):
+            search.clear_query_cache()
+            search.search_products(query, "hybrid", scenario_filters(index), space=space, collection=collection)
+
+    results["stages_hybrid_filtered"] = stage_timings(hybrid_filtered)
     print(json.dumps({
         "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg(), "processor": platform.processor() or platform.machine(), "python": platform.python_version()},
         "data": {"folder": str(folder), "products": len(relevance.products), "queries": len(queries), "page_size": 20,
