@@ -362,7 +362,17 @@ def reindex(
                 summary.embedded += embedded
                 summary.skipped += skipped
             on_batch(kind, len(ids))
+    analyze_tables()
     return summary
+
+
+def analyze_tables() -> None:
+    """Refresh the planner's statistics of the tables a bulk load just filled.
+
+    Why: until autovacuum gets to them (and never, for rows of a transaction not yet committed, as in tests), the
+    planner believes them empty and picks nested loops that take seconds per query instead of milliseconds."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE shopsearch_document, shopsearch_embedding, shopsearch_reviewvector")
 
 
 # --- collections other than the shop's (evaluation sets) ---------------------------------------------------------
@@ -409,4 +419,5 @@ def index_collection(
     product_ids = [oid for oid, _ in products]
     for start in range(0, len(product_ids), 1000):
         refresh_review_vectors(space, product_ids[start : start + 1000], collection)
+    analyze_tables()
     return embedded, skipped

@@ -7,6 +7,7 @@ from django.core.management import call_command
 from catalog.models import Product
 from shopsearch import indexing, search
 from shopsearch.models import Document, Embedding, EmbeddingSpace
+from shopsearch.registry import ProductDocument
 
 from .conftest import FAKE_MODEL, demo_rows, load_products
 
@@ -72,6 +73,23 @@ def test_reindex_skips_unchanged_and_removes_orphans(products):
     Product.objects.filter(pk=products[0].pk).delete()  # its on_commit task never runs (as when no worker listened)
     summary = indexing.reindex(indexing.active_space(), kinds=("product",))
     assert summary.as_dict() == {"embedded": 0, "skipped": len(products) - 1, "failed": 0, "removed": 1}
+
+
+def test_bulk_loads_leave_the_planner_statistics_current(products):
+    """Unanalysed tables made the evaluation's similarity queries take seconds each (nested loops over 'empty' tables)."""
+    from django.db import connection
+
+    def estimated_rows() -> float:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'shopsearch_embedding'")
+            return cursor.fetchone()[0]
+
+    with connection.cursor() as cursor:  # as a fresh test database is: never analysed
+        cursor.execute("UPDATE pg_class SET reltuples = -1 WHERE relname = 'shopsearch_embedding'")
+    indexing.reindex(indexing.active_space(), kinds=("product",))
+    assert estimated_rows() == len(products)
+    indexing.index_collection("eval:stats", indexing.active_space(), [("a", ProductDocument(title="Linen summer dress", description=""))])
+    assert estimated_rows() == len(products) + 1
 
 
 def test_reindex_command_resumes_after_a_failed_batch(products, fake_model, monkeypatch, capsys):
