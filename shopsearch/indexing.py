@@ -416,6 +416,7 @@ def index_collection(
             embedded, skipped = embedded + done, skipped + unchanged
             if kind == "product":
                 on_batch(done + unchanged)
+    analyze_tables()  # before the centroids: their joins over just-loaded tables otherwise plan as if empty
     product_ids = [oid for oid, _ in products]
     for start in range(0, len(product_ids), 1000):
         refresh_review_vectors(space, product_ids[start : start + 1000], collection)
