@@ -40,13 +40,13 @@ def test_keyword_metrics_match_a_hand_computation(fake_model, capsys):
 
 def test_all_modes_report_every_figure_and_the_shop_is_untouched(fake_model, run_on_commit, capsys):
     shop = run_on_commit(load_products, demo_rows("demo_products.jsonl.gz", limit=5))
-    shop_documents = list(Document.objects.filter(collection=SHOP_COLLECTION).values_list("pk", "content_hash"))
+    shop_documents = list(Document.objects.filter(collection=SHOP_COLLECTION).order_by("pk").values_list("pk", "content_hash"))
     report, err = evaluate(capsys, TINY, "--mode", "all")
     for mode in ("keyword", "semantic", "hybrid"):
         assert set(report[mode]) == {"ndcg@10", "recall@100", "mrr@10", "latency_ms_p50", "latency_ms_p95"}
         assert 0 <= report[mode]["ndcg@10"] <= 1
     assert "6 embedded" in err
-    assert list(Document.objects.filter(collection=SHOP_COLLECTION).values_list("pk", "content_hash")) == shop_documents
+    assert list(Document.objects.filter(collection=SHOP_COLLECTION).order_by("pk").values_list("pk", "content_hash")) == shop_documents
     assert Document.objects.exclude(collection=SHOP_COLLECTION).count() == 6 and len(shop) == 5
     embeddings = Embedding.objects.count()
     again, err = evaluate(capsys, TINY, "--mode", "hybrid", "--max-queries", "1")

@@ -39,12 +39,12 @@ def relevance_folder(tmp_path) -> Path:
 
 def test_corelevance_matches_a_hand_computation_and_leaves_the_shop_alone(fake_model, run_on_commit, capsys, relevance_folder):
     run_on_commit(load_products, demo_rows("demo_products.jsonl.gz", limit=5))
-    shop = list(Document.objects.filter(collection=SHOP_COLLECTION).values_list("pk", "content_hash"))
+    shop = list(Document.objects.filter(collection=SHOP_COLLECTION).order_by("pk").values_list("pk", "content_hash"))
     report = evaluate(capsys, str(relevance_folder))
     assert report["corelevance_precision@10"] == pytest.approx(0.15)
     assert report["corelevance_precision@10_with_reviews"] is None and report["reviews"] == 0
     assert report["n"] == 2 and report["top_grade"] == 3 and report["products"] == 6
-    assert list(Document.objects.filter(collection=SHOP_COLLECTION).values_list("pk", "content_hash")) == shop
+    assert list(Document.objects.filter(collection=SHOP_COLLECTION).order_by("pk").values_list("pk", "content_hash")) == shop
 
 
 def test_corelevance_with_the_folders_reviews(fake_model, capsys, relevance_folder):
