@@ -366,13 +366,16 @@ def reindex(
     return summary
 
 
-def analyze_tables() -> None:
+INDEX_TABLES = ("shopsearch_document", "shopsearch_embedding", "shopsearch_reviewvector")
+
+
+def analyze_tables(tables: Sequence[str] = INDEX_TABLES) -> None:
     """Refresh the planner's statistics of the tables a bulk load just filled.
 
     Why: until autovacuum gets to them (and never, for rows of a transaction not yet committed, as in tests), the
     planner believes them empty and picks nested loops that take seconds per query instead of milliseconds."""
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE shopsearch_document, shopsearch_embedding, shopsearch_reviewvector")
+        cursor.execute(f"ANALYZE {', '.join(tables)}")
 
 
 # --- collections other than the shop's (evaluation sets) ---------------------------------------------------------
@@ -416,9 +419,9 @@ def index_collection(
             embedded, skipped = embedded + done, skipped + unchanged
             if kind == "product":
                 on_batch(done + unchanged)
-    analyze_tables()  # before the centroids: their joins over just-loaded tables otherwise plan as if empty
+    analyze_tables(("shopsearch_document", "shopsearch_embedding"))  # before the centroids: their joins over just-loaded tables otherwise plan as if empty
     product_ids = [oid for oid, _ in products]
     for start in range(0, len(product_ids), 1000):
         refresh_review_vectors(space, product_ids[start : start + 1000], collection)
-    analyze_tables()
+    analyze_tables(("shopsearch_reviewvector",))
     return embedded, skipped
