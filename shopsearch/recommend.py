@@ -16,7 +16,7 @@ from django.db import connection, transaction
 
 from .conf import setting
 from .models import SHOP_COLLECTION, Document, Embedding, EmbeddingSpace, Event, ReviewVector
-from .search import Filters, Hit, NotReady, _hits, _vector_literal, filter_sql, nearest_products, require_active_space, scan_settings
+from .search import Filters, Hit, NotReady, _at_most_rows, _hits, _vector_literal, filter_sql, nearest_products, require_active_space, scan_settings
 
 Strategy = Literal["average", "best_score"]
 STRATEGIES: tuple[Strategy, ...] = ("average", "best_score")
@@ -26,15 +26,29 @@ class UnknownProduct(Exception):
     """A product id that no indexed product has (the API answers 404)."""
 
 
-def product_vector(space: EmbeddingSpace, object_id: str, collection: str = SHOP_COLLECTION) -> tuple[Document, np.ndarray]:
-    """A product's document and its vector in `space`. UnknownProduct if unknown; NotReady if not embedded yet."""
+def product_vectors(space: EmbeddingSpace, object_id: str, collection: str) -> tuple[Document, np.ndarray, np.ndarray | None]:
+    """A product's document, its text vector and its review centroid (None without reviews), in two queries.
+    UnknownProduct if the id is unknown; NotReady if the product is not embedded yet."""
     document = Document.objects.filter(collection=collection, kind="product", object_id=str(object_id)).first()
     if document is None:
         raise UnknownProduct(f"No indexed product with id {object_id!r}.")
-    embedding = Embedding.objects.filter(space=space, document=document).only("vector").first()
-    if embedding is None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT vector_send(e.vector), vector_send(rv.vector) FROM shopsearch_embedding e
+                LEFT JOIN {ReviewVector._meta.db_table} rv ON rv.document_id = e.document_id AND rv.space_id = e.space_id
+                WHERE e.space_id = %s AND e.document_id = %s""",
+            [space.pk, document.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
         raise NotReady(f"Product {object_id} is still being indexed; try again in a moment.")
-    return document, np.asarray(embedding.vector, dtype=np.float32)
+    return document, _from_binary(row[0]), _from_binary(row[1]) if row[1] is not None else None
+
+
+def _from_binary(data: bytes) -> np.ndarray:
+    """A vector from pgvector's binary form (vector_send: 2-byte dimensions, 2 unused bytes, big-endian float4s):
+    100x faster to read than its text form '[0.1,…]', which made diversity's candidate vectors its slowest step."""
+    return np.frombuffer(data, dtype=">f4", offset=4).astype(np.float32)
 
 
 # --- similar products ---------------------------------------------------------------------------------------------
@@ -61,23 +75,20 @@ def similar_products(
     space = space or require_active_space()
     limit = limit or setting("PAGE_SIZE")
     weight = float(setting("SIMILAR_REVIEW_WEIGHT") if review_weight is None else review_weight)
-    document, vector = product_vector(space, object_id, collection)
+    document, vector, review = product_vectors(space, object_id, collection)
+    review = review if weight > 0 else None
     if same_category:
         if document.category is None or filters.category not in (None, document.category):
             return []  # no category to share, or one that contradicts the category filter
         filters = replace(filters, category=document.category)
-    review_vector = ReviewVector.objects.filter(space=space, document=document).values_list("vector", flat=True).first() if weight > 0 else None
     exclude = {"exclude_ids": [document.object_id], "exclude_hash": document.content_hash, "collection": collection}
-    if review_vector is None and diversity <= 0:
+    if review is None and diversity <= 0:
         return _hits([(doc_id, 1.0 - distance) for doc_id, distance in nearest_products(space, vector, filters, limit, **exclude)])
     pool = max(limit, int(setting("SIMILAR_CANDIDATES")))
     candidates = [doc_id for doc_id, _ in nearest_products(space, vector, filters, pool, **exclude)]
-    if review_vector is not None:
-        review = np.asarray(review_vector, dtype=np.float32)
+    if review is not None:
         known = set(candidates)
         candidates += [doc_id for doc_id in _nearest_review_centroids(space, review, filters, pool, **exclude) if doc_id not in known]
-    else:
-        review = None
     scored = _blended_scores(space, candidates, vector, review, weight)
     if diversity <= 0:
         return _hits(sorted(scored.items(), key=lambda item: (-item[1], item[0]))[:limit])
@@ -87,16 +98,29 @@ def similar_products(
 def _nearest_review_centroids(
     space: EmbeddingSpace, review: np.ndarray, filters: Filters, limit: int, exclude_ids: Sequence[str], exclude_hash: str, collection: str
 ) -> list[int]:
-    """Document ids of the `limit` products whose review centroid is nearest to `review` (HNSW, filters inside)."""
+    """Document ids of the `limit` products whose review centroid is nearest to `review`, filters inside.
+
+    Where at most EXACT_SEARCH_MAX_ROWS products qualify, their centroids are ranked exactly; the passing products
+    are listed first (materialised). Joined the other way round, the planner merged the centroids with the documents
+    in id order and read every review's document looking for more products: 24-30 ms instead of 3-6 ms on the demo
+    catalogue. Larger sets go through the centroids' HNSW index.
+    """
     dims = int(space.dimensions)
     where, params = filter_sql(filters)
-    sql = f"""
-        SELECT rv.document_id FROM {ReviewVector._meta.db_table} rv JOIN shopsearch_document d ON d.id = rv.document_id
-        WHERE rv.space_id = {int(space.pk)} AND d.collection = %s AND d.object_id <> ALL(%s) AND d.content_hash <> %s{where}
-        ORDER BY rv.vector::vector({dims}) <=> %s::vector({dims}) LIMIT %s"""
+    where, params = " AND d.collection = %s AND d.object_id <> ALL(%s) AND d.content_hash <> %s" + where, [collection, list(exclude_ids), exclude_hash, *params]
+    distance = f"rv.vector::vector({dims}) <=> %s::vector({dims})"
+    if _at_most_rows(where, params, setting("EXACT_SEARCH_MAX_ROWS")):
+        sql = f"""
+            WITH passing AS MATERIALIZED (SELECT d.id FROM shopsearch_document d WHERE d.kind = 'product'{where})
+            SELECT rv.document_id FROM passing p JOIN {ReviewVector._meta.db_table} rv ON rv.document_id = p.id AND rv.space_id = {int(space.pk)}
+            ORDER BY {distance} LIMIT %s"""
+    else:
+        sql = f"""
+            SELECT rv.document_id FROM {ReviewVector._meta.db_table} rv JOIN shopsearch_document d ON d.id = rv.document_id
+            WHERE rv.space_id = {int(space.pk)}{where} ORDER BY {distance} LIMIT %s"""
     with transaction.atomic(), connection.cursor() as cursor:
         scan_settings(cursor)
-        cursor.execute(sql, [collection, list(exclude_ids), exclude_hash, *params, _vector_literal(review), limit])
+        cursor.execute(sql, [*params, _vector_literal(review), limit])
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -122,17 +146,17 @@ def _mmr(space: EmbeddingSpace, scored: dict[int, float], weight: float, diversi
     ranked = sorted(scored.items(), key=lambda item: (-item[1], item[0]))[: max(limit, int(setting("MMR_CANDIDATES")))]
     ids = [doc_id for doc_id, _ in ranked]
     sql = f"""
-        SELECT e.document_id, e.vector::text, rv.vector::text FROM shopsearch_embedding e
+        SELECT e.document_id, vector_send(e.vector), vector_send(rv.vector) FROM shopsearch_embedding e
         LEFT JOIN {ReviewVector._meta.db_table} rv ON rv.document_id = e.document_id AND rv.space_id = e.space_id
         WHERE e.space_id = {int(space.pk)} AND e.document_id = ANY(%s)"""
     with connection.cursor() as cursor:
         cursor.execute(sql, [ids])
         rows = {doc_id: (text, review) for doc_id, text, review in cursor.fetchall()}
-    text = np.asarray([_parse_vector(rows[doc_id][0]) for doc_id in ids])
+    text = np.asarray([_from_binary(rows[doc_id][0]) for doc_id in ids])
     pairwise = text @ text.T
     has_review = np.asarray([weight > 0 and rows[doc_id][1] is not None for doc_id in ids])
     if has_review.any():
-        review = np.asarray([_parse_vector(rows[doc_id][1]) if has else np.zeros(text.shape[1], np.float32) for doc_id, has in zip(ids, has_review)])
+        review = np.asarray([_from_binary(rows[doc_id][1]) if has else np.zeros(text.shape[1], np.float32) for doc_id, has in zip(ids, has_review)])
         pairwise = np.where(np.outer(has_review, has_review), (1 - weight) * pairwise + weight * (review @ review.T), pairwise)
     relevance = np.asarray([score for _, score in ranked])
     picked: list[int] = []
@@ -144,11 +168,6 @@ def _mmr(space: EmbeddingSpace, scored: dict[int, float], weight: float, diversi
         picked.append(best)
         closest = np.maximum(closest, pairwise[best])
     return [(ids[i], float(relevance[i])) for i in picked]
-
-
-def _parse_vector(text: str) -> np.ndarray:
-    """pgvector's text form '[0.1,0.2,…]' as floats (numpy's C parser: pgvector's Python one is the slow part here)."""
-    return np.fromstring(text[1:-1], sep=",", dtype=np.float32)
 
 
 # --- more like these, less like those -----------------------------------------------------------------------------

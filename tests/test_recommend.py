@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from catalog.models import Category, Product, Review
 from shopsearch import indexing, recommend
-from shopsearch.models import Embedding, ReviewVector
+from shopsearch.models import Document, Embedding, ReviewVector
 
 from .conftest import COATS, demo_rows, load_products, wait_for
 
@@ -177,6 +177,34 @@ def test_reviews_bring_together_products_customers_describe_alike(clusters, run_
     assert recommend.similar_products(clusters["coat0"], limit=1, review_weight=1.0)[0].id == clusters["dress0"]
     assert clusters["coat1"] in text_only[:5] and clusters["coat1"] not in blended[:5]  # coats, but reviewed unlike coat0
     assert len(recommend.similar_products(clusters["coat5"], limit=5)) == 5
+
+
+def test_review_centroids_rank_the_same_exactly_and_through_hnsw(clusters, run_on_commit, settings):
+    """Few qualifying products have their centroids ranked exactly, many go through the HNSW index: on a small
+    catalogue (where HNSW misses nothing) both give the same neighbours; filters and exclusions hold in both."""
+    words = ["warm wool", "light silk", "cosy fleece", "crisp linen", "soft cashmere", "sturdy denim", "flowing chiffon"]
+
+    def create():
+        for n, key in enumerate(sorted(clusters)):
+            for k in range(2):
+                Review.objects.create(external_id=f"{key}-{k}", product_id=clusters[key], text=f"{words[(n + k) % len(words)]}, review {n} {k}")
+
+    run_on_commit(create)
+    space = indexing.ensure_active_space()
+    document, _, review = recommend.product_vectors(space, clusters["coat0"], "")
+    exclude = {"exclude_ids": [document.object_id], "exclude_hash": document.content_hash, "collection": ""}
+    product_pks = {int(pk): key for key, pk in clusters.items()}
+    for filters in (recommend.Filters(), recommend.Filters(max_price=40, in_stock=True)):
+        ranked = {}
+        for exact_max_rows in (2000, 0):
+            settings.SHOPSEARCH = {**settings.SHOPSEARCH, "EXACT_SEARCH_MAX_ROWS": exact_max_rows}
+            doc_ids = recommend._nearest_review_centroids(space, review, filters, 20, **exclude)
+            ranked[exact_max_rows] = [Document.objects.get(pk=doc_id).object_id for doc_id in doc_ids]
+        assert ranked[2000] == ranked[0] and ranked[0]
+        assert clusters["coat0"] not in ranked[0]
+        kept = Product.objects.filter(pk__in=ranked[0])
+        assert len(kept) == len(ranked[0]) and (filters.max_price is None or all(p.price <= 40 and p.in_stock for p in kept))
+    assert len(ranked[0]) < len(product_pks) - 1  # the filter removed some
 
 
 # --- the real worker and the real model ------------------------------------------------------------------------------
