@@ -2,9 +2,10 @@
 like those, what a session's recent views suggest, and what is trending.
 
 Retrieval reuses search.py's filters (`filter_sql`, `Filters`), `nearest_products` and `NotReady`, so search and
-recommendations filter alike; the SQL only recommendations need lives here. Everything ranks inside PostgreSQL
-through the per-space HNSW indexes (products, and review centroids: see `indexing.refresh_review_vectors`); Python
-only re-scores a bounded candidate pool, never the catalogue.
+recommendations filter alike; the SQL only recommendations need lives here. Everything ranks inside PostgreSQL,
+through the per-space HNSW indexes (products, and review centroids: see `indexing.refresh_review_vectors`) or
+exactly where filters leave at most EXACT_SEARCH_MAX_ROWS products; Python only re-scores a bounded candidate pool,
+never the catalogue.
 """
 from __future__ import annotations
 
