@@ -55,7 +55,7 @@ def scenario_filters(index: int) -> search.Filters:
 
 def stage_timings(run) -> dict:
     """Median milliseconds of each step of search_products while `run()` searches (the steps are wrapped meanwhile)."""
-    steps = ["encode_query", "keyword_products", "nearest_products", "_at_most_rows", "fuse", "_hits", "facet_counts"]
+    steps = ["encode_query", "keyword_products", "nearest_products", "scan_exactly", "fuse", "_hits", "facet_counts"]
     timings: dict[str, list[float]] = {step: [] for step in steps}
     originals = {step: getattr(search, step) for step in steps}
 

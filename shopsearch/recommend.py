@@ -17,7 +17,7 @@ from django.db import connection, transaction
 
 from .conf import setting
 from .models import SHOP_COLLECTION, Document, Embedding, EmbeddingSpace, Event, ReviewVector
-from .search import Filters, Hit, NotReady, _at_most_rows, _hits, _vector_literal, filter_sql, nearest_products, require_active_space, scan_settings
+from .search import Filters, Hit, NotReady, _hits, _vector_literal, filter_sql, nearest_products, require_active_space, scan_exactly, scan_settings
 
 Strategy = Literal["average", "best_score"]
 STRATEGIES: tuple[Strategy, ...] = ("average", "best_score")
@@ -110,7 +110,7 @@ def _nearest_review_centroids(
     where, params = filter_sql(filters)
     where, params = " AND d.collection = %s AND d.object_id <> ALL(%s) AND d.content_hash <> %s" + where, [collection, list(exclude_ids), exclude_hash, *params]
     distance = f"rv.vector::vector({dims}) <=> %s::vector({dims})"
-    if _at_most_rows(where, params, setting("EXACT_SEARCH_MAX_ROWS")):
+    if scan_exactly(where, params):
         sql = f"""
             WITH passing AS MATERIALIZED (SELECT d.id FROM shopsearch_document d WHERE d.kind = 'product'{where})
             SELECT rv.document_id FROM passing p JOIN {ReviewVector._meta.db_table} rv ON rv.document_id = p.id AND rv.space_id = {int(space.pk)}

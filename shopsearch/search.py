@@ -151,8 +151,7 @@ def nearest_products(
         where += " AND d.content_hash <> %s"
         params.append(exclude_hash)
     where, params = " AND d.collection = %s" + where, [collection, *params]
-    # Few candidates left by the filters: an exact scan over them is cheap and misses nothing (HNSW may).
-    exact = filters != Filters() and _at_most_rows(where, params, setting("EXACT_SEARCH_MAX_ROWS"))
+    exact = filters != Filters() and scan_exactly(where, params)
     distance = f"e.vector::vector({dims}) <=> %s::vector({dims})"
     sql = f"""
         SELECT e.document_id, {distance} AS distance
@@ -175,14 +174,15 @@ def scan_settings(cursor, ef_search: int = 0) -> None:
     )
 
 
-def _at_most_rows(where: str, params: list, limit: int) -> bool:
-    """Whether at most `limit` products pass `where`. It counts documents, with a vector or not: an upper bound of
-    the vectors that needs no join (5x cheaper), and counting stops at limit + 1, so a loose filter costs no more
-    than a selective one."""
+def scan_exactly(where: str, params: list) -> bool:
+    """Whether at most EXACT_SEARCH_MAX_ROWS products pass `where`: an exact scan over so few is cheap and misses
+    nothing (HNSW may). It counts documents, with a vector or not: an upper bound of the vectors that needs no join
+    (5x cheaper), and counting stops at the limit + 1, so a loose filter costs no more than a selective one."""
+    limit = int(setting("EXACT_SEARCH_MAX_ROWS"))
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM shopsearch_document d WHERE d.kind = 'product'{where} LIMIT %s) matching",
-            [*params, int(limit) + 1],
+            [*params, limit + 1],
         )
         return cursor.fetchone()[0] <= limit
 
