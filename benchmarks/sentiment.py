@@ -1,8 +1,8 @@
 """Review sentiment quality and cost; prints JSON.
 
 Trains the classifier in memory (nothing is saved) on a review file minus its fixed held-out share, then reports
-balanced accuracy (positive vs negative) on the held-out share and on other review files, beside the same
-classifier without its lexicon features and the VADER lexicon alone; and the worker's time per review for embedding
+balanced accuracy (positive vs negative) on the held-out share and on other review files, beside the regression
+without its out-of-domain fallback, the classifier trained without lexicon features and the VADER lexicon alone; and the worker's time per review for embedding
 vs for sentiment. Reviews already embedded in the active space are reused by content hash. Usage:
 
     .venv/bin/python benchmarks/sentiment.py ../shared/data/womens_clothing_reviews/reviews.jsonl \
@@ -58,15 +58,16 @@ def main() -> None:
     for path in args.other:
         evaluations[path.stem] = sentiment.file_reviews(space, path)
 
-    def scores(weights: dict, data) -> dict:
-        predictions = sentiment.predict(weights, data.vectors, data.texts)
+    def scores(weights: dict, data, fallback: bool = True) -> dict:
+        predictions = sentiment.predict(weights, data.vectors, data.texts, fallback)
         return sentiment.metrics(data.labels, [p.label for p in predictions], [p.score for p in predictions])
 
     results: dict = {}
     titles = sentiment.title_examples(space, train)
-    weights, cross_validated = sentiment.train(train.vectors, train.texts, train.labels, titles)
+    anchors = sentiment.general_anchors(space)
+    weights, cross_validated = sentiment.train(train.vectors, train.texts, train.labels, anchors, titles)
     with override_settings(SHOPSEARCH={**django.conf.settings.SHOPSEARCH, "SENTIMENT_LEXICON_WEIGHT": 0.0}):
-        without_lexicon, _ = sentiment.train(train.vectors, train.texts, train.labels, titles)
+        without_lexicon, _ = sentiment.train(train.vectors, train.texts, train.labels, anchors, titles)
         without_lexicon_scores = {name: scores(without_lexicon, data) for name, data in evaluations.items()}
     analyzer = sentiment._vader()
     for name, data in evaluations.items():
@@ -75,6 +76,7 @@ def main() -> None:
         compound = np.asarray([analyzer.polarity_scores(t)["compound"] for t in np.asarray(data.texts)[polar]])
         results[name] = {
             "classifier": scores(weights, data),
+            "without_fallback": scores(weights, data, fallback=False),
             "without_lexicon": without_lexicon_scores[name],
             "vader": {"balanced_accuracy": round(float(balanced_accuracy_score(truth[polar] == "positive", compound > 0)), 4), "n": int(polar.sum())},
         }

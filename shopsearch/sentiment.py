@@ -6,7 +6,13 @@ the worker's time per review. Each of three feature groups covers another's blin
 shop's domain and paraphrase; TF-IDF word and bigram weights learned from the same ratings catch the sharp cues an
 embedding of a long review blurs ("not worth", "returned it"); a sentiment lexicon (VADER) brings polarity learned
 outside the shop, which keeps working on review styles the shop has not seen. One logistic regression weighs all
-three. Ratings map to labels as 1-2 negative, 3 neutral, 4-5 positive. A classifier is tied to the embedding space
+three. Ratings map to labels as 1-2 negative, 3 neutral, 4-5 positive.
+
+A regression trained on one shop trusts that shop's cues ("huge" is bad news for a dress, good news for a portion),
+so on text unlike its training reviews it falls back, step by step, to domain-general signals: the VADER compound
+and the text's position between embedded generic praise and complaint (`GENERAL_EXAMPLES`, no training). How far a
+text is from the training reviews is its cosine to the nearest of `DOMAIN_CLUSTERS` k-means centroids of them,
+against the 5th percentile of the training reviews' own. A classifier is tied to the embedding space
 whose vectors it was trained on and is never applied to another; the repo ships one trained on the CC0 clothing
 reviews (`data/sentiment_default.json.gz`) for shops without ratings.
 """
@@ -28,8 +34,18 @@ from .conf import setting
 from .models import Embedding, EmbeddingSpace, SentimentClassifier
 
 LABELS = ("negative", "neutral", "positive")
-FEATURES = "tfidf+embedding+vader:v2"  # changes when `features` changes; part of every saved classifier
+FEATURES = "tfidf+embedding+vader:v2+general-fallback"  # changes when the recipe changes; part of every saved classifier
 LEXICON_FEATURES = 3
+DOMAIN_CLUSTERS = 64  # k-means centroids that outline the training reviews
+IN_DOMAIN_PERCENTILE = 5  # training reviews below this similarity to their nearest centroid already lean on the fallback
+# Generic praise and complaint about any purchase: the domain-general direction in the embedding space. Written for
+# no particular shop (and not tuned on any data set); the space's model embeds them when a classifier is trained.
+GENERAL_EXAMPLES = {
+    "positive": ("I love it.", "Great, I highly recommend it.", "Excellent quality, very happy with it.", "This is wonderful.",
+                 "Best purchase ever, works perfectly."),
+    "negative": ("I hate it.", "Terrible, I do not recommend it.", "Poor quality, very disappointed.", "This is awful.",
+                 "Worst purchase ever, a waste of money."),
+}
 DEFAULT_CLASSIFIER = Path(__file__).resolve().parent / "data" / "sentiment_default.json.gz"
 
 
@@ -48,11 +64,11 @@ def _vader():
     return SentimentIntensityAnalyzer()
 
 
-def _lexicon(texts: Sequence[str], weight: float) -> np.ndarray:
-    """VADER's compound, positive and negative scores per text, times `weight` (SENTIMENT_LEXICON_WEIGHT at training)."""
+def _lexicon(texts: Sequence[str]) -> np.ndarray:
+    """VADER's compound, positive and negative scores per text."""
     analyzer = _vader()
     scores = np.array([[s["compound"], s["pos"], s["neg"]] for s in map(analyzer.polarity_scores, texts)], dtype=np.float32)
-    return weight * scores.reshape(len(texts), LEXICON_FEATURES)
+    return scores.reshape(len(texts), LEXICON_FEATURES)
 
 
 def _new_vectorizer(**fitted):
@@ -61,12 +77,39 @@ def _new_vectorizer(**fitted):
     return TfidfVectorizer(ngram_range=(1, 2), min_df=setting("SENTIMENT_MIN_TERM_REVIEWS"), sublinear_tf=True, dtype=np.float32, **fitted)
 
 
-def _features(vectorizer, lexicon_weight: float, vectors: np.ndarray, texts: Sequence[str]):
-    """The classifier's input: TF-IDF of the text, the review vector, the lexicon scores."""
+def _features(vectorizer, lexicon_weight: float, vectors: np.ndarray, texts: Sequence[str], lexicon: np.ndarray):
+    """The regression's input: TF-IDF of the text, the review vector, the lexicon scores (times SENTIMENT_LEXICON_WEIGHT)."""
     from scipy import sparse
 
-    dense = np.hstack([np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1), _lexicon(texts, lexicon_weight)])
+    dense = np.hstack([np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1), lexicon_weight * lexicon])
     return sparse.hstack([vectorizer.transform(texts), sparse.csr_matrix(dense)], format="csr")
+
+
+def general_anchors(space: EmbeddingSpace) -> np.ndarray:
+    """Mean vectors of GENERAL_EXAMPLES' positive and negative statements in `space` (rows 0 and 1)."""
+    from .indexing import encode_texts
+
+    return np.vstack([encode_texts(space, list(GENERAL_EXAMPLES[label])).mean(axis=0) for label in ("positive", "negative")])
+
+
+def _general_scale(vectors: np.ndarray, anchors: np.ndarray) -> dict:
+    """The generic praise-minus-complaint direction, the midpoint between the two and the spread of the training
+    vectors along it: what turns a vector into a general score in (-1, 1)."""
+    direction = anchors[0] - anchors[1]
+    direction /= np.linalg.norm(direction)
+    middle = float(anchors.mean(axis=0) @ direction)
+    return {"direction": direction.round(6).tolist(), "middle": middle, "spread": float(np.std(vectors @ direction - middle)) or 1.0}
+
+
+def _domain(vectors: np.ndarray, seed: int = 0) -> dict:
+    """Centroids of the training vectors and the similarity below which a text counts as partly outside them."""
+    from sklearn.cluster import KMeans
+
+    clusters = max(1, min(DOMAIN_CLUSTERS, len(vectors) // 20))
+    centroids = KMeans(clusters, n_init=1, random_state=seed).fit(vectors).cluster_centers_
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    edge = float(np.percentile((vectors @ centroids.T).max(axis=1), IN_DOMAIN_PERCENTILE))
+    return {"centroids": centroids.round(5).tolist(), "edge": max(edge, 1e-6)}
 
 
 @dataclass(frozen=True)
@@ -78,21 +121,38 @@ class _Model:
     coef: np.ndarray  # features x labels
     intercept: np.ndarray
     labels: tuple[str, ...]
+    direction: np.ndarray  # generic praise minus complaint, unit length
+    middle: float
+    spread: float
+    centroids: np.ndarray  # of the training vectors, unit length
+    edge: float
 
     @classmethod
     def from_weights(cls, weights: dict) -> "_Model":
         vectorizer = _new_vectorizer(vocabulary={term: column for column, term in enumerate(weights["vocabulary"])})
         vectorizer.idf_ = np.asarray(weights["idf"], dtype=np.float32)
         coef = np.asarray(weights["coef"], dtype=np.float32).T
-        return cls(vectorizer, weights["lexicon_weight"], coef, np.asarray(weights["intercept"], dtype=np.float32), tuple(weights["labels"]))
+        general, domain = weights["general"], weights["domain"]
+        return cls(vectorizer, weights["lexicon_weight"], coef, np.asarray(weights["intercept"], dtype=np.float32), tuple(weights["labels"]),
+                   np.asarray(general["direction"], dtype=np.float32), general["middle"], general["spread"],
+                   np.asarray(domain["centroids"], dtype=np.float32), domain["edge"])
 
-    def probabilities(self, vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
-        """Per text, the probability of each of LABELS (in that order)."""
-        logits = np.asarray(_features(self.vectorizer, self.lexicon_weight, vectors, texts) @ self.coef) + self.intercept
+    def probabilities(self, vectors: np.ndarray, texts: Sequence[str], fallback: bool = True) -> np.ndarray:
+        """Per text, the probability of each of LABELS (in that order): the regression's, blended with the general
+        signal's as far as the text lies outside the training reviews."""
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+        lexicon = _lexicon(texts)
+        logits = np.asarray(_features(self.vectorizer, self.lexicon_weight, vectors, texts, lexicon) @ self.coef) + self.intercept
         logits -= logits.max(axis=1, keepdims=True)
-        probabilities = np.exp(logits)
-        probabilities /= probabilities.sum(axis=1, keepdims=True)
-        return probabilities[:, [self.labels.index(label) for label in LABELS]]
+        learned = np.exp(logits)
+        learned /= learned.sum(axis=1, keepdims=True)
+        learned = learned[:, [self.labels.index(label) for label in LABELS]]
+        if not fallback:
+            return learned
+        general = (np.tanh((vectors @ self.direction - self.middle) / self.spread) + lexicon[:, 0]) / 2  # in (-1, 1)
+        general_labels = np.column_stack([np.maximum(-general, 0), 1 - np.abs(general), np.maximum(general, 0)])  # LABELS order
+        outside = np.clip((self.edge - (vectors @ self.centroids.T).max(axis=1)) / self.edge, 0, 1)[:, None]
+        return (1 - outside) * learned + outside * general_labels
 
 
 _models: dict[str, _Model] = {}  # by fingerprint: the worker rebuilds a classifier once per process, not per batch
@@ -111,11 +171,11 @@ class Prediction:
     score: float  # P(positive) - P(negative)
 
 
-def predict(weights: dict, vectors: np.ndarray, texts: Sequence[str]) -> list[Prediction]:
-    """Apply saved weights (a multinomial logistic regression) to vectors and their texts."""
+def predict(weights: dict, vectors: np.ndarray, texts: Sequence[str], fallback: bool = True) -> list[Prediction]:
+    """Apply a saved classifier to vectors and their texts (`fallback=False`: the regression alone, for benchmarks)."""
     if not len(texts):
         return []
-    return _predictions(_model(weights).probabilities(vectors, texts))
+    return _predictions(_model(weights).probabilities(vectors, texts, fallback))
 
 
 def _predictions(probabilities: np.ndarray) -> list[Prediction]:
@@ -123,27 +183,29 @@ def _predictions(probabilities: np.ndarray) -> list[Prediction]:
     return [Prediction(LABELS[int(i)], float(score)) for i, score in zip(probabilities.argmax(axis=1), scores)]
 
 
-def _fit(vectors: np.ndarray, texts: Sequence[str], labels: np.ndarray) -> dict:
-    """Fit vocabulary and regression on these reviews; the weights are plain lists (JSON, the database)."""
+def _fit(vectors: np.ndarray, texts: Sequence[str], labels: np.ndarray, anchors: np.ndarray) -> dict:
+    """Fit vocabulary, regression and fallback on these reviews; the weights are plain lists (JSON, the database)."""
     from sklearn.linear_model import LogisticRegression
 
     vectorizer, lexicon_weight = _new_vectorizer().fit(texts), float(setting("SENTIMENT_LEXICON_WEIGHT"))
     regression = LogisticRegression(C=setting("SENTIMENT_C"), class_weight="balanced", max_iter=3000)
-    regression.fit(_features(vectorizer, lexicon_weight, vectors, texts), labels)
+    regression.fit(_features(vectorizer, lexicon_weight, vectors, texts, _lexicon(texts)), labels)
     weights = {
         "features": FEATURES, "labels": list(regression.classes_), "lexicon_weight": lexicon_weight,
         "vocabulary": sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get), "idf": vectorizer.idf_.round(5).tolist(),
         "coef": regression.coef_.round(5).tolist(), "intercept": regression.intercept_.tolist(),
+        "general": _general_scale(vectors, anchors), "domain": _domain(vectors),
     }
     weights["fingerprint"] = hashlib.sha256(json.dumps(weights, sort_keys=True).encode()).hexdigest()[:16]
     return weights
 
 
 def train(
-    vectors: np.ndarray, texts: Sequence[str], labels: Sequence[str], titles: Titles | None = None, folds: int = 5, seed: int = 0
+    vectors: np.ndarray, texts: Sequence[str], labels: Sequence[str], anchors: np.ndarray, titles: Titles | None = None,
+    folds: int = 5, seed: int = 0,
 ) -> tuple[dict, dict]:
-    """Fit the classifier on reviews (and their titles as extra examples); returns (weights, cross-validated metrics).
-    Refuses when a label has too few reviews.
+    """Fit the classifier on reviews (and their titles as extra examples); `anchors` are `general_anchors(space)`.
+    Returns (weights, cross-validated metrics). Refuses when a label has too few reviews.
 
     Each fold learns its own vocabulary from its own reviews and their titles, so the cross-validated figures (on whole
     reviews) never see a held-out review's words."""
@@ -167,6 +229,7 @@ def train(
             np.vstack([vectors[rows], titles.vectors[extra]]),
             [texts[i] for i in rows] + [titles.texts[i] for i in extra],
             np.concatenate([labels[rows], labels[titles.rows[extra]]]),
+            anchors,
         )
 
     probabilities = np.zeros((len(labels), len(LABELS)), dtype=np.float32)

@@ -44,20 +44,37 @@ def shop_with_reviews(run_on_commit):
 def test_training_refuses_too_few_examples_per_label(fake_model):
     vectors = fake_model.encode(["great", "awful", "fine"] * 5)
     with pytest.raises(sentiment.SentimentError, match="Too few reviews to train: 5 negative, 5 neutral, 5 positive"):
-        sentiment.train(vectors, ["great", "awful", "fine"] * 5, ["positive", "negative", "neutral"] * 5)
+        sentiment.train(vectors, ["great", "awful", "fine"] * 5, ["positive", "negative", "neutral"] * 5, vectors[:2])
 
 
 def test_a_classifier_never_serves_another_space(fake_model, shop_with_reviews):
     shop_with_reviews(balanced_reviews(25))
     space = indexing.active_space()
     source = sentiment.shop_reviews(space)
-    weights, _ = sentiment.train(source.vectors, source.texts, source.labels)
+    weights, _ = sentiment.train(source.vectors, source.texts, source.labels, sentiment.general_anchors(space))
     other = EmbeddingSpace.objects.create(model_name="x", model_identity="other", dimensions=32, recipe=space.recipe)
     with pytest.raises(sentiment.SentimentError, match="made for 64-dimensional vectors"):
         sentiment.save_classifier(other, weights, {}, "test")
     classifier = sentiment.save_classifier(space, weights, {}, "test")
     assert sentiment.active_classifier(other) is None  # the shipped default is for the bundled model's space only
     assert sentiment.active_classifier(space) == classifier
+
+
+def test_text_unlike_the_training_reviews_is_judged_by_the_general_signal(fake_model, shop_with_reviews):
+    shop_with_reviews(balanced_reviews(25))
+    space = indexing.active_space()
+    source = sentiment.shop_reviews(space)
+    weights, _ = sentiment.train(source.vectors, source.texts, source.labels, sentiment.general_anchors(space))
+    centroids = np.asarray(weights["domain"]["centroids"], dtype=np.float32)
+    inside = centroids[:1]  # as close to the training reviews as a text gets: the regression alone decides
+    outside = np.linalg.svd(centroids)[2][-1:]  # orthogonal to every centroid: the general signal alone decides
+    flipped = {**weights, "coef": (-np.asarray(weights["coef"])).tolist(), "intercept": (-np.asarray(weights["intercept"])).tolist(),
+               "fingerprint": weights["fingerprint"] + "-flipped"}
+    text = ["I love it, wonderful quality."]
+    assert sentiment.predict(weights, inside, text) == sentiment.predict(weights, inside, text, fallback=False)
+    assert sentiment.predict(flipped, inside, text) != sentiment.predict(weights, inside, text)
+    assert sentiment.predict(flipped, outside, text) == sentiment.predict(weights, outside, text)  # the regression has no say
+    assert sentiment.predict(weights, outside, text) != sentiment.predict(weights, outside, text, fallback=False)
 
 
 def test_worker_pass_labels_reviews_and_the_product_summary_counts_them(fake_model, shop_with_reviews, run_on_commit):
@@ -107,6 +124,22 @@ def test_real_model_classifier_gets_the_obvious_ones_right(real_model, shop_with
     assert result == {"balanced_accuracy": 1.0, "accuracy": 1.0, "n": 4, "macro_f1_3class": None}
 
 
+@pytest.mark.model
+def test_shipped_default_reads_reviews_of_other_shops(real_model):
+    """The default classifier learned from clothing reviews; on other shops' sentences its general fallback speaks."""
+    space = indexing.ensure_active_space()
+    classifier = sentiment.active_classifier(space)
+    assert classifier is not None and classifier.trained_on.startswith("reviews.jsonl")
+    written = {  # for this test, about no shop in the training data
+        "The staff were friendly and our table was ready right away.": "positive",
+        "Battery life is excellent and the setup took two minutes.": "positive",
+        "We waited an hour and the soup arrived cold.": "negative",
+        "The charger stopped working after a week.": "negative",
+    }
+    predictions = sentiment.predict(classifier.weights, real_model.encode(list(written)), list(written))
+    assert [p.label for p in predictions] == list(written.values())
+
+
 def test_evaluate_sentiment_rejects_a_bad_file(fake_model, shop_with_reviews, tmp_path):
     shop_with_reviews(balanced_reviews(25))
     call_command("train_sentiment")
@@ -131,6 +164,6 @@ def test_titles_become_extra_examples_of_their_own_reviews(fake_model, shop_with
     assert 0 < len(titles.texts) <= len(reviews.texts) and titles.vectors.shape == (len(titles.texts), space.dimensions)
     for row, title in zip(titles.rows, titles.texts):
         assert title == reviews.titles[row].strip() and reviews.texts[row].startswith(title)
-    weights, metrics = sentiment.train(reviews.vectors, reviews.texts, reviews.labels, titles)
+    weights, metrics = sentiment.train(reviews.vectors, reviews.texts, reviews.labels, sentiment.general_anchors(space), titles)
     assert metrics["examples"] == {"negative": 25, "neutral": 25, "positive": 25}  # counted in reviews, titles are extra
     assert sentiment.predict(weights, titles.vectors[:3], titles.texts[:3])

@@ -33,7 +33,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Training on {len(source.labels)} reviews (space #{space.pk}, {space.model_identity})")
             titles = sentiment.title_examples(space, source)
             self.stdout.write(f"... and {len(titles.texts)} of their titles as extra short examples")
-            weights, metrics = sentiment.train(source.vectors, source.texts, source.labels, titles)
+            weights, metrics = sentiment.train(source.vectors, source.texts, source.labels, sentiment.general_anchors(space), titles)
         except (NotReady, sentiment.SentimentError) as exc:
             raise CommandError(str(exc)) from exc
         result = {"cross_validated": metrics}
