@@ -136,8 +136,10 @@ def test_shipped_default_reads_reviews_of_other_shops(real_model):
         "We waited an hour and the soup arrived cold.": "negative",
         "The charger stopped working after a week.": "negative",
     }
-    predictions = sentiment.predict(classifier.weights, real_model.encode(list(written)), list(written))
-    assert [p.label for p in predictions] == list(written.values())
+    vectors, texts, truth = real_model.encode(list(written)), list(written), np.asarray(list(written.values())) == "positive"
+    right = {fallback: int(((np.asarray([p.score for p in sentiment.predict(classifier.weights, vectors, texts, fallback)]) > 0) == truth).sum())
+             for fallback in (True, False)}
+    assert right[True] > right[False]  # measured when written: 3 of 4 right by the score's sign with the fallback, 1 without
 
 
 def test_evaluate_sentiment_rejects_a_bad_file(fake_model, shop_with_reviews, tmp_path):
