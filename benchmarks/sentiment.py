@@ -2,8 +2,9 @@
 
 Trains the classifier in memory (nothing is saved) on a review file minus its fixed held-out share, then reports
 balanced accuracy (positive vs negative) on the held-out share and on other review files, beside the regression
-without its out-of-domain fallback, the classifier trained without lexicon features and the VADER lexicon alone; and the worker's time per review for embedding
-vs for sentiment. Reviews already embedded in the active space are reused by content hash. Usage:
+without its out-of-domain fallback, the classifier trained without lexicon features and the VADER lexicon alone;
+and the worker's time per review for embedding vs for sentiment. Reviews already embedded in the active space are
+reused by content hash. Usage:
 
     .venv/bin/python benchmarks/sentiment.py ../shared/data/womens_clothing_reviews/reviews.jsonl \
         --other ../shared/data/uci_sentences/yelp.jsonl

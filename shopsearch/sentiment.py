@@ -101,12 +101,12 @@ def _general_scale(vectors: np.ndarray, anchors: np.ndarray) -> dict:
     return {"direction": direction.round(6).tolist(), "middle": middle, "spread": float(np.std(vectors @ direction - middle)) or 1.0}
 
 
-def _domain(vectors: np.ndarray, seed: int = 0) -> dict:
+def _domain(vectors: np.ndarray) -> dict:
     """Centroids of the training vectors and the similarity below which a text counts as partly outside them."""
     from sklearn.cluster import KMeans
 
     clusters = max(1, min(DOMAIN_CLUSTERS, len(vectors) // 20))
-    centroids = KMeans(clusters, n_init=1, random_state=seed).fit(vectors).cluster_centers_
+    centroids = KMeans(clusters, n_init=1, random_state=0).fit(vectors).cluster_centers_
     centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
     edge = float(np.percentile((vectors @ centroids.T).max(axis=1), IN_DOMAIN_PERCENTILE))
     return {"centroids": centroids.round(5).tolist(), "edge": max(edge, 1e-6)}
