@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import html
+import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -30,6 +31,10 @@ from .models import SHOP_COLLECTION, Document, EmbeddingSpace
 
 Mode = Literal["keyword", "semantic", "hybrid"]
 MODES: tuple[Mode, ...] = ("keyword", "semantic", "hybrid")
+# Orders of a result list: relevance (the fused score), or the retrieved candidates re-ordered by price, mean rating
+# or review count (ties, and products without a price or a rating, keep their relevance order; those come last).
+Sort = Literal["relevance", "price_asc", "price_desc", "rating", "reviews"]
+SORTS: tuple[Sort, ...] = ("relevance", "price_asc", "price_desc", "rating", "reviews")
 
 # The query as an OR of its unaccented, stemmed lexemes (NULL when only stop words or punctuation remain).
 OR_TSQUERY = (
@@ -60,6 +65,9 @@ class Hit:
     score: float  # semantic: cosine similarity; keyword: text rank; hybrid: fused score. Higher is better.
     highlights: dict[str, str] | None = None  # title / description, HTML-escaped, matched terms in <mark>
     explain: dict | None = None  # keyword rank/score, vector rank/distance, fused score
+    rating: float | None = None  # mean star rating of the product's reviews (None: no rated reviews)
+    review_count: int = 0
+    review_sentence: str | None = None  # reviews=true: the sentence of the product's closest review nearest the query
 
 
 @dataclass
@@ -70,6 +78,7 @@ class SearchPage:
     has_next: bool
     space: EmbeddingSpace | None = field(default=None, repr=False)
     facets: dict | None = None
+    total: int | None = None  # products retrieved (after filters); None when a retriever's list was cut at its depth
 
 
 def filter_sql(filters: Filters, alias: str = "d") -> tuple[str, list]:
@@ -315,7 +324,8 @@ def search_products(
     """One page of products for `query`, best first: by keywords, by meaning, or both fused (the API's search).
 
     Each retriever returns at least `CANDIDATES` products so fusion and facets see more than one page. With
-    `reviews` (semantic and hybrid), products whose reviews match the query are fused in as a third list.
+    `reviews` (semantic and hybrid), products whose reviews match the query are fused in as a third list, and each
+    such hit says which of its review sentences matched. `sort` re-orders the retrieved candidates (`sorted_by`).
     """
     page_size = page_size or setting("PAGE_SIZE")
     offset = (page - 1) * page_size
@@ -330,6 +340,7 @@ def search_products(
         encoding = _encoding_threads.submit(encode_query, space, query) if mode == "hybrid" else None
     if mode in ("keyword", "hybrid"):
         keyword = keyword_products(query, filters, depth, collection)
+    sort: Sort = "relevance",
     review_matches: list[tuple[int, float]] = []
     if mode in ("semantic", "hybrid"):
         query_vector = encoding.result() if encoding is not None else encode_query(space, query)
@@ -357,36 +368,105 @@ def search_products(
                 hit.explain.update(review_rank=rev[0], review_similarity=rev[1])
     return SearchPage(
         hits=hits, page=page, page_size=page_size, has_next=len(ranked) > offset + page_size, space=space,
-        facets=facet_counts([doc_id for doc_id, _ in ranked]) if facets else None,
+        facets=facet_counts([doc_id for doc_id, _ in ranked]) if facets else None, total=None if cut else len(ranked),
     )
 
 
 def _hits(ranked: list[tuple[int, float]], highlight_query: str | None = None) -> list[Hit]:
     """Hits for (document id, score) pairs, in that order; with `highlight_query`, in the same round trip, the title
+    if sort != "relevance":
+        ranked = sorted_by(ranked, sort)
     and a description snippet, HTML-escaped, with the query's matched terms in <mark>."""
     ids = [doc_id for doc_id, _ in ranked]
+    if review_matches:
+        from_reviews = {doc_id for doc_id, _ in review_matches}
+        matched = matched_review_sentences(space, query_vector, [doc_id for doc_id, _ in window if doc_id in from_reviews], query)
+        for hit, (doc_id, _) in zip(hits, window):
+            hit.review_sentence = matched.get(doc_id)
     if highlight_query is None:
-        sql, params = f"SELECT {_HIT_COLUMNS}, NULL, NULL FROM shopsearch_document d WHERE d.id = ANY(%s)", [ids]
+        sql, params = f"SELECT {_HIT_COLUMNS}, NULL, NULL FROM shopsearch_document d {stats} WHERE d.id = ANY(%s)", [ids]
     else:
         options = f"StartSel={_MARK_START}, StopSel={_MARK_STOP}"
         sql = f"""
             WITH q AS (SELECT coalesce({OR_TSQUERY}, ''::tsquery) AS tsq)
             SELECT {_HIT_COLUMNS}, ts_headline('english', d.title, q.tsq, %s), ts_headline('english', d.description, q.tsq, %s)
-            FROM shopsearch_document d, q WHERE d.id = ANY(%s)"""
+            FROM shopsearch_document d {stats}, q WHERE d.id = ANY(%s)"""
         params = [highlight_query, f"HighlightAll=true, {options}", f"MaxFragments=2, MinWords=8, MaxWords=25, {options}", ids]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+    cut = len(keyword) >= depth or len(vector) >= depth
         rows = {row[0]: row for row in cursor.fetchall()}
     hits = []
     for doc_id, score in ranked:
         if (row := rows.get(doc_id)) is not None:
-            _, object_id, title, category, price, in_stock, marked_title, marked_description = row
+            _, object_id, title, category, price, in_stock, rating, review_count, marked_title, marked_description = row
             marked = None if highlight_query is None else {"title": _marked(marked_title), "description": _marked(marked_description)}
-            hits.append(Hit(id=object_id, title=title, category=category, price=price, in_stock=in_stock, score=score, highlights=marked))
+def sorted_by(ranked: list[tuple[int, float]], sort: Sort) -> list[tuple[int, float]]:
+    """The retrieved (document id, score) pairs re-ordered by price (either way), mean review rating or review count,
+    best first; ties keep their relevance order, and products without a price (or without rated reviews) come last."""
+    ids = [doc_id for doc_id, _ in ranked]
+    sql = f"""
+        SELECT d.id, d.price, r.rating, r.reviews FROM shopsearch_document d
+        LEFT JOIN LATERAL ({_REVIEW_STATS}) r ON true WHERE d.id = ANY(%s)"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ids])
+        facts = {doc_id: (price, rating, count) for doc_id, price, rating, count in cursor.fetchall()}
+    position = {doc_id: n for n, doc_id in enumerate(ids)}
+
+    def key(item: tuple[int, float]) -> tuple:
+        price, rating, count = facts.get(item[0], (None, None, 0))
+        value = {"price_asc": price, "price_desc": -price if price is not None else None,
+                 "rating": -rating if rating is not None else None, "reviews": -(count or 0)}[sort]
+        return (value is None, value if value is not None else 0, position[item[0]])
+
+    return sorted(ranked, key=key)
+
+
+def matched_review_sentences(space: EmbeddingSpace, vector: np.ndarray, doc_ids: Sequence[int], query: str) -> dict[int, str]:
+    """Per product document, the sentence of its review nearest `vector` that says most what the query says: the
+    cached sentence nearest the query where the review's sentences are cached (reviews.py), otherwise the sentence
+    sharing most of the query's words (the first one if none does). An exact scan over these products' reviews."""
+    from .reviews import split_sentences  # reviews.py builds on this module
+
+    if not doc_ids:
+        return {}
+    dims = int(space.dimensions)
+    distance = f"vector::vector({dims}) <=> %s::vector({dims})"
+    sql = f"""
+        SELECT p.id, best.text, sentence.start, sentence."end"
+        FROM shopsearch_document p
+        CROSS JOIN LATERAL (
+            SELECT r.id, r.text FROM shopsearch_document r JOIN shopsearch_embedding e ON e.document_id = r.id
+            WHERE e.space_id = %s AND e.kind = 'review' AND r.collection = p.collection AND r.kind = 'review' AND r.product_id = p.object_id
+            ORDER BY e.{distance} LIMIT 1) best
+        LEFT JOIN LATERAL (
+            SELECT s.start, s."end" FROM shopsearch_reviewsentence s WHERE s.space_id = %s AND s.document_id = best.id
+            ORDER BY s.{distance} LIMIT 1) sentence ON true
+        WHERE p.id = ANY(%s)"""
+    literal = _vector_literal(vector)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [space.pk, literal, space.pk, literal, list(doc_ids)])
+        rows = cursor.fetchall()
+    words = set(re.findall(r"\w{3,}", query.lower()))
+    matched = {}
+    for doc_id, text, start, end in rows:
+        if start is None:
+            spans = split_sentences(text) or [(0, len(text))]
+            start, end = max(spans, key=lambda span: (len(words & set(re.findall(r"\w{3,}", text[span[0]:span[1]].lower()))), -span[0]))
+        matched[doc_id] = text[start:end]
+    return matched
+
+
+            hits.append(Hit(id=object_id, title=title, category=category, price=price, in_stock=in_stock, score=score, highlights=marked,
+                            rating=round(float(rating), 2) if rating is not None else None, review_count=review_count))
     return hits
 
 
-_HIT_COLUMNS = "d.id, d.object_id, d.title, d.category, d.price, d.in_stock"
+    stats = f"LEFT JOIN LATERAL ({_REVIEW_STATS}) r ON true"
+_HIT_COLUMNS = "d.id, d.object_id, d.title, d.category, d.price, d.in_stock, r.rating, r.reviews"
+# A product document `d`'s reviews: their mean rating and how many there are (the (kind, product_id) index).
+_REVIEW_STATS = """SELECT avg(x.rating) AS rating, count(*) AS reviews FROM shopsearch_document x
+    WHERE x.collection = d.collection AND x.kind = 'review' AND x.product_id = d.object_id"""
 _MARK_START, _MARK_STOP = "\x02", "\x03"  # ts_headline marks matches with these; escaping then turns them into <mark>
 
 

