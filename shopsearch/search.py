@@ -318,6 +318,7 @@ def search_products(
     reviews: bool = False,
     highlight: bool = True,
     facets: bool = True,
+    sort: Sort = "relevance",
     space: EmbeddingSpace | None = None,
     collection: str = SHOP_COLLECTION,
 ) -> SearchPage:
@@ -340,7 +341,6 @@ def search_products(
         encoding = _encoding_threads.submit(encode_query, space, query) if mode == "hybrid" else None
     if mode in ("keyword", "hybrid"):
         keyword = keyword_products(query, filters, depth, collection)
-    sort: Sort = "relevance",
     review_matches: list[tuple[int, float]] = []
     if mode in ("semantic", "hybrid"):
         query_vector = encoding.result() if encoding is not None else encode_query(space, query)
@@ -353,8 +353,15 @@ def search_products(
         ranked = keyword
     else:
         ranked = [(doc_id, 1.0 - distance) for doc_id, distance in vector]
+    if sort != "relevance":
+        ranked = sorted_by(ranked, sort)
     window = ranked[offset : offset + page_size]
     hits = _hits(window, query if highlight else None)
+    if review_matches:
+        from_reviews = {doc_id for doc_id, _ in review_matches}
+        matched = matched_review_sentences(space, query_vector, [doc_id for doc_id, _ in window if doc_id in from_reviews], query)
+        for hit, (doc_id, _) in zip(hits, window):
+            hit.review_sentence = matched.get(doc_id)
     if explain:
         keyword_at = {doc_id: (rank, score) for rank, (doc_id, score) in enumerate(keyword, 1)}
         vector_at = {doc_id: (rank, distance) for rank, (doc_id, distance) in enumerate(vector, 1)}
@@ -366,41 +373,13 @@ def search_products(
                            "fused_score": score if mode == "hybrid" or review_matches else None}
             if reviews:
                 hit.explain.update(review_rank=rev[0], review_similarity=rev[1])
+    cut = len(keyword) >= depth or len(vector) >= depth
     return SearchPage(
         hits=hits, page=page, page_size=page_size, has_next=len(ranked) > offset + page_size, space=space,
         facets=facet_counts([doc_id for doc_id, _ in ranked]) if facets else None, total=None if cut else len(ranked),
     )
 
 
-def _hits(ranked: list[tuple[int, float]], highlight_query: str | None = None) -> list[Hit]:
-    """Hits for (document id, score) pairs, in that order; with `highlight_query`, in the same round trip, the title
-    if sort != "relevance":
-        ranked = sorted_by(ranked, sort)
-    and a description snippet, HTML-escaped, with the query's matched terms in <mark>."""
-    ids = [doc_id for doc_id, _ in ranked]
-    if review_matches:
-        from_reviews = {doc_id for doc_id, _ in review_matches}
-        matched = matched_review_sentences(space, query_vector, [doc_id for doc_id, _ in window if doc_id in from_reviews], query)
-        for hit, (doc_id, _) in zip(hits, window):
-            hit.review_sentence = matched.get(doc_id)
-    if highlight_query is None:
-        sql, params = f"SELECT {_HIT_COLUMNS}, NULL, NULL FROM shopsearch_document d {stats} WHERE d.id = ANY(%s)", [ids]
-    else:
-        options = f"StartSel={_MARK_START}, StopSel={_MARK_STOP}"
-        sql = f"""
-            WITH q AS (SELECT coalesce({OR_TSQUERY}, ''::tsquery) AS tsq)
-            SELECT {_HIT_COLUMNS}, ts_headline('english', d.title, q.tsq, %s), ts_headline('english', d.description, q.tsq, %s)
-            FROM shopsearch_document d {stats}, q WHERE d.id = ANY(%s)"""
-        params = [highlight_query, f"HighlightAll=true, {options}", f"MaxFragments=2, MinWords=8, MaxWords=25, {options}", ids]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-    cut = len(keyword) >= depth or len(vector) >= depth
-        rows = {row[0]: row for row in cursor.fetchall()}
-    hits = []
-    for doc_id, score in ranked:
-        if (row := rows.get(doc_id)) is not None:
-            _, object_id, title, category, price, in_stock, rating, review_count, marked_title, marked_description = row
-            marked = None if highlight_query is None else {"title": _marked(marked_title), "description": _marked(marked_description)}
 def sorted_by(ranked: list[tuple[int, float]], sort: Sort) -> list[tuple[int, float]]:
     """The retrieved (document id, score) pairs re-ordered by price (either way), mean review rating or review count,
     best first; ties keep their relevance order, and products without a price (or without rated reviews) come last."""
@@ -457,12 +436,33 @@ def matched_review_sentences(space: EmbeddingSpace, vector: np.ndarray, doc_ids:
     return matched
 
 
+def _hits(ranked: list[tuple[int, float]], highlight_query: str | None = None) -> list[Hit]:
+    """Hits for (document id, score) pairs, in that order; with `highlight_query`, in the same round trip, the title
+    and a description snippet, HTML-escaped, with the query's matched terms in <mark>."""
+    ids = [doc_id for doc_id, _ in ranked]
+    stats = f"LEFT JOIN LATERAL ({_REVIEW_STATS}) r ON true"
+    if highlight_query is None:
+        sql, params = f"SELECT {_HIT_COLUMNS}, NULL, NULL FROM shopsearch_document d {stats} WHERE d.id = ANY(%s)", [ids]
+    else:
+        options = f"StartSel={_MARK_START}, StopSel={_MARK_STOP}"
+        sql = f"""
+            WITH q AS (SELECT coalesce({OR_TSQUERY}, ''::tsquery) AS tsq)
+            SELECT {_HIT_COLUMNS}, ts_headline('english', d.title, q.tsq, %s), ts_headline('english', d.description, q.tsq, %s)
+            FROM shopsearch_document d {stats}, q WHERE d.id = ANY(%s)"""
+        params = [highlight_query, f"HighlightAll=true, {options}", f"MaxFragments=2, MinWords=8, MaxWords=25, {options}", ids]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = {row[0]: row for row in cursor.fetchall()}
+    hits = []
+    for doc_id, score in ranked:
+        if (row := rows.get(doc_id)) is not None:
+            _, object_id, title, category, price, in_stock, rating, review_count, marked_title, marked_description = row
+            marked = None if highlight_query is None else {"title": _marked(marked_title), "description": _marked(marked_description)}
             hits.append(Hit(id=object_id, title=title, category=category, price=price, in_stock=in_stock, score=score, highlights=marked,
                             rating=round(float(rating), 2) if rating is not None else None, review_count=review_count))
     return hits
 
 
-    stats = f"LEFT JOIN LATERAL ({_REVIEW_STATS}) r ON true"
 _HIT_COLUMNS = "d.id, d.object_id, d.title, d.category, d.price, d.in_stock, r.rating, r.reviews"
 # A product document `d`'s reviews: their mean rating and how many there are (the (kind, product_id) index).
 _REVIEW_STATS = """SELECT avg(x.rating) AS rating, count(*) AS reviews FROM shopsearch_document x

@@ -59,6 +59,10 @@ class SearchParams(FilterParams):
         required=False, default=False,
         help_text="true: also find products whose reviews say what the query says (semantic and hybrid modes).",
     )
+    sort = serializers.ChoiceField(
+        choices=search.SORTS, required=False, default="relevance",
+        help_text="relevance (default), or the retrieved products by price_asc, price_desc, rating (mean stars) or reviews (most reviewed).",
+    )
     page = serializers.IntegerField(required=False, default=1, min_value=1)
     page_size = serializers.IntegerField(required=False, min_value=1)
 
@@ -152,6 +156,8 @@ class HitSerializer(serializers.Serializer):
     price = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
     in_stock = serializers.BooleanField()
     score = serializers.FloatField(help_text="Cosine similarity to the query (higher is closer).")
+    rating = serializers.FloatField(allow_null=True, help_text="Mean star rating of the product's reviews; null without rated reviews.")
+    review_count = serializers.IntegerField(help_text="How many reviews the product has.")
 
 
 class HighlightSerializer(serializers.Serializer):
@@ -172,6 +178,9 @@ class ExplainSerializer(serializers.Serializer):
 class SearchHitSerializer(HitSerializer):
     score = serializers.FloatField(help_text="hybrid: fused score; keyword: text score; semantic: cosine similarity. Higher is better.")
     highlights = HighlightSerializer(allow_null=True)
+    review_sentence = serializers.CharField(
+        allow_null=True, help_text="reviews=true, when reviews matched: the sentence of its closest review that says most what the query says."
+    )
     explain = ExplainSerializer(required=False, help_text="Only with explain=true.")
 
     def to_representation(self, instance) -> dict:
@@ -209,6 +218,7 @@ class SearchResponseSerializer(serializers.Serializer):
     page = serializers.IntegerField()
     page_size = serializers.IntegerField()
     has_next = serializers.BooleanField()
+    total = serializers.IntegerField(allow_null=True, help_text="Products the query retrieved after filters; null: more than were ranked.")
     results = SearchHitSerializer(many=True)
     facets = FacetsSerializer(help_text="Counts over the products this query retrieved (its candidates after filters).")
 

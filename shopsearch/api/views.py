@@ -29,12 +29,12 @@ class SearchView(APIView):
         try:
             page = search.search_products(
                 data["q"], data["mode"], params.filters(), page=data["page"], page_size=data["page_size"], explain=data["explain"],
-                reviews=data["reviews"],
+                reviews=data["reviews"], sort=data["sort"],
             )
         except search.NotReady as exc:
             raise StillIndexing(str(exc)) from exc
         body = {"query": data["q"], "mode": data["mode"], "page": page.page, "page_size": page.page_size, "has_next": page.has_next,
-                "results": page.hits, "facets": page.facets}
+                "total": page.total, "results": page.hits, "facets": page.facets}
         return Response(serializers.SearchResponseSerializer(body).data)
 
 

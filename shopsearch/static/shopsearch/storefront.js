@@ -1,0 +1,313 @@
+/* The storefront search page: search as you type over the search API.
+
+   State lives in the URL (/?q=&category=&sort=&page=&min_price=&max_price=&in_stock=): every view is a link, and
+   Back/Forward restore it (pushState on each new view, replaceState while the shopper keeps typing). Keystrokes
+   are debounced; a newer request aborts the older one and only the latest answer is ever drawn, so answers never
+   show out of order. Results, facets and chips are built with DOM calls; only the API's highlight fields (which the
+   server HTML-escapes, with <mark> around matched terms) are inserted as HTML. */
+(function () {
+  "use strict";
+  const DEBOUNCE_MS = 150;
+  const FILTERS = ["category", "min_price", "max_price", "in_stock"];
+  const KEYS = ["q", ...FILTERS, "sort", "page"];
+  const form = document.getElementById("search"), input = document.getElementById("q");
+  const categorySelect = document.getElementById("category"), sortSelect = document.getElementById("sort");
+  const statusBox = document.getElementById("status"), list = document.getElementById("results"), emptyBox = document.getElementById("empty");
+  const facetsBox = document.getElementById("facets"), facetGroups = document.getElementById("facet-groups"), chipsBox = document.getElementById("chips");
+  const pager = document.getElementById("pager"), prev = document.getElementById("prev"), next = document.getElementById("next");
+  const api = form.dataset.api, reviews = form.dataset.reviews === "true";
+  const money = new Intl.NumberFormat(document.documentElement.lang || "en", {minimumFractionDigits: 2, maximumFractionDigits: 2});
+  let state = fromUrl(), debounce = null, controller = null, latest = 0, typing = false;
+
+  function fromUrl() {
+    const params = new URLSearchParams(location.search), result = {};
+    for (const key of KEYS) if (params.get(key)) result[key] = params.get(key);
+    return result;
+  }
+
+  function toQuery(s) {
+    const params = new URLSearchParams();
+    for (const key of KEYS) if (s[key] && !(key === "page" && s[key] === "1") && !(key === "sort" && s[key] === "relevance")) params.set(key, s[key]);
+    return params.toString();
+  }
+
+  function apiQuery(s, extra) {
+    const params = new URLSearchParams(toQuery(s));
+    if (reviews) params.set("reviews", "true");
+    for (const [key, value] of Object.entries(extra || {})) params.set(key, value);
+    return `${api}?${params}`;
+  }
+
+  function syncForm() {
+    if (document.activeElement !== input || !typing) input.value = state.q || "";
+    categorySelect.value = state.category || "";
+    if (categorySelect.value !== (state.category || "")) {  // a category not in the list (added since): offer it
+      categorySelect.append(new Option(state.category, state.category));
+      categorySelect.value = state.category;
+    }
+    sortSelect.value = state.sort || "relevance";
+  }
+
+  // A new view: a new history entry, unless the shopper is still typing the same query.
+  function go(changes, {fromTyping = false} = {}) {
+    if (fromTyping && (changes.q || "") === (state.q || "")) return;  // white space only: the same search
+    state = {...state, ...changes};
+    for (const key of Object.keys(state)) if (!state[key]) delete state[key];
+    if (!("page" in changes)) delete state.page;
+    const url = `${location.pathname}${toQuery(state) ? "?" + toQuery(state) : ""}`;
+    if (url !== `${location.pathname}${location.search}`) {
+      if (fromTyping && typing) history.replaceState(state, "", url); else history.pushState(state, "", url);
+    }
+    typing = fromTyping;
+    syncForm();
+    run();
+  }
+
+  function show(message, isError) {
+    statusBox.textContent = message;
+    statusBox.classList.toggle("error", Boolean(isError));
+  }
+
+  async function getJson(url, signal) {
+    const response = await fetch(url, {headers: {Accept: "application/json"}, signal});
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) throw Object.assign(new Error(body.detail || `The search failed (HTTP ${response.status}).`), {status: response.status});
+    return body;
+  }
+
+  async function run() {
+    clearTimeout(debounce);
+    if (controller) controller.abort();
+    const ticket = ++latest;
+    if (!state.q || !/[\p{L}\p{N}]/u.test(state.q)) {
+      controller = null;
+      list.replaceChildren(); chipsBox.replaceChildren(); emptyBox.hidden = true; pager.hidden = true; facetsBox.hidden = true;
+      list.removeAttribute("aria-busy");
+      show(state.q ? "Type a word to search for." : "Type to search: results appear as you type.");
+      document.title = "Shop search";
+      return;
+    }
+    controller = new AbortController();
+    list.setAttribute("aria-busy", "true");
+    try {
+      const body = await getJson(apiQuery(state), controller.signal);
+      if (ticket !== latest) return;  // a newer search has started since
+      await render(body, ticket);
+    } catch (error) {
+      if (error.name === "AbortError" || ticket !== latest) return;
+      list.replaceChildren(); pager.hidden = true; emptyBox.hidden = true;
+      show(error.status === 409 ? `The shop's search index is still being built: ${error.message}` : error.message, true);
+    } finally {
+      if (ticket === latest) list.removeAttribute("aria-busy");
+    }
+  }
+
+  async function render(body, ticket) {
+    document.title = `${body.query} · Shop search`;
+    renderChips();
+    renderFacets(body.facets || {});
+    const start = (body.page - 1) * body.page_size + 1, end = start + body.results.length - 1;
+    list.replaceChildren(...body.results.map((hit, index) => card(hit, start + index, body)));
+    list.start = start;
+    pager.hidden = body.page <= 1 && !body.has_next;
+    prev.disabled = body.page <= 1;
+    next.disabled = !body.has_next;
+    if (body.results.length) {
+      emptyBox.hidden = true;
+      const of = body.total !== null && body.total !== undefined ? body.total.toLocaleString() : (body.has_next ? "many" : end.toLocaleString());
+      show(`${start.toLocaleString()}–${end.toLocaleString()} of ${of} results for “${body.query}”`);
+    } else {
+      show(`No results for “${body.query}”.`);
+      await explainEmpty(body, ticket);
+    }
+  }
+
+  function stars(rating, count) {
+    const box = document.createElement("span");
+    box.className = "rating";
+    if (rating === null || rating === undefined) {
+      box.textContent = count ? `${count} review${count === 1 ? "" : "s"}` : "No reviews yet";
+      return box;
+    }
+    const visual = document.createElement("span");
+    visual.className = "stars";
+    visual.setAttribute("aria-hidden", "true");
+    visual.style.setProperty("--rating", rating);
+    const text = document.createElement("span");
+    text.textContent = `${rating.toFixed(1)} out of 5 (${count.toLocaleString()} review${count === 1 ? "" : "s"})`;
+    box.append(visual, text);
+    return box;
+  }
+
+  function card(hit, position, body) {
+    const li = document.createElement("li");
+    li.className = "card";
+    const title = document.createElement("h3");
+    const link = document.createElement("a");
+    link.href = `/products/${encodeURIComponent(hit.id)}/`;
+    if (hit.highlights && hit.highlights.title) link.innerHTML = hit.highlights.title; else link.textContent = hit.title;
+    link.addEventListener("click", () => {
+      const shown = body.results.slice(0, position - ((body.page - 1) * body.page_size) - 1).map((h) => h.id);
+      window.shopsearchEvents.track("click", hit.id, {query: body.query, position, shown});
+    });
+    title.append(link);
+    const meta = document.createElement("p");
+    meta.className = "meta";
+    if (hit.category) meta.append(Object.assign(document.createElement("span"), {className: "category", textContent: hit.category}));
+    if (hit.price !== null && hit.price !== undefined) meta.append(Object.assign(document.createElement("span"), {className: "price", textContent: money.format(Number(hit.price))}));
+    if (!hit.in_stock) meta.append(Object.assign(document.createElement("span"), {className: "stock out", textContent: "Out of stock"}));
+    li.append(title, meta, stars(hit.rating, hit.review_count));
+    const description = hit.highlights && hit.highlights.description;
+    if (description && description.includes("<mark>")) {
+      const snippet = document.createElement("p");
+      snippet.className = "snippet";
+      snippet.innerHTML = description;
+      li.append(snippet);
+    }
+    if (hit.review_sentence) {
+      const quote = document.createElement("p");
+      quote.className = "reviewers-say";
+      quote.append(Object.assign(document.createElement("span"), {className: "label", textContent: "Reviewers say: "}),
+                   Object.assign(document.createElement("q"), {textContent: hit.review_sentence}));
+      li.append(quote);
+    }
+    return li;
+  }
+
+  function filterLabel(key, s) {
+    if (key === "category") return `Category: ${s.category}`;
+    if (key === "in_stock") return s.in_stock === "true" ? "In stock only" : "Out of stock only";
+    if (key === "min_price") return `Price from ${money.format(Number(s.min_price))}`;
+    if (key === "max_price") return `Price up to ${money.format(Number(s.max_price))}`;
+    return `${key}: ${s[key]}`;
+  }
+
+  function active() { return FILTERS.filter((key) => state[key]); }
+
+  function renderChips() {
+    const chips = active().map((key) => {
+      const chip = document.createElement("button");
+      chip.type = "button";
+      chip.className = "chip";
+      chip.textContent = filterLabel(key, state);
+      chip.setAttribute("aria-label", `Remove filter ${filterLabel(key, state)}`);
+      chip.addEventListener("click", () => go({[key]: ""}));
+      return chip;
+    });
+    if (chips.length > 1) {
+      const all = Object.assign(document.createElement("button"), {type: "button", className: "chip clear", textContent: "Clear all filters"});
+      all.addEventListener("click", () => go(Object.fromEntries(FILTERS.map((key) => [key, ""]))));
+      chips.push(all);
+    }
+    chipsBox.replaceChildren(...chips);
+  }
+
+  function toggle(label, count, pressed, onClick) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "facet";
+    button.setAttribute("aria-pressed", String(pressed));
+    button.append(Object.assign(document.createElement("span"), {textContent: label}),
+                  Object.assign(document.createElement("span"), {className: "count", textContent: count.toLocaleString()}));
+    button.addEventListener("click", onClick);
+    return button;
+  }
+
+  function group(title, buttons) {
+    const fieldset = document.createElement("fieldset");
+    fieldset.append(Object.assign(document.createElement("legend"), {textContent: title}), ...buttons);
+    return fieldset;
+  }
+
+  function renderFacets(facets) {
+    const groups = [];
+    const categories = facets.categories || [];
+    if (categories.length) {
+      groups.push(group("Category", categories.map((row) => toggle(row.value, row.count, state.category === row.value,
+        () => go({category: state.category === row.value ? "" : row.value})))));
+    }
+    const prices = (facets.price || []).filter((row) => row.count > 0);
+    if (prices.length) {
+      groups.push(group("Price", prices.map((row) => {
+        const low = row.min === null ? "" : String(Number(row.min)), high = row.max === null ? "" : String(Number(row.max));
+        const label = !low ? `Under ${money.format(Number(high))}` : !high ? `${money.format(Number(low))} and up` : `${money.format(Number(low))} – ${money.format(Number(high))}`;
+        const on = (state.min_price || "") === low && (state.max_price || "") === high;
+        return toggle(label, row.count, on, () => go(on ? {min_price: "", max_price: ""} : {min_price: low, max_price: high}));
+      })));
+    }
+    const stock = (facets.in_stock || []).find((row) => row.value === true);
+    const outOfStock = (facets.in_stock || []).find((row) => row.value === false);
+    if (stock && (outOfStock || state.in_stock === "true")) {
+      groups.push(group("Availability", [toggle("In stock only", stock.count, state.in_stock === "true", () => go({in_stock: state.in_stock === "true" ? "" : "true"}))]));
+    }
+    for (const [name, rows] of Object.entries(facets)) {  // facets configured by the shop: a value list per filter parameter
+      if (["categories", "price", "in_stock"].includes(name) || !Array.isArray(rows) || !rows.length || !("value" in rows[0])) continue;
+      const legend = name.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
+      groups.push(group(legend, rows.map((row) => toggle(String(row.value), row.count, state[name] === String(row.value),
+        () => go({[name]: state[name] === String(row.value) ? "" : String(row.value)})))));
+    }
+    facetGroups.replaceChildren(...groups);
+    facetsBox.hidden = !groups.length;
+  }
+
+  // No results: find which filter emptied the page (each active filter dropped in turn), and offer to drop it.
+  async function explainEmpty(body, ticket) {
+    const filters = active();
+    emptyBox.replaceChildren();
+    emptyBox.hidden = false;
+    const say = (text) => emptyBox.append(Object.assign(document.createElement("p"), {textContent: text}));
+    if (!filters.length) {
+      say(`Nothing in the shop matches “${body.query}”. Try other words, or fewer of them.`);
+      return;
+    }
+    const probes = await Promise.all(filters.map(async (key) => {
+      try {
+        const without = await getJson(apiQuery({...state, [key]: "", page: ""}, {page_size: "1"}), controller.signal);
+        return {key, found: without.results.length > 0};
+      } catch (error) { return {key, found: false}; }
+    }));
+    if (ticket !== latest) return;
+    const culprits = probes.filter((probe) => probe.found).map((probe) => probe.key);
+    const names = filters.map((key) => filterLabel(key, state)).join(", ");
+    if (culprits.length) {
+      say(culprits.length === filters.length && filters.length > 1
+        ? `Each of your filters (${names}) would leave results on its own; together they leave none.`
+        : `The filter ${culprits.map((key) => `“${filterLabel(key, state)}”`).join(" or ")} left no results for “${body.query}”.`);
+    } else {
+      say(`Your filters (${names}) leave no results for “${body.query}”.`);
+    }
+    const keys = culprits.length && culprits.length < filters.length ? culprits : filters;
+    for (const key of keys.length === 1 ? keys : []) {
+      const clear = Object.assign(document.createElement("button"), {type: "button", className: "primary", textContent: `Remove “${filterLabel(key, state)}”`});
+      clear.addEventListener("click", () => go({[key]: ""}));
+      emptyBox.append(clear);
+    }
+    if (keys.length !== 1) {
+      const all = Object.assign(document.createElement("button"), {type: "button", className: "primary", textContent: "Clear all filters"});
+      all.addEventListener("click", () => go(Object.fromEntries(FILTERS.map((key) => [key, ""]))));
+      emptyBox.append(all);
+    }
+  }
+
+  input.addEventListener("input", () => {
+    clearTimeout(debounce);
+    debounce = setTimeout(() => go({q: input.value.trim()}, {fromTyping: true}), DEBOUNCE_MS);
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    typing = false;
+    go({q: input.value.trim()});
+  });
+  categorySelect.addEventListener("change", () => go({category: categorySelect.value}));
+  sortSelect.addEventListener("change", () => go({sort: sortSelect.value}));
+  prev.addEventListener("click", () => { go({page: String(Math.max(1, Number(state.page || 1) - 1))}); document.getElementById("main").focus(); });
+  next.addEventListener("click", () => { go({page: String(Number(state.page || 1) + 1)}); document.getElementById("main").focus(); });
+  input.addEventListener("blur", () => { typing = false; });
+  addEventListener("popstate", () => { state = fromUrl(); typing = false; syncForm(); run(); });
+
+  // Narrow screens: the facet panel starts folded, so results come first.
+  document.getElementById("facets-details").open = matchMedia("(min-width: 48rem)").matches;
+  history.replaceState(state, "", location.href);
+  syncForm();
+  if (state.q) run();
+})();
