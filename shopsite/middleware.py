@@ -33,7 +33,7 @@ class DatabaseOutageMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        return database_unavailable_response() if isinstance(exception, DATABASE_ERRORS) else None
+        return database_unavailable_response(exception) if isinstance(exception, DATABASE_ERRORS) else None
 
 
 class ExceptionReporterFilter(SafeExceptionReporterFilter):

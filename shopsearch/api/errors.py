@@ -21,9 +21,9 @@ DATABASE_ERRORS = (OperationalError, InterfaceError)
 RETRY_AFTER_SECONDS = 5
 
 
-def database_unavailable_response() -> JsonResponse:
-    """503 for a database that cannot be reached, logged once per request without the traceback's noise."""
-    logger.warning("shopsearch: the database cannot be reached; answering 503")
+def database_unavailable_response(exc: Exception) -> JsonResponse:
+    """503 for a database that cannot be reached, logged in one line (the traceback says nothing more)."""
+    logger.warning("shopsearch: the database cannot be reached, answering 503: %s", str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
     response = JsonResponse({"detail": f"The database is unavailable; try again in {RETRY_AFTER_SECONDS} seconds."}, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
@@ -31,7 +31,7 @@ def database_unavailable_response() -> JsonResponse:
 
 def exception_handler(exc, context):
     if isinstance(exc, DATABASE_ERRORS):
-        return database_unavailable_response()
+        return database_unavailable_response(exc)
     if isinstance(exc, RequestDataTooBig):  # Django's body limit: the client's fault, not a 500
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return Response({"detail": f"The request body is larger than {limit} bytes; send less per request."}, status=status.HTTP_400_BAD_REQUEST)
