@@ -94,7 +94,7 @@ def _label(space: EmbeddingSpace, rows: Sequence[ReviewSentence]) -> None:
     if classifier is None or not rows:
         return
     vectors = np.asarray([np.asarray(row.vector, dtype=np.float32) for row in rows])
-    for row, prediction in zip(rows, sentiment.predict(classifier.weights, vectors, [row.text for row in rows])):
+    for row, prediction in zip(rows, sentiment.predict(classifier.weights, vectors, [row.text for row in rows], negation=True)):
         row.sentiment_label, row.sentiment_score, row.sentiment_classifier = prediction.label, prediction.score, classifier
 
 
