@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "catalog" / "fixtures"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 FAKE_MODEL = "test-hashing-encoder"
+# The second shop has settings of its own and its own pytest run (scripts/test: --ds tests.second_shop.settings).
+collect_ignore = [] if os.environ.get("DJANGO_SETTINGS_MODULE") == "tests.second_shop.settings" else ["second_shop"]
 
 
 class HashingEncoder:
@@ -93,7 +95,13 @@ def run_on_commit(django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
-def celery_worker_process(tmp_path):
+def celery_app_module() -> str:
+    """What `celery -A` loads in the worker: the demo project (the second shop's conftest names its own)."""
+    return "shopsite"
+
+
+@pytest.fixture
+def celery_worker_process(tmp_path, celery_app_module):
     """A real `celery worker` process on a private queue of the real Redis, using the test database."""
     from django.db import connection
 
@@ -101,7 +109,7 @@ def celery_worker_process(tmp_path):
     env = {**os.environ, "DATABASE_NAME": connection.settings_dict["NAME"], "PYTHONUNBUFFERED": "1"}
     log = open(tmp_path / "worker.log", "w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "shopsite", "worker", "-Q", queue, "-c", "1", "--pool", "prefork", "-l", "INFO", "-n", f"{queue}@%h"],
+        [sys.executable, "-m", "celery", "-A", celery_app_module, "worker", "-Q", queue, "-c", "1", "--pool", "prefork", "-l", "INFO", "-n", f"{queue}@%h"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     conf = current_app.conf
