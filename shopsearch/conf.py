@@ -72,6 +72,11 @@ DEFAULTS: dict[str, Any] = {
     "TRENDING_HALF_LIFE_HOURS": 24.0,  # trending: an event's weight halves every this many hours
     "TRENDING_EVENT_WEIGHTS": {"view": 1.0, "click": 2.0, "add_to_cart": 4.0},  # trending: what each event type counts
     "MAX_EVENTS_PER_REQUEST": 100,  # POST /api/events/: longer lists are refused whole (400)
+    "EVENT_RETENTION_DAYS": 90,  # events older than this are deleted by the daily shopsearch.delete_old_events task; None keeps them
+    # Request rates of the public API (api/throttling.py), "N/second|minute|hour|day"; None lifts one. client: every
+    # request, per client address; session: events and for-session recommendations, per shopper session; new_session:
+    # POST /api/sessions/, per client address (each session counts once per product in trending).
+    "THROTTLE_RATES": {"client": "600/minute", "session": "120/minute", "new_session": "20/minute"},
     # Aspects (reviews.py): what shoppers talk about, each a name and phrases that say it; a review sentence is about
     # an aspect when its cosine similarity to one of the phrases reaches the aspect's "threshold", else
     # SENTIMENT_ASPECT_THRESHOLD. Chosen by reading sampled clothing-review sentences per similarity band

@@ -9,11 +9,15 @@ never the catalogue.
 """
 from __future__ import annotations
 
+import secrets
 from dataclasses import replace
+from datetime import timedelta
 from typing import Literal, Sequence
 
 import numpy as np
+from django.core import signing
 from django.db import connection, transaction
+from django.utils import timezone
 
 from .conf import setting
 from .models import SHOP_COLLECTION, Document, Embedding, EmbeddingSpace, Event, ReviewVector
@@ -242,11 +246,61 @@ def _best_score(space: EmbeddingSpace, pos: np.ndarray, neg: np.ndarray, filters
 
 # --- events, recently viewed, trending ----------------------------------------------------------------------------
 
+# Shopper sessions are issued by the server: a random id signed with SECRET_KEY ("<id>:<signature>"). Events and
+# for-session recommendations need the signed form, so nobody can guess another shopper's session, read its
+# recommendations or post events in its name; the events table stores the id alone.
+SESSION_SALT = "shopsearch.session"
+
+
+class InvalidSession(Exception):
+    """A session id this server did not issue (the API answers 400)."""
+
+
+def new_session() -> str:
+    """A new shopper session id, signed: 128 random bits and their signature."""
+    return signing.Signer(salt=SESSION_SALT).sign(secrets.token_urlsafe(16))
+
+
+def session_key(signed: str) -> str:
+    """The stored id of a signed session id; InvalidSession if the signature does not match."""
+    try:
+        return signing.Signer(salt=SESSION_SALT).unsign(signed)
+    except signing.BadSignature as exc:
+        raise InvalidSession("not a session id this shop issued; get one from POST /api/sessions/") from exc
+
+
+def valid_session_keys(values) -> set[str]:
+    """The stored ids of those of these values that are signed session ids (rate limits count them per session)."""
+    keys = set()
+    for value in values:
+        if isinstance(value, str):
+            try:
+                keys.add(session_key(value))
+            except InvalidSession:
+                continue
+    return keys
+
+
+def unknown_products(object_ids: Sequence[str]) -> set[str]:
+    """Those of these ids that no indexed product of the shop has."""
+    ids = set(object_ids)
+    known = Document.objects.filter(collection=SHOP_COLLECTION, kind="product", object_id__in=ids).values_list("object_id", flat=True)
+    return ids - set(known)
+
 
 def record_events(events: Sequence[dict]) -> int:
     """Store validated events, all or none (one transaction)."""
     with transaction.atomic():
         return len(Event.objects.bulk_create([Event(**event) for event in events]))
+
+
+def delete_old_events(days: int | None = None) -> int:
+    """Delete the events older than `days` (EVENT_RETENTION_DAYS; None there keeps every event); how many went."""
+    days = setting("EVENT_RETENTION_DAYS") if days is None else days
+    if days is None:
+        return 0
+    deleted, _ = Event.objects.filter(created_at__lt=timezone.now() - timedelta(days=int(days))).delete()
+    return deleted
 
 
 def for_session(session_id: str, filters: Filters = Filters(), limit: int | None = None) -> list[Hit]:
@@ -271,7 +325,9 @@ def for_session(session_id: str, filters: Filters = Filters(), limit: int | None
 
 def trending(filters: Filters = Filters(), days: int | None = None, limit: int | None = None) -> list[Hit]:
     """Products with the most events of the last `days`, each weighted by its type (TRENDING_EVENT_WEIGHTS) and
-    halved every TRENDING_HALF_LIFE_HOURS of age; the score is that time-decayed count."""
+    halved every TRENDING_HALF_LIFE_HOURS of age. A session counts once per product: its heaviest event for that
+    product (after decay), so a burst of one session's events moves a product as much as one shopper does. The
+    score is the sum over sessions."""
     days = days or setting("TRENDING_DAYS")
     limit = limit or setting("PAGE_SIZE")
     type_weights = setting("TRENDING_EVENT_WEIGHTS")
@@ -280,10 +336,11 @@ def trending(filters: Filters = Filters(), days: int | None = None, limit: int |
     where, params = filter_sql(filters)
     # Events are summed per product first, so only one row per product meets the documents (and the filters).
     sql = f"""
-        WITH counts AS (
-            SELECT ev.product_id, sum(({case}) * power(0.5::float8, extract(epoch FROM now() - ev.created_at)::float8 / 3600.0 / %s::float8)) AS score
+        WITH sessions AS (
+            SELECT ev.product_id, max(({case}) * power(0.5::float8, extract(epoch FROM now() - ev.created_at)::float8 / 3600.0 / %s::float8)) AS score
             FROM {Event._meta.db_table} ev WHERE ev.created_at >= now() - make_interval(days => %s)
-            GROUP BY ev.product_id)
+            GROUP BY ev.product_id, ev.session_id),
+        counts AS (SELECT product_id, sum(score) AS score FROM sessions GROUP BY product_id)
         SELECT d.id, c.score FROM counts c
         JOIN shopsearch_document d ON d.collection = %s AND d.kind = 'product' AND d.object_id = c.product_id
         WHERE true{where}

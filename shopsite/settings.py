@@ -55,7 +55,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "shopsite.middleware.BadHostMiddleware",  # first: a bad Host is a plain 400, never Django's debug page
+    "shopsite.middleware.MalformedRequestMiddleware",  # first: a bad Host or a NUL character is a plain 400
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files without a separate web server
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -117,6 +117,14 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
     "EXCEPTION_HANDLER": "shopsearch.api.errors.exception_handler",
+    # The API is anonymous: no Basic/Session authentication anywhere (the schema and docs pages included), so an
+    # Authorization header never costs a password hash; every view is rate-limited per client address.
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_THROTTLE_CLASSES": ["shopsearch.api.throttling.ClientRateThrottle"],
+    # The client address is REMOTE_ADDR, unless this many proxies in front of the site add X-Forwarded-For (then
+    # the address they saw): left unset, DRF would believe a client's own X-Forwarded-For and its rate limits with it.
+    "NUM_PROXIES": int(os.environ.get("DJANGO_NUM_PROXIES", "0")),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "shopsearch API",
@@ -142,6 +150,19 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # a benchmark and a test run sharing one Redis never take each other's tasks. CELERY_QUEUE overrides it.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE") or f"shopsearch.{DATABASES['default']['NAME']}"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+CELERY_IMPORTS = ["shopsearch.retention"]
+CELERY_BEAT_SCHEDULE = {"shopsearch-delete-old-events": {"task": "shopsearch.delete_old_events", "schedule": 24 * 3600.0}}
+
+# The cache counts request rates (shopsearch.api.throttling) across server processes: Redis (CACHE_URL, default
+# REDIS_URL), keys prefixed with the database name like the Celery queue. Unreachable, rates go uncounted (logged).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ.get("CACHE_URL") or REDIS_URL,
+        "KEY_PREFIX": DATABASES["default"]["NAME"],
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+}
 
 SHOPSEARCH = {
     "PRODUCT_MODEL": "catalog.Product",

@@ -7,9 +7,12 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from shopsearch import recommend
 from shopsearch.models import Event
 
 pytestmark = pytest.mark.django_db
+
+SESSION = recommend.new_session()  # as POST /api/sessions/ issues them
 
 
 @pytest.fixture
@@ -17,18 +20,20 @@ def api():
     return APIClient()
 
 
-def event(product_id: str, type: str = "view", session: str = "s1", **extra) -> dict:
+def event(product_id: str, type: str = "view", session: str = SESSION, **extra) -> dict:
     return {"type": type, "session_id": session, "product_id": product_id, **extra}
 
 
-def test_events_are_stored_one_or_many(api):
-    response = api.post("/api/events/", event("p1"), format="json")
+def test_events_are_stored_one_or_many(api, clusters):
+    p1, p2, p3 = clusters["coat0"], clusters["coat1"], clusters["dress0"]
+    response = api.post("/api/events/", event(p1), format="json")
     assert response.status_code == 201 and response.json() == {"stored": 1}
-    batch = [event("p2", "click", query="wool coat", position=3, shown=["p7", "p8"]), event("p3", "add_to_cart", user_id="u9")]
+    batch = [event(p2, "click", query="wool coat", position=3, shown=["p7", "p8"]), event(p3, "add_to_cart", user_id="u9")]
     assert api.post("/api/events/", batch, format="json").json() == {"stored": 2}
-    click = Event.objects.get(product_id="p2")
-    assert (click.type, click.query, click.position, click.shown, click.session_id) == ("click", "wool coat", 3, ["p7", "p8"], "s1")
-    assert Event.objects.get(product_id="p3").user_id == "u9"
+    click = Event.objects.get(product_id=p2)
+    assert (click.type, click.query, click.position, click.shown) == ("click", "wool coat", 3, ["p7", "p8"])
+    assert click.session_id == recommend.session_key(SESSION)  # the id alone; its signature is never stored
+    assert Event.objects.get(product_id=p3).user_id == "u9"
 
 
 @pytest.mark.parametrize(
@@ -67,18 +72,19 @@ def views(session: str, products: list[str], start_minutes_ago: int) -> None:
 def test_for_session_follows_recent_views_and_skips_what_was_seen(clusters, api):
     coats = {clusters[f"coat{n}"] for n in range(6)}
     dresses = {clusters[f"dress{n}"] for n in range(6)}
-    views("s1", [clusters["dress0"], clusters["dress1"]], start_minutes_ago=120)  # long ago
-    views("s1", [clusters["coat0"], clusters["coat1"], clusters["coat2"]], start_minutes_ago=5)  # just now
-    Event.objects.create(type="add_to_cart", session_id="s1", product_id=clusters["coat3"])
-    hits = api.get("/api/recommendations/for-session/", {"session": "s1", "limit": 2}).json()["results"]
+    s1 = recommend.session_key(SESSION)
+    views(s1, [clusters["dress0"], clusters["dress1"]], start_minutes_ago=120)  # long ago
+    views(s1, [clusters["coat0"], clusters["coat1"], clusters["coat2"]], start_minutes_ago=5)  # just now
+    Event.objects.create(type="add_to_cart", session_id=s1, product_id=clusters["coat3"])
+    hits = api.get("/api/recommendations/for-session/", {"session": SESSION, "limit": 2}).json()["results"]
     assert {hit["id"] for hit in hits} == {clusters["coat4"], clusters["coat5"]}  # recent coats win; seen ones never return
-    everything = [hit["id"] for hit in api.get("/api/recommendations/for-session/", {"session": "s1", "limit": 50}).json()["results"]]
+    everything = [hit["id"] for hit in api.get("/api/recommendations/for-session/", {"session": SESSION, "limit": 50}).json()["results"]]
     seen = {clusters["dress0"], clusters["dress1"], clusters["coat0"], clusters["coat1"], clusters["coat2"], clusters["coat3"]}
     assert everything and not set(everything) & seen
     assert set(everything[:2]) <= coats and set(everything) & dresses
-    filtered = api.get("/api/recommendations/for-session/", {"session": "s1", "category": "Dresses"}).json()["results"]
+    filtered = api.get("/api/recommendations/for-session/", {"session": SESSION, "category": "Dresses"}).json()["results"]
     assert filtered and all(hit["category"] == "Dresses" for hit in filtered)
-    assert api.get("/api/recommendations/for-session/", {"session": "nobody"}).json()["results"] == []
+    assert api.get("/api/recommendations/for-session/", {"session": recommend.new_session()}).json()["results"] == []
     assert api.get("/api/recommendations/for-session/").status_code == 400
 
 

@@ -1,11 +1,19 @@
 """Query-parameter validation and response shapes of the search API."""
 from __future__ import annotations
 
+from django.core.validators import MaxValueValidator
 from rest_framework import serializers
 
 from .. import recommend, reviews, search
 from ..conf import setting
 from ..models import Event
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error answer: what was wrong and what to do; a 400 for a parameter also has DRF's message per field."""
+
+    detail = serializers.CharField(help_text="What was wrong, naming the parameter, and what to do.")
+    errors = serializers.JSONField(required=False, help_text="400 for parameters: the messages per field, as DRF gives them.")
 
 
 class FilterParams(serializers.Serializer):
@@ -36,14 +44,45 @@ def to_filters(data: dict) -> search.Filters:
     return search.Filters(category=data.get("category"), min_price=data.get("min_price"), max_price=data.get("max_price"), in_stock=data.get("in_stock"))
 
 
-class LimitParam(serializers.Serializer):
-    limit = serializers.IntegerField(required=False, min_value=1, help_text="How many products (default PAGE_SIZE).")
+class BoundedInteger(serializers.IntegerField):
+    """A whole number from 1 to the value of a shopsearch setting, read when it validates and when the schema is
+    made (so the schema states the bound a project configured)."""
 
-    def validate_limit(self, value: int) -> int:
-        limit = setting("MAX_PAGE_SIZE")
-        if value > limit:
-            raise serializers.ValidationError(f"limit is {value}; at most {limit}.")
+    def __init__(self, bound: str, **kwargs) -> None:
+        self.bound = bound
+        super().__init__(min_value=1, **kwargs)
+        self.validators = [v for v in self.validators if not isinstance(v, MaxValueValidator)]
+
+    @property
+    def max_value(self) -> int:
+        return int(setting(self.bound))
+
+    @max_value.setter
+    def max_value(self, value) -> None:  # IntegerField.__init__ assigns it; the setting decides
+        pass
+
+    def to_internal_value(self, data) -> int:
+        value = super().to_internal_value(data)
+        if value > self.max_value:
+            raise serializers.ValidationError(f"{self.field_name} is {value}; at most {self.max_value}.")
         return value
+
+
+class SignedSession(serializers.CharField):
+    """A shopper session id issued by POST /api/sessions/; validates to the stored id (recommend.session_key)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_length=200, **kwargs)
+
+    def to_internal_value(self, data) -> str:
+        try:
+            return recommend.session_key(super().to_internal_value(data))
+        except recommend.InvalidSession as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+class LimitParam(serializers.Serializer):
+    limit = BoundedInteger("MAX_PAGE_SIZE", required=False, help_text="How many products (default PAGE_SIZE, at most MAX_PAGE_SIZE).")
 
 
 class SearchParams(FilterParams):
@@ -63,8 +102,8 @@ class SearchParams(FilterParams):
         choices=search.SORTS, required=False, default="relevance",
         help_text="relevance (default), or the retrieved products by price_asc, price_desc, rating (mean stars) or reviews (most reviewed).",
     )
-    page = serializers.IntegerField(required=False, default=1, min_value=1)
-    page_size = serializers.IntegerField(required=False, min_value=1)
+    page = BoundedInteger("MAX_RESULT_WINDOW", required=False, default=1, help_text="page × page_size may not exceed MAX_RESULT_WINDOW.")
+    page_size = BoundedInteger("MAX_PAGE_SIZE", required=False, help_text="Hits per page (default PAGE_SIZE, at most MAX_PAGE_SIZE).")
 
     def validate_q(self, value: str) -> str:
         limit = setting("MAX_QUERY_LENGTH")
@@ -72,12 +111,6 @@ class SearchParams(FilterParams):
             raise serializers.ValidationError(f"The query is {len(value)} characters long; at most {limit} are allowed.")
         if not any(char.isalnum() for char in value):
             raise serializers.ValidationError(f"The query {value!r} has no letters or digits; type a word to search for.")
-        return value
-
-    def validate_page_size(self, value: int) -> int:
-        limit = setting("MAX_PAGE_SIZE")
-        if value > limit:
-            raise serializers.ValidationError(f"page_size is {value}; at most {limit}.")
         return value
 
     def validate(self, attrs: dict) -> dict:
@@ -128,21 +161,36 @@ class RecommendationParams(LimitParam):
 
 
 class EventSerializer(serializers.ModelSerializer):
+    session_id = SignedSession(help_text="The shopper's session id, as POST /api/sessions/ issued it.")
     shown = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=100,
                                   help_text="Product ids the page listed above the clicked hit.")
 
     class Meta:
         model = Event
         fields = ["type", "session_id", "user_id", "product_id", "query", "position", "shown"]
-        extra_kwargs = {"query": {"max_length": 500}}
+        extra_kwargs = {"query": {"max_length": 500}, "position": {"max_value": 100_000}}
 
 
 class EventBatch(serializers.Serializer):
     events = EventSerializer(many=True, allow_empty=False, max_length=setting("MAX_EVENTS_PER_REQUEST"))
 
+    def validate_events(self, events: list[dict]) -> list[dict]:
+        """Only events about indexed products: anything else is a forgery or a bug (the index of each is named)."""
+        unknown = recommend.unknown_products([event["product_id"] for event in events])
+        if unknown:
+            raise serializers.ValidationError([
+                {"product_id": [f"No indexed product with id {event['product_id']!r}."]} if event["product_id"] in unknown else {}
+                for event in events
+            ])
+        return events
+
+
+class SessionSerializer(serializers.Serializer):
+    session = serializers.CharField(help_text="Send it as session_id with every event and as session to for-session recommendations.")
+
 
 class SessionParams(FilterParams, LimitParam):
-    session = serializers.CharField(max_length=100, help_text="The anonymous session id the storefront sends with its events.")
+    session = SignedSession(help_text="The shopper's session id, as POST /api/sessions/ issued it.")
 
 
 class TrendingParams(FilterParams, LimitParam):
@@ -300,11 +348,10 @@ class SentimentParams(serializers.Serializer):
 class ReviewSearchParams(serializers.Serializer):
     q = serializers.CharField(help_text="What to look for in the reviews, e.g. 'does it run small'.", trim_whitespace=True)
     rating = serializers.IntegerField(required=False, min_value=1, max_value=5, help_text="Only reviews with this star rating.")
-    page = serializers.IntegerField(required=False, default=1, min_value=1)
-    page_size = serializers.IntegerField(required=False, min_value=1)
+    page = BoundedInteger("MAX_RESULT_WINDOW", required=False, default=1, help_text="page × page_size may not exceed MAX_RESULT_WINDOW.")
+    page_size = BoundedInteger("MAX_PAGE_SIZE", required=False, help_text="Reviews per page (default PAGE_SIZE, at most MAX_PAGE_SIZE).")
 
     validate_q = SearchParams.validate_q
-    validate_page_size = SearchParams.validate_page_size
 
     def validate(self, attrs: dict) -> dict:
         attrs.setdefault("page_size", setting("PAGE_SIZE"))
