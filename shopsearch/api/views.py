@@ -136,7 +136,7 @@ class EventsView(PublicAPIView):
     def throttled_sessions(self, request: Request) -> list[str]:
         """The valid sessions the body names (at most MAX_EVENTS_PER_REQUEST are looked at; the rest is a 400 anyway)."""
         items = request.data if isinstance(request.data, list) else [request.data]
-        signed = {item.get("session_id") for item in items[: setting("MAX_EVENTS_PER_REQUEST")] if isinstance(item, dict)}
+        signed = [item.get("session_id") for item in items[: setting("MAX_EVENTS_PER_REQUEST")] if isinstance(item, dict)]
         return sorted(recommend.valid_session_keys(signed))  # invalid ones: the serializer's 400
 
     @extend_schema(request=serializers.EventSerializer(many=True), responses=responses({201: serializers.EventsStoredSerializer}, 415))
@@ -153,7 +153,7 @@ class SessionRecommendationsView(PublicAPIView):
     throttle_classes = (ClientRateThrottle, SessionRateThrottle)
 
     def throttled_sessions(self, request: Request) -> list[str]:
-        return sorted(recommend.valid_session_keys({request.query_params.get("session")}))
+        return sorted(recommend.valid_session_keys([request.query_params.get("session")]))
 
     @extend_schema(parameters=[serializers.SessionParams], responses=responses({200: serializers.RecommendationsResponseSerializer}, 409))
     def get(self, request: Request) -> Response:
