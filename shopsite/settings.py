@@ -2,6 +2,7 @@
 on a fresh machine: see the configuration reference in README.md."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -172,6 +173,10 @@ SHOPSEARCH = {
 }
 if os.environ.get("SHOPSEARCH_MODEL"):
     SHOPSEARCH["MODEL"] = os.environ["SHOPSEARCH_MODEL"]
+if os.environ.get("SHOPSEARCH_THROTTLE_RATES"):  # JSON over the defaults, e.g. {"client": null} for a load benchmark
+    from shopsearch.conf import DEFAULTS
+
+    SHOPSEARCH["THROTTLE_RATES"] = {**DEFAULTS["THROTTLE_RATES"], **json.loads(os.environ["SHOPSEARCH_THROTTLE_RATES"])}
 if os.environ.get("SHOPSEARCH_TORCH_THREADS"):  # e.g. 1 per worker process when there are as many processes as cores
     SHOPSEARCH["TORCH_THREADS"] = int(os.environ["SHOPSEARCH_TORCH_THREADS"])
 
