@@ -93,17 +93,19 @@ def similar_products(
     candidates = [doc_id for doc_id, _ in nearest_products(space, vector, filters, pool, **exclude)]
     if review is not None:
         known = set(candidates)
-        candidates += [doc_id for doc_id in _nearest_review_centroids(space, review, filters, pool, **exclude) if doc_id not in known]
+        candidates += [doc_id for doc_id, _ in nearest_review_centroids(space, review, filters, pool, **exclude) if doc_id not in known]
     scored = _blended_scores(space, candidates, vector, review, weight)
     if diversity <= 0:
         return _hits(sorted(scored.items(), key=lambda item: (-item[1], item[0]))[:limit])
     return _hits(_mmr(space, scored, weight, diversity, limit))
 
 
-def _nearest_review_centroids(
-    space: EmbeddingSpace, review: np.ndarray, filters: Filters, limit: int, exclude_ids: Sequence[str], exclude_hash: str, collection: str
-) -> list[int]:
-    """Document ids of the `limit` products whose review centroid is nearest to `review`, filters inside.
+def nearest_review_centroids(
+    space: EmbeddingSpace, review: np.ndarray, filters: Filters, limit: int, exclude_ids: Sequence[str] = (),
+    exclude_hash: str = "", collection: str = SHOP_COLLECTION,
+) -> list[tuple[int, float]]:
+    """(document id, cosine distance) of the `limit` products whose review centroid is nearest to `review`, filters
+    inside.
 
     Where at most EXACT_SEARCH_MAX_ROWS products qualify, their centroids are ranked exactly; the passing products
     are listed first (materialised). Joined the other way round, the planner merged the centroids with the documents
@@ -114,19 +116,22 @@ def _nearest_review_centroids(
     where, params = filter_sql(filters)
     where, params = " AND d.collection = %s AND d.object_id <> ALL(%s) AND d.content_hash <> %s" + where, [collection, list(exclude_ids), exclude_hash, *params]
     distance = f"rv.vector::vector({dims}) <=> %s::vector({dims})"
+    literal = _vector_literal(review)
     if scan_exactly(where, params):
         sql = f"""
             WITH passing AS MATERIALIZED (SELECT d.id FROM shopsearch_document d WHERE d.kind = 'product'{where})
-            SELECT rv.document_id FROM passing p JOIN {ReviewVector._meta.db_table} rv ON rv.document_id = p.id AND rv.space_id = {int(space.pk)}
-            ORDER BY {distance} LIMIT %s"""
+            SELECT rv.document_id, {distance} FROM passing p JOIN {ReviewVector._meta.db_table} rv ON rv.document_id = p.id AND rv.space_id = {int(space.pk)}
+            ORDER BY 2 LIMIT %s"""
+        args = [*params, literal, limit]
     else:
         sql = f"""
-            SELECT rv.document_id FROM {ReviewVector._meta.db_table} rv JOIN shopsearch_document d ON d.id = rv.document_id
-            WHERE rv.space_id = {int(space.pk)}{where} ORDER BY {distance} LIMIT %s"""
+            SELECT rv.document_id, {distance} AS distance FROM {ReviewVector._meta.db_table} rv JOIN shopsearch_document d ON d.id = rv.document_id
+            WHERE rv.space_id = {int(space.pk)}{where} ORDER BY distance LIMIT %s"""
+        args = [literal, *params, limit]
     with transaction.atomic(), connection.cursor() as cursor:
         scan_settings(cursor)
-        cursor.execute(sql, [*params, _vector_literal(review), limit])
-        return [row[0] for row in cursor.fetchall()]
+        cursor.execute(sql, args)
+        return [(doc_id, float(dist)) for doc_id, dist in cursor.fetchall()]
 
 
 def _blended_scores(space: EmbeddingSpace, doc_ids: list[int], vector: np.ndarray, review: np.ndarray | None, weight: float) -> dict[int, float]:
