@@ -1,0 +1,155 @@
+"""Storefront figures in a real browser: keystroke-to-rendered-results on the search page (p50/p95), the product
+page of the most-reviewed product (its HTML, and the sentiment/aspects call it makes: first and repeated), and the
+judged negation sentences' accuracy with and without negation scopes. Prints JSON with the machine and the data.
+
+    DATABASE_NAME-free: python benchmarks/storefront.py --database shopsearch_bench [--url http://127.0.0.1:8000]
+
+The database must hold an indexed catalogue (scripts/demo's, or `import_catalog` + `reindex`). Without --url the
+script serves it itself (manage.py runserver on a free port). Each query is typed one character every 60 ms into a
+fresh box; the time runs from the last keystroke to the moment the results for the whole query are drawn, so it
+includes the page's 150 ms debounce (also reported without it).
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.common import ROOT, machine, setup_django  # noqa: E402
+
+QUERIES = ["summer dress", "warm coat", "jeans that don't stretch out", "dress for a wedding", "soft sweater", "petite pants",
+           "linen shirt", "swimsuit", "lace top", "jacket for fall", "maxi skirt", "comfortable leggings", "black dress", "cozy cardigan",
+           "blouse for work", "not see through top", "shorts", "tunic", "flattering jumpsuit", "pajamas"]
+DEBOUNCE_MS = 150
+TYPE_INTERVAL_S = 0.06
+
+# Resolves when the status line reports results for exactly `query`; the time from the last keystroke, in ms.
+WATCH = """
+const [query, done] = [arguments[0], arguments[arguments.length - 1]];
+const status = document.getElementById('status');
+const ready = () => status.textContent.includes(`results for “${query}”`) && document.querySelector('#results .card');
+const start = window.__lastKey;
+if (ready()) { done(performance.now() - start); return; }
+new MutationObserver((_, observer) => { if (ready()) { observer.disconnect(); done(performance.now() - start); } })
+  .observe(document.getElementById('main'), {subtree: true, childList: true, characterData: true});
+"""
+
+
+def percentiles(values: list[float]) -> dict:
+    return {"n": len(values), "p50": round(float(np.percentile(values, 50)), 1), "p95": round(float(np.percentile(values, 95)), 1)} if values else {"n": 0}
+
+
+def serve(database: str) -> tuple[str, subprocess.Popen]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "DATABASE_NAME": database, "DJANGO_DEBUG": "1"}
+    process = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(url + "/", timeout=2)
+            return url, process
+        except OSError:
+            time.sleep(0.5)
+    process.terminate()
+    raise SystemExit("the server did not start within 60 s")
+
+
+def timed_get(url: str) -> float:
+    start = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=600) as response:
+        response.read()
+    return (time.perf_counter() - start) * 1000
+
+
+def keystrokes(url: str, rounds: int) -> dict:
+    from tests.browser import chromium
+
+    with chromium() as driver:
+        driver.set_script_timeout(30)
+        driver.get(url + "/")
+        driver.execute_script("document.getElementById('q').addEventListener('keydown', () => { window.__lastKey = performance.now(); }, true);")
+        box = driver.find_element("id", "q")
+        times = []
+        for _ in range(rounds):
+            for query in QUERIES:
+                box.clear()
+                driver.execute_script("document.getElementById('status').textContent = '';")
+                for char in query:
+                    box.send_keys(char)
+                    time.sleep(TYPE_INTERVAL_S)
+                times.append(driver.execute_async_script(WATCH, query))
+        return {"queries": len(QUERIES), "rounds": rounds, "from_last_keystroke_ms": percentiles(times),
+                "after_debounce_ms": percentiles([t - DEBOUNCE_MS for t in times])}
+
+
+def product_page(url: str, product_id: str, requests: int) -> dict:
+    from shopsearch.indexing import active_space
+    from shopsearch.models import ReviewSentence
+
+    cached = ReviewSentence.objects.filter(space=active_space(), product_id=product_id).exists()
+    html = [timed_get(f"{url}/products/{product_id}/") for _ in range(requests)]
+    first = timed_get(f"{url}/api/products/{product_id}/sentiment/")
+    repeated = [timed_get(f"{url}/api/products/{product_id}/sentiment/") for _ in range(requests)]
+    return {"html_ms": percentiles(html), "sentiment_first_ms": round(first, 1), "sentiment_first_was_cold": not cached,
+            "sentiment_repeated_ms": percentiles(repeated)}
+
+
+def negation() -> dict:
+    from shopsearch import encoders, sentiment
+
+    rows = [json.loads(line) for line in (ROOT / "tests" / "data" / "negation" / "sentences.jsonl").read_text().splitlines()]
+    weights = json.loads(gzip.decompress(sentiment.DEFAULT_CLASSIFIER.read_bytes()))["weights"]
+    texts = [row["sentence"] for row in rows]
+    vectors = np.asarray(encoders.get_encoder(encoders.default_model()).encode(texts), dtype=np.float32)
+    result = {"sentences": len(rows), "classifier": "shipped default (data/sentiment_default.json.gz)"}
+    for name, flag in (("before", False), ("after", True)):
+        predictions = sentiment.predict(weights, vectors, texts, negation=flag)
+        right = [p.label == r["label"] for p, r in zip(predictions, rows)]
+        result[name] = {"accuracy": round(float(np.mean(right)), 3),
+                        "sign_accuracy": round(float(np.mean([(p.score > 0) == (r["label"] == "positive") for p, r in zip(predictions, rows)])), 3),
+                        **{subset: round(float(np.mean([ok for ok, r in zip(right, rows) if r["subset"] == subset])), 3) for subset in ("random", "negated_complaint")}}
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", default="shopsearch_bench")
+    parser.add_argument("--url", help="a running server on that database (default: start one)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--requests", type=int, default=20)
+    args = parser.parse_args()
+    setup_django(args.database)
+    from django.db.models import Count
+
+    from shopsearch.models import Document
+
+    products = Document.objects.filter(collection="", kind="product").count()
+    reviews = Document.objects.filter(collection="", kind="review")
+    busiest = reviews.values("product_id").annotate(n=Count("pk")).order_by("-n").first()
+    url, server = (args.url, None) if args.url else serve(args.database)
+    try:
+        report = {"benchmark": "storefront", "machine": machine(), "data": {"database": args.database, "products": products, "reviews": reviews.count(),
+                  "most_reviewed_product": busiest}, "keystroke_to_results": keystrokes(url, args.rounds),
+                  "product_page": product_page(url, busiest["product_id"], args.requests), "negation_sentences": negation()}
+    finally:
+        if server is not None:
+            server.terminate()
+    report["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps(report, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
