@@ -12,7 +12,9 @@ class ShopsearchConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, signals
+        from celery import current_app
+
+        from . import checks, signals, tasks
 
         django_checks.register(checks.check_settings, "shopsearch")
         broken = checks.startup_errors()
@@ -20,3 +22,4 @@ class ShopsearchConfig(AppConfig):
             logger.error("shopsearch: saves are not indexed until SHOPSEARCH is fixed: %s", "; ".join(e.msg for e in broken))
             return
         signals.connect()
+        tasks.schedule_periodic_tasks(current_app)

@@ -112,6 +112,13 @@ DEFAULTS: dict[str, Any] = {
     # Indexing
     "REINDEX_BATCH_SIZE": 64,
     "TASK_MAX_RETRIES": 5,
+    "BROKER_TIMEOUT": 1.0,  # seconds a save waits for the broker to take its task before indexing inline
+    "BROKER_RETRY_SECONDS": 30.0,  # after the broker failed, saves index inline without trying it for this long
+    # Celery kills a pool process not up within worker_proc_alive_timeout (default 4 s); loading the model takes
+    # longer (7.7 s measured on 2 busy cores), so workers raise it to this.
+    "WORKER_PROCESS_START_SECONDS": 60.0,
+    "RECONCILE_EVERY_SECONDS": 300.0,  # celery beat runs `reconcile` this often (lost or stranded updates)
+    "RECONCILE_GRACE_SECONDS": 120.0,  # a pending change younger than this is left to the task that is on its way
 }
 
 

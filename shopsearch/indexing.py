@@ -6,8 +6,10 @@ one keeps serving, and `activate` switches over in one transaction once it is co
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -18,7 +20,7 @@ from django.utils import timezone
 
 from . import encoders, registry, sentiment
 from .conf import setting
-from .models import SHOP_COLLECTION, Document, Embedding, EmbeddingSpace, ReviewVector
+from .models import SHOP_COLLECTION, Document, Embedding, EmbeddingSpace, PendingChange, ReviewVector
 from .registry import Kind, ProductDocument, ReviewDocument
 
 logger = logging.getLogger(__name__)
@@ -104,11 +106,25 @@ def spaces_to_update() -> list[EmbeddingSpace]:
     return list(EmbeddingSpace.objects.filter(Q(is_active=True) | Q(status=EmbeddingSpace.Status.BUILDING)))
 
 
-def missing_count(space: EmbeddingSpace, kinds: Sequence[Kind] = registry.KINDS) -> int:
-    """How many documents of `kinds` have no up-to-date vector in `space`."""
+def out_of_date(space: EmbeddingSpace, kinds: Sequence[Kind] = registry.KINDS) -> dict[Kind, set[str]]:
+    """Ids of the shop's objects of `kinds` whose index in `space` is behind the shop: no up-to-date vector, a
+    change not applied yet (PendingChange, also while its task runs), or no document at all (saved while no signal
+    fired or a document function failed) — and documents whose object is gone. What `reconcile` repairs."""
     fresh = Embedding.objects.filter(space=space, document=OuterRef("pk"), content_hash=OuterRef("content_hash"))
-    shop = Document.objects.filter(collection=SHOP_COLLECTION, kind__in=kinds)
-    return shop.exclude(pk__in=Subquery(fresh.values("document"))).count()
+    behind: dict[Kind, set[str]] = {}
+    for kind in kinds:
+        shop = Document.objects.filter(collection=SHOP_COLLECTION, kind=kind)
+        ids = set(shop.exclude(pk__in=Subquery(fresh.values("document"))).values_list("object_id", flat=True))
+        ids |= set(PendingChange.objects.filter(kind=kind).values_list("object_id", flat=True))
+        model = registry.indexed_model(kind)
+        objects = {str(pk) for pk in model._default_manager.values_list("pk", flat=True)} if model is not None else set()
+        behind[kind] = ids | (objects ^ set(shop.values_list("object_id", flat=True)))
+    return behind
+
+
+def missing_count(space: EmbeddingSpace, kinds: Sequence[Kind] = registry.KINDS) -> int:
+    """How many of the shop's objects of `kinds` are not searchable as they are now in `space` (out_of_date)."""
+    return sum(len(ids) for ids in out_of_date(space, kinds).values())
 
 
 def activate(space: EmbeddingSpace, *, allow_incomplete: bool = False) -> None:
@@ -278,18 +294,63 @@ def embed_documents(space: EmbeddingSpace, documents: Sequence[Document]) -> tup
 
 def index_objects(kind: Kind, object_ids: Iterable, space: EmbeddingSpace | None = None) -> tuple[int, int]:
     """Sync these objects' documents and embed them in `space`, or in every space that must stay current; then
-    refresh the review centroids these objects touch (a review's old and new product, or the products themselves)."""
+    refresh the review centroids these objects touch (a review's old and new product, or the products themselves).
+
+    One transaction per call, holding a lock per object (`lock_objects`): two tasks for the same object (two quick
+    saves, a save during a reindex) run one after the other, and the later one reads the object as the later save
+    left it, so the vector always ends up made from the latest committed text. A deleted object is removed the same
+    way. The objects' pending changes whose tickets were read here are cleared once every current space has them.
+    """
     ids = [str(pk) for pk in object_ids]
-    reviewed = reviewed_products(kind, ids)  # before the sync: a review moved to another product leaves its old one
-    documents = sync_documents(kind, ids)
-    touched = reviewed | reviewed_products(kind, ids) if kind == "review" else {doc.object_id for doc in documents}
-    spaces = [space] if space is not None else (spaces_to_update() or [ensure_active_space()])
-    embedded = skipped = 0
-    for target in spaces:
-        done, unchanged = embed_documents(target, documents)
-        refresh_review_vectors(target, touched)
-        embedded, skipped = embedded + done, skipped + unchanged
+    with transaction.atomic():
+        lock_objects(kind, ids)
+        tickets = dict(PendingChange.objects.filter(kind=kind, object_id__in=ids).values_list("object_id", "seq"))
+        reviewed = reviewed_products(kind, ids)  # before the sync: a review moved to another product leaves its old one
+        documents = sync_documents(kind, ids)
+        touched = reviewed | reviewed_products(kind, ids) if kind == "review" else {doc.object_id for doc in documents}
+        current = spaces_to_update()
+        spaces = [space] if space is not None else (current or [ensure_active_space()])
+        embedded = skipped = 0
+        for target in spaces:
+            done, unchanged = embed_documents(target, documents)
+            refresh_review_vectors(target, touched)
+            embedded, skipped = embedded + done, skipped + unchanged
+        if {s.pk for s in current} <= {s.pk for s in spaces}:
+            clear_pending(kind, tickets)
     return embedded, skipped
+
+
+def lock_objects(kind: Kind, object_ids: Sequence[str]) -> None:
+    """Take a transaction-scoped advisory lock per object, in one sorted order (so two batches never deadlock)."""
+    keys = sorted({int.from_bytes(hashlib.blake2b(f"shopsearch:{kind}:{pk}".encode(), digest_size=8).digest(), "big", signed=True)
+                   for pk in object_ids})
+    if keys:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(pg_advisory_xact_lock(key)) FROM unnest(%s::bigint[]) AS key", [keys])
+
+
+def record_changes(kind: Kind, object_ids: Iterable) -> None:
+    """Note, in the caller's transaction, that these shop objects changed: each gets a new ticket."""
+    ids = sorted({str(pk) for pk in object_ids})
+    if ids:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {PendingChange._meta.db_table} (kind, object_id, seq, changed_at) "
+                "SELECT %s, object_id, nextval('shopsearch_pending_seq'), now() FROM unnest(%s::text[]) AS object_id "
+                "ON CONFLICT (kind, object_id) DO UPDATE SET seq = EXCLUDED.seq, changed_at = EXCLUDED.changed_at",
+                [kind, ids],
+            )
+
+
+def clear_pending(kind: Kind, tickets: dict[str, int]) -> None:
+    """Forget the pending changes that still hold these tickets; one re-saved meanwhile drew a newer one and stays."""
+    if tickets:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {PendingChange._meta.db_table} p USING unnest(%s::text[], %s::bigint[]) AS t(object_id, seq) "
+                "WHERE p.kind = %s AND p.object_id = t.object_id AND p.seq = t.seq",
+                [list(tickets), list(tickets.values()), kind],
+            )
 
 
 # --- bulk -----------------------------------------------------------------------------------------------------
@@ -364,6 +425,34 @@ def reindex(
             on_batch(kind, len(ids))
     analyze_tables()
     return summary
+
+
+def reconcile(grace_seconds: float | None = None, batch_size: int | None = None) -> dict[str, int]:
+    """Repair whatever the task queue lost, per kind: pending changes older than RECONCILE_GRACE_SECONDS (a message
+    lost with Redis, or stranded by a killed worker; younger ones have a task on its way), documents whose vector is
+    missing or stale in a space that must stay current, objects with no document and documents whose object is
+    gone (out_of_date). Safe beside running tasks: it indexes through index_objects, under the same locks.
+
+    Changes that bypassed the signals (queryset.update(), bulk imports) leave no trace here: `reindex` finds them.
+    """
+    grace = float(setting("RECONCILE_GRACE_SECONDS") if grace_seconds is None else grace_seconds)
+    batch_size = batch_size or setting("REINDEX_BATCH_SIZE")
+    young = PendingChange.objects.filter(changed_at__gt=timezone.now() - timedelta(seconds=grace))
+    repaired: dict[str, int] = {}
+    for kind in registry.KINDS:
+        if registry.indexed_model(kind) is None:
+            continue
+        ids: set[str] = set()
+        for space in spaces_to_update() or [ensure_active_space()]:
+            ids |= out_of_date(space, [kind])[kind]
+        ids -= set(young.filter(kind=kind).values_list("object_id", flat=True))
+        todo = sorted(ids)
+        for start in range(0, len(todo), batch_size):
+            index_objects(kind, todo[start : start + batch_size])
+        repaired[kind] = len(todo)
+    if any(repaired.values()):
+        logger.info("shopsearch: reconcile repaired %s", repaired)
+    return repaired
 
 
 INDEX_TABLES = ("shopsearch_document", "shopsearch_embedding", "shopsearch_reviewvector")

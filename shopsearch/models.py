@@ -214,3 +214,25 @@ class DiscoveredAspect(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.sentences} sentences)"
+
+
+class PendingChange(models.Model):
+    """A saved or deleted shop object whose index update is not applied yet: the durable half of the task queue.
+
+    Written by the save's own signal (signals.py), so a committed save always leaves one, whatever happens to the
+    Celery message; removed by the worker only once the document and vectors match what it read (`seq` is the
+    save's ticket: a save during indexing draws a new one, so its row stays). A message lost with Redis, or
+    stranded by a killed worker, leaves its row behind for `indexing.reconcile` — and in the "missing" counts.
+    """
+
+    kind = models.CharField(max_length=10)
+    object_id = models.CharField(max_length=64)
+    seq = models.BigIntegerField(help_text="Ticket of the latest save (a database sequence): newer saves draw higher ones.")
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "object_id"], name="shopsearch_pending_once")]
+        indexes = [models.Index(fields=["changed_at"], name="shopsearch_pending_age")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id} (changed {self.changed_at:%Y-%m-%d %H:%M:%S})"

@@ -1,5 +1,5 @@
-"""Saves and deletes of the indexed models enqueue indexing after the transaction commits (never for a rollback);
-deleting an embedding space drops its HNSW indexes."""
+"""Saves and deletes of the indexed models leave a pending change in their own transaction and enqueue indexing
+after it commits (never for a rollback); deleting an embedding space drops its HNSW indexes."""
 from __future__ import annotations
 
 from django.db import transaction
@@ -9,17 +9,15 @@ from . import indexing, registry, tasks
 from .models import EmbeddingSpace
 
 
-def _on_save(sender, instance, raw: bool = False, **_kwargs) -> None:
+def _on_change(sender, instance, raw: bool = False, **_kwargs) -> None:
+    """A save or delete: note the change in the same transaction, and send the task once it commits. Both go through
+    index_objects, which reads the object as it is then (gone: its documents and vectors go too)."""
     if raw:  # loaddata: no side effects
         return
     kind = registry.kind_of(sender)
-    transaction.on_commit(lambda: tasks.enqueue(tasks.index_objects, kind, [str(instance.pk)]))
-
-
-def _on_delete(sender, instance, **_kwargs) -> None:
-    kind = registry.kind_of(sender)
     pk = str(instance.pk)
-    transaction.on_commit(lambda: tasks.enqueue(tasks.remove_objects, kind, [pk]))
+    indexing.record_changes(kind, [pk])
+    transaction.on_commit(lambda: tasks.enqueue(tasks.index_objects, kind, [pk]))
 
 
 def _on_space_delete(sender, instance: EmbeddingSpace, **_kwargs) -> None:
@@ -32,5 +30,5 @@ def connect() -> None:
     for kind in registry.KINDS:
         model = registry.indexed_model(kind)
         if model is not None:
-            post_save.connect(_on_save, sender=model, dispatch_uid=f"shopsearch_save_{kind}")
-            post_delete.connect(_on_delete, sender=model, dispatch_uid=f"shopsearch_delete_{kind}")
+            post_save.connect(_on_change, sender=model, dispatch_uid=f"shopsearch_save_{kind}")
+            post_delete.connect(_on_change, sender=model, dispatch_uid=f"shopsearch_delete_{kind}")

@@ -101,7 +101,13 @@ def celery_app_module() -> str:
 
 
 @pytest.fixture
-def celery_worker_process(tmp_path, celery_app_module):
+def worker_concurrency() -> int:
+    """Pool processes of the test worker; a test module that needs races overrides this fixture."""
+    return 1
+
+
+@pytest.fixture
+def celery_worker_process(tmp_path, celery_app_module, worker_concurrency):
     """A real `celery worker` process on a private queue of the real Redis, using the test database."""
     from django.db import connection
 
@@ -109,7 +115,7 @@ def celery_worker_process(tmp_path, celery_app_module):
     env = {**os.environ, "DATABASE_NAME": connection.settings_dict["NAME"], "PYTHONUNBUFFERED": "1"}
     log = open(tmp_path / "worker.log", "w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", celery_app_module, "worker", "-Q", queue, "-c", "1", "--pool", "prefork", "-l", "INFO", "-n", f"{queue}@%h"],
+        [sys.executable, "-m", "celery", "-A", celery_app_module, "worker", "-Q", queue, "-c", str(worker_concurrency), "--pool", "prefork", "-l", "INFO", "-n", f"{queue}@%h"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     conf = current_app.conf

@@ -16,7 +16,7 @@ from django.db import transaction
 
 from catalog.models import Category, Product, Review
 from shopsearch import indexing, recommend, search
-from shopsearch.models import SHOP_COLLECTION, Document, Embedding, ReviewVector
+from shopsearch.models import SHOP_COLLECTION, Document, Embedding, PendingChange, ReviewVector
 
 from .conftest import SHARED_DATA, demo_rows
 
@@ -55,6 +55,7 @@ def test_edited_demo_products_are_served_as_an_exact_scan_ranks_them(real_model,
     with django_capture_on_commit_callbacks(execute=True):
         edit_titles(edited, rng)
     space = indexing.active_space()
+    assert not PendingChange.objects.exists()  # every change applied
     for product in edited:
         vector = search.encode_query(space, product.title)
         page = search.search_products(product.title, "semantic", facets=False, highlight=False)

@@ -32,11 +32,22 @@ class Command(BaseCommand):
         parser.add_argument("--async", dest="use_workers", action="store_true", help="fan the batches out over Celery workers")
         parser.add_argument("--no-activate", action="store_true", help="with --model: fill the space but do not switch to it")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        parser.add_argument("--missing", action="store_true",
+                            help="only what is out of date (lost or stranded updates, missing or stale vectors, orphans), as the "
+                                 "periodic reconcile task does, without waiting for its grace period")
 
     def handle(self, *args, **options) -> None:
         batch_size = options["batch_size"] or setting("REINDEX_BATCH_SIZE")
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
+        if options["missing"]:
+            if options["model"] or options["kind"] or options["use_workers"]:
+                raise CommandError("--missing repairs every kind in the spaces that serve or are being built; "
+                                   "it takes no --model, --kind or --async")
+            repaired = indexing.reconcile(grace_seconds=0, batch_size=batch_size)
+            self.stdout.write(self.style.SUCCESS(f"Repaired: {', '.join(f'{n} {kind}s' for kind, n in repaired.items()) or 'nothing'}."))
+            self.stdout.write(json.dumps({"repaired": repaired}))
+            return
         kinds = tuple(options["kind"] or [k for k in registry.KINDS if registry.indexed_model(k) is not None])
         try:
             space = indexing.get_or_create_space(options["model"]) if options["model"] else indexing.ensure_active_space()
