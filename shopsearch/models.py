@@ -236,3 +236,124 @@ class PendingChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.object_id} (changed {self.changed_at:%Y-%m-%d %H:%M:%S})"
+
+
+class SearchLog(models.Model):
+    """One storefront/API search, for the owner's analytics and the query suggestions (analytics.py).
+
+    Written in batches off the request path (analytics.log_search buffers in Redis, a task flushes), kept for
+    SHOPSEARCH["SEARCH_LOG_RETENTION_DAYS"]. No IP address and no user id: the session id is the anonymous one
+    the storefront chose, as on `Event`.
+    """
+
+    query = models.TextField(help_text="The query as typed.")
+    normalized = models.CharField(max_length=300, help_text="Lower-cased, accents and extra spaces removed: what analytics group by.")
+    mode = models.CharField(max_length=20)
+    filters = models.JSONField(default=dict, blank=True)
+    results = models.PositiveIntegerField(help_text="Total hits of the search.")
+    latency_ms = models.FloatField()
+    session_id = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at"], name="shopsearch_searchlog_time"),
+            models.Index(fields=["normalized", "created_at"], name="shopsearch_searchlog_query"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.query!r} ({self.mode}, {self.results} results)"
+
+
+class Synonym(models.Model):
+    """Words keyword retrieval treats as one: a two-way group ("tee, t-shirt, tshirt") or one-way ("pants → trousers")."""
+
+    class Kind(models.TextChoices):
+        GROUP = "group", "two-way group: every term finds every other"
+        ONE_WAY = "one_way", "one-way: the term also finds the synonyms, not the reverse"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.GROUP)
+    term = models.CharField(max_length=200, blank=True, help_text="One-way only: the word or phrase the shopper types.")
+    synonyms = models.TextField(help_text="Comma-separated words or phrases (a group lists all its members).")
+    enabled = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.term} → {self.synonyms}" if self.kind == self.Kind.ONE_WAY else self.synonyms
+
+
+class Rule(models.Model):
+    """A merchandising rule for matching queries: pin a product at a position, boost, bury or hide it (rules.py)."""
+
+    class Match(models.TextChoices):
+        EXACT = "exact", "query is exactly"
+        CONTAINS = "contains", "query contains"
+
+    class Action(models.TextChoices):
+        PIN = "pin", "pin at position"
+        BOOST = "boost", "boost"
+        BURY = "bury", "bury"
+        HIDE = "hide", "hide"
+
+    query = models.CharField(max_length=300, help_text="Compared with the normalised query (lower case, no accents).")
+    match = models.CharField(max_length=10, choices=Match.choices, default=Match.EXACT)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    product_id = models.CharField(max_length=64, help_text="The shop's product id.")
+    position = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Pin: the 1-based position.")
+    weight = models.FloatField(default=1.0, help_text="Boost/bury: how many places' worth of score to move (multiplier on the fused score).")
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    note = models.CharField(max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["enabled"], name="shopsearch_rule_enabled")]
+
+    def __str__(self) -> str:
+        where = f" at {self.position}" if self.action == self.Action.PIN else ""
+        return f"{self.get_match_display()} {self.query!r}: {self.action} {self.product_id}{where}"
+
+
+class ConsoleJob(models.Model):
+    """A long action started from the owner's console (reindex, switch, roll back…), run by a worker.
+
+    `job` names what may not run twice at once (all reindexes share one); the partial unique constraint refuses a
+    second start while one is queued or running. Progress is `done` of `total`, written by the task as it goes.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+
+    job = models.CharField(max_length=50)
+    action = models.CharField(max_length=50)
+    arguments = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(null=True, blank=True)
+    message = models.TextField(blank=True, default="")
+    started_by = models.CharField(max_length=150, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job"], condition=Q(status__in=["queued", "running"]), name="shopsearch_job_once")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="shopsearch_job_time")]
+        permissions = [
+            ("view_console", "Can see the shopsearch dashboard and analytics"),
+            ("run_reindex", "Can reindex from the console"),
+            ("switch_space", "Can switch search to another embedding space"),
+            ("rollback_space", "Can roll search back to the previous space"),
+            ("build_space", "Can build a new embedding space"),
+            ("train_sentiment", "Can train the review sentiment classifier"),
+            ("discover_aspects", "Can discover review aspects"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} ({self.status})"
