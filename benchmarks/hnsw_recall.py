@@ -84,11 +84,15 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=60, help="queries on untouched rows")
     parser.add_argument("--reviews", type=int, default=0, help="demo catalogue only: import the first N reviews and measure them too")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ef-search", type=int, help="HNSW_EF_SEARCH for this run (default: the setting)")
     args = parser.parse_args()
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
     setup_django(args.database)
 
     from django.conf import settings
+
+    if args.ef_search:
+        settings.SHOPSEARCH = {**settings.SHOPSEARCH, "HNSW_EF_SEARCH": args.ef_search}
     from django.core.management import call_command
     from django.db import transaction
     from django.test import override_settings

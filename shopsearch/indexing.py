@@ -141,6 +141,15 @@ def activate(space: EmbeddingSpace, *, allow_incomplete: bool = False) -> None:
     logger.info("shopsearch: space #%s (%s) is now active", space.pk, space.model_identity)
 
 
+def retire(space: EmbeddingSpace) -> None:
+    """Stop keeping `space` current: an abandoned build otherwise has every save embedded into it too. Its vectors stay
+    (`reindex --model` takes it up again); the serving space cannot be retired."""
+    if space.is_active:
+        raise SpaceError(f"Space #{space.pk} ({space.model_identity}) serves search; switch to another space before retiring it.")
+    EmbeddingSpace.objects.filter(pk=space.pk).update(status=EmbeddingSpace.Status.RETIRED)
+    logger.info("shopsearch: space #%s (%s) is retired", space.pk, space.model_identity)
+
+
 # --- documents ----------------------------------------------------------------------------------------------
 
 
@@ -433,7 +442,9 @@ def reconcile(grace_seconds: float | None = None, batch_size: int | None = None)
     missing or stale in a space that must stay current, objects with no document and documents whose object is
     gone (out_of_date). Safe beside running tasks: it indexes through index_objects, under the same locks.
 
-    Changes that bypassed the signals (queryset.update(), bulk imports) leave no trace here: `reindex` finds them.
+    A serving space without a sentiment classifier (just switched to a new model) gets one trained from the shop's
+    star ratings. Changes that bypassed the signals (queryset.update(), bulk imports) leave no trace here: `reindex`
+    finds them.
     """
     grace = float(setting("RECONCILE_GRACE_SECONDS") if grace_seconds is None else grace_seconds)
     batch_size = batch_size or setting("REINDEX_BATCH_SIZE")
@@ -450,6 +461,14 @@ def reconcile(grace_seconds: float | None = None, batch_size: int | None = None)
         for start in range(0, len(todo), batch_size):
             index_objects(kind, todo[start : start + batch_size])
         repaired[kind] = len(todo)
+    space = active_space()
+    if space is not None and sentiment.status(space) == "pending":  # switched to a new model: its reviews need labels
+        try:
+            sentiment.train_classifier(space)
+        except sentiment.SentimentError as exc:  # too few rated reviews yet: nothing to learn from
+            logger.info("shopsearch: no sentiment classifier for space #%s yet: %s", space.pk, exc)
+        else:
+            repaired["sentiment_classifier"] = 1
     if any(repaired.values()):
         logger.info("shopsearch: reconcile repaired %s", repaired)
     return repaired

@@ -451,6 +451,28 @@ def shop_reviews(space: EmbeddingSpace, keep=lambda review_id: True) -> Labelled
     return LabelledReviews([r[0] for r in kept], [r[1] for r in kept], [label_for_rating(r[2]) for r in kept], vectors, [r[4] for r in kept])
 
 
+def train_classifier(space: EmbeddingSpace, path: Path | None = None, holdout: float = 0.0) -> tuple[SentimentClassifier, dict]:
+    """Train, store and apply the review classifier of `space` from star ratings: the shop's own rated reviews (their
+    stored vectors), or a review file's. `holdout` keeps a fixed share of reviews out and scores them after training.
+    Returns the classifier and {"cross_validated": …, "holdout": …}. SentimentError when there is too little to learn."""
+    keep = lambda review_id: not in_holdout(review_id, holdout)  # noqa: E731
+    source = file_reviews(space, path, keep) if path else shop_reviews(space, keep)
+    weights, cross_validated = train(source.vectors, source.texts, source.labels, general_anchors(space), title_examples(space, source))
+    result = {"cross_validated": cross_validated, "reviews": len(source.labels)}
+    if holdout:
+        held = file_reviews(space, path, lambda i: not keep(i)) if path else shop_reviews(space, lambda i: not keep(i))
+        predictions = predict(weights, held.vectors, held.texts)
+        result["holdout"] = metrics(held.labels, [p.label for p in predictions], [p.score for p in predictions])
+    trained_on = f"{path.name if path else 'shop reviews'}, {len(source.labels)} reviews" + (f", {holdout:.0%} held out" if holdout else "")
+    return save_classifier(space, weights, cross_validated, trained_on), result
+
+
+def status(space: EmbeddingSpace) -> str:
+    """"ready" when the space has a classifier, else "pending": a space just switched to (a new model) has none until
+    the periodic reconcile (or `manage.py train_sentiment`) trains one from the shop's ratings."""
+    return "ready" if active_classifier(space) is not None else "pending"
+
+
 # --- per product ----------------------------------------------------------------------------------------------
 
 
@@ -484,6 +506,7 @@ def product_summary(space: EmbeddingSpace, product_id: str, snippet_length: int 
         "product": str(product_id),
         "reviews": reviews.count(),
         "labelled": total,
+        "classifier": status(space),
         "counts": counts,
         "share_positive": round(counts["positive"] / total, 4) if total else 0.0,
         "mean_score": round(labelled.aggregate(m=Avg("sentiment_score"))["m"] or 0.0, 4),

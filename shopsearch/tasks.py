@@ -16,7 +16,7 @@ from celery.signals import worker_init, worker_process_init
 from django.db import DatabaseError, InterfaceError
 from kombu.exceptions import OperationalError as BrokerError
 
-from . import encoders, indexing, reviews
+from . import encoders, indexing, recommend, reviews
 from .conf import setting
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,12 @@ def refresh_review_sentences(object_ids: list) -> dict:
 def reconcile() -> dict:
     """Repair what the queue lost (indexing.reconcile). Scheduled every RECONCILE_EVERY_SECONDS by celery beat."""
     return indexing.reconcile()
+
+
+@shared_task(name="shopsearch.delete_old_events")
+def delete_old_events() -> dict:
+    """Delete shopper events older than EVENT_RETENTION_DAYS (on beat's schedule, daily)."""
+    return {"deleted": recommend.delete_old_events()}
 
 
 @shared_task(name="shopsearch.discover_aspects", base=IndexTask)
@@ -113,8 +119,10 @@ def load_model_in_worker(**_kwargs) -> None:
 
 
 def schedule_periodic_tasks(app) -> None:
-    """Put `reconcile` on the Celery app's beat schedule (run beat: `celery worker -B` or a `celery beat` process)."""
+    """Put the plugin's periodic tasks on the Celery app's beat schedule (run one beat: `celery worker -B` on a
+    single worker, or a `celery beat` process): reconcile, and the daily event retention."""
     app.add_periodic_task(float(setting("RECONCILE_EVERY_SECONDS")), reconcile.s(), name="shopsearch.reconcile")
+    app.add_periodic_task(24 * 3600.0, delete_old_events.s(), name="shopsearch.delete_old_events")
 
 
 _publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopsearch-publish")

@@ -150,9 +150,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task only makes sense against the database it was sent from, so the default queue is named after it: a demo,
 # a benchmark and a test run sharing one Redis never take each other's tasks. CELERY_QUEUE overrides it.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE") or f"shopsearch.{DATABASES['default']['NAME']}"
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
-CELERY_IMPORTS = ["shopsearch.retention"]
-CELERY_BEAT_SCHEDULE = {"shopsearch-delete-old-events": {"task": "shopsearch.delete_old_events", "schedule": 24 * 3600.0}}
+# visibility_timeout: a task taken by a worker that dies unacknowledged goes back to the queue after this long. It
+# must exceed the longest task (fine-tuning at FINETUNE_MAX_PAIRS: ~35 min on 2 cores), or a running task would be
+# handed to a second worker. Index updates do not wait for it: the periodic reconcile applies their pending changes.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "visibility_timeout": 3600}
 
 # The cache counts request rates (shopsearch.api.throttling) across server processes: Redis (CACHE_URL, default
 # REDIS_URL), keys prefixed with the database name like the Celery queue. Unreachable, rates go uncounted (logged).

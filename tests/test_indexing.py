@@ -166,3 +166,17 @@ def test_a_space_has_its_own_hnsw_indexes_until_it_is_deleted(fake_model):
     assert expected <= index_names()
     space.delete()
     assert not expected & index_names()
+
+
+def test_a_retired_space_no_longer_gets_every_save_and_the_serving_one_cannot_be_retired(products, fake_model, run_on_commit):
+    abandoned = EmbeddingSpace.objects.create(model_name=FAKE_MODEL, model_identity="abandoned-build", dimensions=64, recipe="x")
+    indexing.create_space_indexes(abandoned)
+    products[0].title = "Edited while a build lies abandoned"
+    run_on_commit(products[0].save)
+    assert Embedding.objects.filter(space=abandoned).count() == 1  # a building space is kept current: twice the work
+    indexing.retire(abandoned)
+    products[1].title = "Edited after the build was retired"
+    run_on_commit(products[1].save)
+    assert Embedding.objects.filter(space=abandoned).count() == 1
+    with pytest.raises(indexing.SpaceError, match="serves search"):
+        indexing.retire(indexing.active_space())

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from shopsearch import recommend
 from shopsearch.models import Event
-from shopsearch.retention import delete_old_events
+from shopsearch.tasks import delete_old_events
 
 pytestmark = pytest.mark.django_db
 

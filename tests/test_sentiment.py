@@ -169,3 +169,24 @@ def test_titles_become_extra_examples_of_their_own_reviews(fake_model, shop_with
     weights, metrics = sentiment.train(reviews.vectors, reviews.texts, reviews.labels, sentiment.general_anchors(space), titles)
     assert metrics["examples"] == {"negative": 25, "neutral": 25, "positive": 25}  # counted in reviews, titles are extra
     assert sentiment.predict(weights, titles.vectors[:3], titles.texts[:3])
+
+
+def test_a_switch_to_a_new_model_says_sentiment_is_pending_and_reconcile_trains_it(fake_model, shop_with_reviews, monkeypatch):
+    products = shop_with_reviews(balanced_reviews(25))
+    other = type(fake_model)()
+    other.name = "other-fake-model"
+    original = other.encode
+    other.encode = lambda texts: original([t[::-1] for t in texts])  # another vector space
+    patched = indexing.encoders.get_encoder
+    monkeypatch.setattr(indexing.encoders, "get_encoder", lambda name: other if name == "other-fake-model" else patched(name))
+    new = indexing.get_or_create_space("other-fake-model")
+    indexing.reindex(new)
+    indexing.activate(new)
+
+    client = APIClient()
+    body = client.get(f"/api/products/{products[0].pk}/sentiment/").json()
+    assert body["classifier"] == "pending" and body["labelled"] == 0 and body["reviews"] == 75
+    assert indexing.reconcile()["sentiment_classifier"] == 1
+    body = client.get(f"/api/products/{products[0].pk}/sentiment/").json()
+    assert body["classifier"] == "ready" and body["labelled"] == 75
+    assert SentimentClassifier.objects.get(space=new, is_active=True).trained_on == "shop reviews, 75 reviews"

@@ -326,6 +326,8 @@ class ProductSentimentSerializer(serializers.Serializer):
     product = serializers.CharField()
     reviews = serializers.IntegerField()
     labelled = serializers.IntegerField(help_text="reviews the classifier has labelled")
+    classifier = serializers.ChoiceField(["ready", "pending"], help_text="pending: the serving space (a new model) has no "
+                                         "sentiment classifier yet; the periodic reconcile trains one from the shop's ratings")
     counts = SentimentCountsSerializer()
     share_positive = serializers.FloatField()
     mean_score = serializers.FloatField(help_text="mean of P(positive) - P(negative), in [-1, 1]")

@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from shopsearch import indexing, registry, tasks
+from shopsearch import indexing, registry, sentiment, tasks
 from shopsearch.conf import setting
 from shopsearch.models import EmbeddingSpace
 
@@ -87,6 +87,9 @@ class Command(BaseCommand):
             self.stderr.write(f"Not switched over: {exc}")
             return False
         self.stdout.write(self.style.SUCCESS(f"Search now uses space #{space.pk} ({space.model_identity})."))
+        if sentiment.status(space) == "pending":
+            self.stdout.write("Review sentiment: the new space has no classifier yet; the periodic reconcile trains one from "
+                              "the shop's star ratings (or run `manage.py train_sentiment` now). Until then reviews show as unlabelled.")
         return True
 
     def _run_on_workers(self, space, kinds, batch_size, bar) -> indexing.ReindexSummary:

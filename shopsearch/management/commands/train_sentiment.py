@@ -27,29 +27,18 @@ class Command(BaseCommand):
             raise CommandError(f"--file: no such file: {options['file']}")
         try:
             space = require_active_space()
-            holdout = options["holdout"]
-            keep = lambda review_id: not sentiment.in_holdout(review_id, holdout)  # noqa: E731
-            source = sentiment.file_reviews(space, options["file"], keep) if options["file"] else sentiment.shop_reviews(space, keep)
-            self.stdout.write(f"Training on {len(source.labels)} reviews (space #{space.pk}, {space.model_identity})")
-            titles = sentiment.title_examples(space, source)
-            self.stdout.write(f"... and {len(titles.texts)} of their titles as extra short examples")
-            weights, metrics = sentiment.train(source.vectors, source.texts, source.labels, sentiment.general_anchors(space), titles)
+            classifier, result = sentiment.train_classifier(space, options["file"], options["holdout"])
         except (NotReady, sentiment.SentimentError) as exc:
             raise CommandError(str(exc)) from exc
-        result = {"cross_validated": metrics}
-        if holdout:
-            held = sentiment.file_reviews(space, options["file"], lambda i: not keep(i)) if options["file"] else sentiment.shop_reviews(space, lambda i: not keep(i))
-            predictions = sentiment.predict(weights, held.vectors, held.texts)
-            result["holdout"] = sentiment.metrics(held.labels, [p.label for p in predictions], [p.score for p in predictions])
-        trained_on = f"{options['file'].name if options['file'] else 'shop reviews'}, {len(source.labels)} reviews" + (f", {holdout:.0%} held out" if holdout else "")
-        classifier = sentiment.save_classifier(space, weights, metrics, trained_on)
+        metrics, trained_on = result["cross_validated"], classifier.trained_on
+        self.stdout.write(f"Trained on {result['reviews']} reviews and their titles (space #{space.pk}, {space.model_identity})")
         if options["save_default"]:
             options["save_default"].parent.mkdir(parents=True, exist_ok=True)
             options["save_default"].write_bytes(gzip.compress(json.dumps({
-                "space": sentiment.space_identity(space), "weights": weights, "metrics": metrics, "trained_on": trained_on,
+                "space": sentiment.space_identity(space), "weights": classifier.weights, "metrics": metrics, "trained_on": trained_on,
             }).encode(), mtime=0))
         self.stdout.write(self.style.SUCCESS(
             f"Classifier #{classifier.pk} active for space #{space.pk}: cross-validated balanced accuracy "
             f"{metrics['balanced_accuracy']:.3f}, macro-F1 {metrics.get('macro_f1_3class', float('nan')):.3f}"))
         if options["json"]:
-            self.stdout.write(json.dumps(result))
+            self.stdout.write(json.dumps({key: value for key, value in result.items() if key != "reviews"}))
