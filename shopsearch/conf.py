@@ -109,6 +109,11 @@ DEFAULTS: dict[str, Any] = {
     "FINETUNE_LEARNING_RATE": 2e-5,
     "FINETUNE_WARMUP_RATIO": 0.1,  # share of the steps over which the learning rate ramps up
     "FINETUNE_REVIEWS_PER_PRODUCT": 2,  # --from catalogue: (product, review) pairs per product at most
+    # The owner's console and search analytics (analytics.py, admin.py, rules.py; README "The owner's console").
+    "SEARCH_LOG": True,  # log every first page of a shop search (query, mode, filters, result count, latency, session; no IP)
+    "SEARCH_LOG_BATCH": 100,  # buffered log entries (Redis) that make a worker move them into the database
+    "SEARCH_LOG_RETENTION_DAYS": 90,  # log entries older than this are deleted by the daily shopsearch.delete_old_searches task; None keeps them
+    "CONSOLE_PING_SECONDS": 1.0,  # how long the dashboard waits for workers to answer a Celery ping
     # Indexing
     "REINDEX_BATCH_SIZE": 64,
     "TASK_MAX_RETRIES": 5,

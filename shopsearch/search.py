@@ -26,6 +26,7 @@ import numpy as np
 from django.db import connection, transaction
 
 from . import encoders
+from . import analytics
 from .conf import setting
 from .models import SHOP_COLLECTION, Document, EmbeddingSpace
 
@@ -343,6 +344,7 @@ def search_products(
     sort: Sort = "relevance",
     space: EmbeddingSpace | None = None,
     collection: str = SHOP_COLLECTION,
+@analytics.logged
 ) -> SearchPage:
     """One page of products for `query`, best first: by keywords, by meaning, or both fused (the API's search).
 
