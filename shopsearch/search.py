@@ -330,6 +330,7 @@ def fuse(
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
+@analytics.logged
 def search_products(
     query: str,
     mode: Mode = "hybrid",
@@ -344,7 +345,6 @@ def search_products(
     sort: Sort = "relevance",
     space: EmbeddingSpace | None = None,
     collection: str = SHOP_COLLECTION,
-@analytics.logged
 ) -> SearchPage:
     """One page of products for `query`, best first: by keywords, by meaning, or both fused (the API's search).
 
