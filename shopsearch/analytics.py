@@ -13,15 +13,16 @@ import logging
 import re
 import time
 import unicodedata
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 from celery import current_app, shared_task
 from django.db import connection
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from .conf import setting
-from .models import SHOP_COLLECTION, SearchLog
+from .models import SHOP_COLLECTION, Event, SearchLog
 
 logger = logging.getLogger(__name__)
 
@@ -119,3 +120,67 @@ def delete_old_searches_task() -> dict:
     """Daily (celery beat): flush the buffer, then apply the retention."""
     flush_search_log()
     return {"deleted": delete_old_searches()}
+
+
+# --- the owner's figures ------------------------------------------------------------------------------------------
+
+REPORT_ROWS = 50  # rows per table on the page (the CSV export has them all)
+
+
+def _range(start: date | None, end: date | None) -> tuple[datetime, datetime, date, date]:
+    """[start 00:00, the day after end 00:00) in the current time zone; default: the last 30 days, today included."""
+    today = timezone.localdate()
+    end = end or today
+    start = start or end - timedelta(days=29)
+    tz = timezone.get_current_timezone()
+    return (datetime.combine(start, datetime.min.time(), tz), datetime.combine(end + timedelta(days=1), datetime.min.time(), tz), start, end)
+
+
+def report(start: date | None = None, end: date | None = None) -> dict:
+    """Every figure of the analytics page for the days start..end (both included).
+
+    Per normalised query: searches, zero-result searches, clicks (click events carrying that query, normalised the
+    same way), CTR = clicks / searches, mean 1-based click position. Per day: searches, zero-result searches and
+    the latency percentiles (PostgreSQL percentile_cont: interpolated, as numpy's default).
+    """
+    since, until, start, end = _range(start, end)
+    searches = SearchLog.objects.filter(created_at__gte=since, created_at__lt=until)
+    per_query = {row["normalized"]: row for row in searches.values("normalized").annotate(
+        searches=Count("id"), zero=Count("id", filter=Q(results=0)))}
+    clicks: dict[str, list[int]] = {}
+    for query, position in Event.objects.filter(type=Event.Type.CLICK, created_at__gte=since, created_at__lt=until).exclude(query="").values_list("query", "position"):
+        clicks.setdefault(normalize(query), []).append(position)
+    rows = []
+    for query, row in per_query.items():
+        positions = [p for p in clicks.get(query, []) if p is not None]
+        n_clicks = len(clicks.get(query, []))
+        rows.append({"query": query, "searches": row["searches"], "zero_results": row["zero"], "clicks": n_clicks,
+                     "ctr": round(n_clicks / row["searches"], 4),
+                     "mean_click_position": round(sum(positions) / len(positions), 2) if positions else None})
+    rows.sort(key=lambda r: (-r["searches"], r["query"]))
+    query_columns = ["query", "searches", "zero_results", "clicks", "ctr", "mean_click_position"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT (created_at AT TIME ZONE %s)::date AS day, count(*), count(*) FILTER (WHERE results = 0),
+                      percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms), percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)
+               FROM shopsearch_searchlog WHERE created_at >= %s AND created_at < %s GROUP BY day ORDER BY day""",
+            [timezone.get_current_timezone_name(), since, until],
+        )
+        days = [[day.isoformat(), n, zero, round(p50, 2), round(p95, 2)] for day, n, zero, p50, p95 in cursor.fetchall()]
+    total = sum(r["searches"] for r in rows)
+    total_clicks = sum(r["clicks"] for r in rows)
+
+    def table(title, columns, items):
+        return {"title": title, "columns": columns, "rows": [[item[c] for c in columns] if isinstance(item, dict) else item for item in items]}
+
+    return {
+        "start": start, "end": end,
+        "summary": {"searches": total, "distinct_queries": len(rows), "zero_result_searches": sum(r["zero_results"] for r in rows),
+                    "clicks": total_clicks, "ctr": round(total_clicks / total, 4) if total else None},
+        "tables": {
+            "top_queries": table("Top queries", query_columns, rows),
+            "zero_results": table("Queries that found nothing", query_columns, [r for r in rows if r["zero_results"]]),
+            "no_clicks": table("Queries without clicks", query_columns, [r for r in rows if not r["clicks"]]),
+            "per_day": table("Searches and latency per day", ["day", "searches", "zero_result_searches", "latency_p50_ms", "latency_p95_ms"], days),
+        },
+    }
