@@ -26,7 +26,7 @@ import numpy as np
 from django.db import connection, transaction
 
 from . import encoders
-from . import analytics
+from . import analytics, rules
 from .conf import setting
 from .models import SHOP_COLLECTION, Document, EmbeddingSpace
 
@@ -331,6 +331,7 @@ def fuse(
 
 
 @analytics.logged
+@rules.merchandised
 def search_products(
     query: str,
     mode: Mode = "hybrid",
