@@ -13,6 +13,7 @@ query the search is exactly the wrapped one.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import re
@@ -174,9 +175,9 @@ def merchandised(search_products):
                     hit.explain["rules"] = notes[hit.id]
                 if added:
                     hit.explain["synonyms"] = added
-        return search.SearchPage(
-            hits=kept[offset : offset + size], page=page, page_size=size, has_next=len(kept) > offset + size, space=deep.space,
-            facets=deep.facets, total=None if deep.total is None else deep.total - removed + added_hits,
+        return dataclasses.replace(  # the rest of the page (space, facets, match...) is the deep search's
+            deep, hits=kept[offset : offset + size], page=page, page_size=size, has_next=len(kept) > offset + size,
+            total=None if deep.total is None else deep.total - removed + added_hits,
         )
 
     return wrapper

@@ -82,3 +82,14 @@ def test_a_pin_outside_the_filters_is_not_added(clusters):
     Rule.objects.create(query="wool coat", action=Rule.Action.PIN, product_id=clusters["dress3"], position=1)
     assert clusters["dress3"] not in ids("wool coat", filters=search.Filters(category="Coats"))
     assert rules.snapshot().rules
+
+
+def test_the_search_api_shows_rules_and_synonyms_in_explain(clusters, client):
+    Synonym.objects.create(kind=Synonym.Kind.ONE_WAY, term="overcoat", synonyms="wool coat")
+    Rule.objects.create(query="overcoat", action=Rule.Action.PIN, product_id=clusters["dress3"], position=1)
+    body = client.get("/api/search/", {"q": "overcoat", "mode": "keyword", "explain": "true"}).json()
+    first = body["results"][0]
+    assert first["id"] == clusters["dress3"]
+    assert first["explain"]["rules"] == [f"rule #{Rule.objects.get().pk}: pinned at 1 (query is exactly 'overcoat')"]
+    assert first["explain"]["synonyms"] == ["wool coat"]
+    assert body["total"] == 8  # the seven coats the synonym found and the pinned dress

@@ -221,6 +221,10 @@ class ExplainSerializer(serializers.Serializer):
     fused_score = serializers.FloatField(allow_null=True, help_text="Hybrid (or reviews=true): the fused score.")
     review_rank = serializers.IntegerField(required=False, allow_null=True, help_text="reviews=true: rank in the review list.")
     review_similarity = serializers.FloatField(required=False, allow_null=True, help_text="reviews=true: best review's cosine similarity.")
+    rules = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Merchandising rules that moved, pinned or boosted this hit (rules.py)."
+    )
+    synonyms = serializers.ListField(child=serializers.CharField(), required=False, help_text="Terms synonyms added to the query.")
 
 
 class SearchHitSerializer(HitSerializer):
