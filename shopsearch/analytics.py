@@ -184,3 +184,44 @@ def report(start: date | None = None, end: date | None = None) -> dict:
             "per_day": table("Searches and latency per day", ["day", "searches", "zero_result_searches", "latency_p50_ms", "latency_p95_ms"], days),
         },
     }
+
+
+# --- query suggestions --------------------------------------------------------------------------------------------
+
+
+def suggest(prefix: str, limit: int | None = None) -> dict[str, list]:
+    """Completions for what a shopper has typed so far: past queries that found something and product titles.
+
+    Queries: normalised log entries with results whose text starts with the prefix, or is trigram-similar to it
+    (a typo), weighted by frequency and recency (each search counts 0.5 ** (age / SUGGEST_HALF_LIFE_DAYS));
+    prefix matches first. Titles: shop products whose title has a word starting with the prefix, or a word
+    trigram-similar to it (pg_trgm word_similarity ≥ SUGGEST_SIMILARITY), most similar first.
+    """
+    limit = limit or int(setting("SUGGEST_LIMIT"))
+    typed = normalize(prefix)
+    if not typed:
+        return {"queries": [], "products": []}
+    similarity = float(setting("SUGGEST_SIMILARITY"))
+    half_life = float(setting("SUGGEST_HALF_LIFE_DAYS")) * 86400
+    pattern = typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT normalized, normalized LIKE %s AS prefix,
+                      sum(power(0.5, extract(epoch FROM now() - created_at) / %s)) AS weight
+               FROM shopsearch_searchlog
+               WHERE results > 0 AND created_at >= now() - make_interval(days => %s)
+                 AND (normalized LIKE %s OR word_similarity(%s, normalized) >= %s)
+               GROUP BY normalized ORDER BY prefix DESC, weight DESC, normalized LIMIT %s""",
+            [pattern, half_life, int(setting("SEARCH_LOG_RETENTION_DAYS") or 3650), pattern, typed, similarity, limit],
+        )
+        queries = [{"query": query, "weight": round(float(weight), 4)} for query, _, weight in cursor.fetchall()]
+        cursor.execute(
+            """SELECT object_id, title FROM (
+                   SELECT object_id, title, (t LIKE %s OR t LIKE %s) AS prefix, word_similarity(%s, t) AS similarity
+                   FROM (SELECT object_id, title, lower(shopsearch_unaccent(title)) AS t FROM shopsearch_document
+                         WHERE collection = %s AND kind = 'product') d) m
+               WHERE prefix OR similarity >= %s ORDER BY prefix DESC, similarity DESC, title, object_id LIMIT %s""",
+            [pattern, "% " + pattern, typed, SHOP_COLLECTION, similarity, limit],
+        )
+        products = [{"id": object_id, "title": title} for object_id, title in cursor.fetchall()]
+    return {"queries": queries, "products": products}

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from . import views
+from . import suggest, views
 
 urlpatterns = [
     path("search/", views.SearchView.as_view(), name="shopsearch-search"),
+    path("suggest/", suggest.SuggestView.as_view(), name="shopsearch-suggest"),
     path("products/<str:product_id>/similar/", views.SimilarProductsView.as_view(), name="shopsearch-similar"),
     path("recommendations/", views.RecommendationsView.as_view(), name="shopsearch-recommendations"),
     path("recommendations/for-session/", views.SessionRecommendationsView.as_view(), name="shopsearch-for-session"),
