@@ -114,6 +114,9 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_LOG_BATCH": 100,  # buffered log entries (Redis) that make a worker move them into the database
     "SEARCH_LOG_RETENTION_DAYS": 90,  # log entries older than this are deleted by the daily shopsearch.delete_old_searches task; None keeps them
     "CONSOLE_PING_SECONDS": 1.0,  # how long the dashboard waits for workers to answer a Celery ping
+    # Read replicas (routers.py): the DATABASES alias the API's read-only views (search, similar, recommendations,
+    # trending) read from, in one snapshot, when that alias is configured and routers.ReplicaRouter is installed.
+    "REPLICA_DATABASE": "replica",
     "SUGGEST_LIMIT": 8,  # GET /api/suggest/: past queries and product titles returned (each)
     "SUGGEST_HALF_LIFE_DAYS": 7.0,  # suggestions: a past search's weight halves every this many days
     "SUGGEST_SIMILARITY": 0.4,  # suggestions: pg_trgm word_similarity a query or title needs to count as a typo match

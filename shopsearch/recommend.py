@@ -16,11 +16,12 @@ from typing import Literal, Sequence
 
 import numpy as np
 from django.core import signing
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from .conf import setting
 from .models import SHOP_COLLECTION, Document, Embedding, EmbeddingSpace, Event, ReviewVector
+from .routers import read_connection as connection  # the replica inside routers.replica_reads()
 from .search import Filters, Hit, NotReady, _hits, _vector_literal, filter_sql, nearest_products, require_active_space, scan_exactly, scan_settings
 
 Strategy = Literal["average", "best_score"]
@@ -128,7 +129,7 @@ def nearest_review_centroids(
             SELECT rv.document_id, {distance} AS distance FROM {ReviewVector._meta.db_table} rv JOIN shopsearch_document d ON d.id = rv.document_id
             WHERE rv.space_id = {int(space.pk)}{where} ORDER BY distance LIMIT %s"""
         args = [literal, *params, limit]
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         scan_settings(cursor)
         cursor.execute(sql, args)
         return [(doc_id, float(dist)) for doc_id, dist in cursor.fetchall()]
@@ -243,7 +244,7 @@ def _best_score(space: EmbeddingSpace, pos: np.ndarray, neg: np.ndarray, filters
     examples = [*pos, *neg]
     flags = [True] * len(pos) + [False] * len(neg)
     per_example = max(limit, int(setting("EXAMPLES_CANDIDATES")))
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         scan_settings(cursor)
         cursor.execute(sql, [[_vector_literal(v) for v in examples], flags, SHOP_COLLECTION, exclude, *params, per_example, limit])
         return [(doc_id, float(score)) for doc_id, score in cursor.fetchall()]

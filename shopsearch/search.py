@@ -23,12 +23,13 @@ from decimal import Decimal
 from typing import Literal, Sequence
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import transaction
 
 from . import encoders
 from . import analytics, rules
 from .conf import setting
 from .models import SHOP_COLLECTION, Document, EmbeddingSpace
+from .routers import read_connection as connection  # the replica inside routers.replica_reads()
 
 Mode = Literal["keyword", "semantic", "hybrid"]
 MODES: tuple[Mode, ...] = ("keyword", "semantic", "hybrid")
@@ -168,7 +169,7 @@ def nearest_products(
         FROM shopsearch_embedding e JOIN shopsearch_document d ON d.id = e.document_id
         WHERE e.space_id = {int(space.pk)} AND e.kind = 'product'{where}
         ORDER BY {f'({distance}) + 0' if exact else 'distance'} LIMIT %s"""
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         scan_settings(cursor)
         literal = _vector_literal(vector)
         cursor.execute(sql, [literal, *params, *([literal] if exact else []), limit])
@@ -219,7 +220,7 @@ def nearest_reviews(
         WHERE e.space_id = {int(space.pk)} AND e.kind = 'review'{where}
         ORDER BY {f'({distance}) + 0' if exact else 'distance'} LIMIT %s"""
     literal = _vector_literal(vector)
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         scan_settings(cursor, ef_search=limit)
         cursor.execute(sql, [literal, *params, *([literal] if exact else []), limit])
         return [(doc_id, product_id, float(dist)) for doc_id, product_id, dist in cursor.fetchall()]
@@ -286,7 +287,7 @@ def keyword_products(query: str, filters: Filters, limit: int, collection: str =
         FROM candidates c
         ORDER BY score DESC, c.rank DESC, c.id LIMIT %s"""
     trigram_weight = float(setting("TRIGRAM_WEIGHT"))
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(setting("TRIGRAM_THRESHOLD"))])
         cursor.execute(sql, [
             query, query, setting("KEYWORD_RANK_NORMALIZATION"), collection, *params, trigram_weight,

@@ -105,6 +105,14 @@ else:
     DATABASES = {"default": dj_database_url.parse(_url, **_conn)}
 # A server that does not answer is an outage (503) after this many seconds, not a request hanging for minutes.
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5"))
+# REPLICA_DATABASE_URL: a streaming replica of that database. The API's read-only views (search, similar,
+# recommendations, trending) then read from it, each request in one snapshot; writes, indexing and everything else
+# stay on the primary (shopsearch/routers.py). DATABASE_NAME overrides its database name too.
+if os.environ.get("REPLICA_DATABASE_URL"):
+    DATABASES["replica"] = dj_database_url.parse(os.environ["REPLICA_DATABASE_URL"], **_conn)
+    DATABASES["replica"]["NAME"] = os.environ.get("DATABASE_NAME") or DATABASES["replica"]["NAME"]
+    DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = DATABASES["default"]["OPTIONS"]["connect_timeout"]
+DATABASE_ROUTERS = ["shopsearch.routers.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from .. import recommend, reviews, search
 from ..conf import setting
 from ..models import Document
+from ..routers import replica_reads
 from . import serializers
 from .throttling import ClientRateThrottle, NewSessionRateThrottle, SessionRateThrottle
 
@@ -62,6 +63,7 @@ class SearchView(PublicAPIView):
     """Search products by keywords, by meaning or both (hybrid), with filters, facets, highlights and pagination."""
 
     @extend_schema(parameters=[serializers.SearchParams], responses=responses({200: serializers.SearchResponseSerializer}, 409))
+    @replica_reads()
     def get(self, request: Request) -> Response:
         params = serializers.SearchParams(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -92,6 +94,7 @@ class SimilarProductsView(PublicAPIView):
     """Products similar to this one: nearest by text, blended with what reviews say where both have reviews."""
 
     @extend_schema(parameters=[serializers.SimilarParams], responses=responses({200: serializers.SimilarResponseSerializer}, 404, 409))
+    @replica_reads()
     def get(self, request: Request, product_id: str) -> Response:
         params = serializers.SimilarParams(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -106,6 +109,7 @@ class RecommendationsView(PublicAPIView):
     """More like the positive examples, less like the negative ones (strategies average and best_score)."""
 
     @extend_schema(request=serializers.RecommendationParams, responses=responses({200: serializers.RecommendationsResponseSerializer}, 404, 409, 415))
+    @replica_reads()
     def post(self, request: Request) -> Response:
         params = serializers.RecommendationParams(data=request.data)
         params.is_valid(raise_exception=True)
@@ -156,6 +160,7 @@ class SessionRecommendationsView(PublicAPIView):
         return sorted(recommend.valid_session_keys([request.query_params.get("session")]))
 
     @extend_schema(parameters=[serializers.SessionParams], responses=responses({200: serializers.RecommendationsResponseSerializer}, 409))
+    @replica_reads()
     def get(self, request: Request) -> Response:
         params = serializers.SessionParams(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -167,6 +172,7 @@ class TrendingView(PublicAPIView):
     """Products with the most recent events (time-decayed, weighted by event type), with the search filters."""
 
     @extend_schema(parameters=[serializers.TrendingParams], responses=responses({200: serializers.RecommendationsResponseSerializer}))
+    @replica_reads()
     def get(self, request: Request) -> Response:
         params = serializers.TrendingParams(data=request.query_params)
         params.is_valid(raise_exception=True)
