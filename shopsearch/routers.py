@@ -13,6 +13,7 @@ Configure an alias for the replica in `settings.DATABASES` (the demo: `REPLICA_D
 SHOPSEARCH["REPLICA_DATABASE"] (default "replica") and add this router to `DATABASE_ROUTERS`. Without that alias
 in `DATABASES`, everything reads from the default database and `replica_reads()` does nothing.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -7,6 +7,7 @@ REPLICA_DATABASE_URL. Pausing the standby's replay makes it lag on purpose: the 
 the space as they were (wholly the old space), events recorded meanwhile land on the primary, and once replay
 resumes the replica answers from the new space. The router's decisions are also checked without a replica.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -83,7 +84,9 @@ def _active_space(url: str) -> int | None:
 
 def _request(base: str, path: str, body: dict | list | None = None) -> tuple[int, dict]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(base + path, data=data, headers={"Content-Type": "application/json"} if data else {})
+    request = urllib.request.Request(
+        base + path, data=data, headers={"Content-Type": "application/json"} if data else {}
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, json.loads(response.read())
@@ -107,7 +110,20 @@ def primary_and_replica(tmp_path_factory):
         if SYSTEM_USER:
             shutil.chown(replica_dir, SYSTEM_USER, SYSTEM_USER)
         # -R: standby.signal and primary_conninfo (over the primary's unix socket); -X stream: WAL during the copy
-        _wheel_command("pg_basebackup", "-D", str(replica_dir), "-h", socket_dir, "-U", "postgres", "-R", "-X", "stream", "-c", "fast")
+        _wheel_command(
+            "pg_basebackup",
+            "-D",
+            str(replica_dir),
+            "-h",
+            socket_dir,
+            "-U",
+            "postgres",
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+        )
         for copied in replica_dir.glob(".s.PGSQL.*.lock"):  # the primary's socket lock file comes with the copy
             copied.unlink()
         start_server(replica_dir)
@@ -131,11 +147,17 @@ def _products(first: int, count: int) -> list[dict]:
 def test_a_lagging_replica_serves_the_old_space_whole_and_writes_go_to_the_primary(primary_and_replica, tmp_path):
     primary_url, make_replica = primary_and_replica
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "DATABASE_", "CELERY_"))}
-    env.update(DATABASE_URL=primary_url, DJANGO_SECRET_KEY=secrets.token_urlsafe(50), CELERY_TASK_ALWAYS_EAGER="1",
-               SHOPSEARCH_THROTTLE_RATES=json.dumps({"client": None, "session": None, "new_session": None}))
+    env.update(
+        DATABASE_URL=primary_url,
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        CELERY_TASK_ALWAYS_EAGER="1",
+        SHOPSEARCH_THROTTLE_RATES=json.dumps({"client": None, "session": None, "new_session": None}),
+    )
 
     def manage(*args: str) -> None:
-        subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, timeout=600, capture_output=True)
+        subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, timeout=600, capture_output=True
+        )
 
     def load(rows: list[dict]) -> None:
         path = tmp_path / f"products-{rows[0]['id']}.jsonl"
@@ -153,10 +175,19 @@ def test_a_lagging_replica_serves_the_old_space_whole_and_writes_go_to_the_prima
     port = free_port()
     log = open(tmp_path / "gunicorn.log", "w+")
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "shopsite/gunicorn.conf.py", "shopsite.wsgi"], cwd=ROOT,
-        env={**env, "REPLICA_DATABASE_URL": replica_url, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1",
-             "GUNICORN_THREADS": "2", "DATABASE_CONN_MAX_AGE": "60"},
-        stdout=log, stderr=subprocess.STDOUT)
+        [sys.executable, "-m", "gunicorn", "-c", "shopsite/gunicorn.conf.py", "shopsite.wsgi"],
+        cwd=ROOT,
+        env={
+            **env,
+            "REPLICA_DATABASE_URL": replica_url,
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "GUNICORN_WORKERS": "1",
+            "GUNICORN_THREADS": "2",
+            "DATABASE_CONN_MAX_AGE": "60",
+        },
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -168,7 +199,9 @@ def test_a_lagging_replica_serves_the_old_space_whole_and_writes_go_to_the_prima
                 time.sleep(0.3)
 
         def found(mode: str = "semantic") -> set[str]:
-            status, body = _request(base, "/api/search/?" + urllib.parse.urlencode({"q": "dress", "mode": mode, "page_size": 100}))
+            status, body = _request(
+                base, "/api/search/?" + urllib.parse.urlencode({"q": "dress", "mode": mode, "page_size": 100})
+            )
             assert status == 200, body
             return {hit["id"] for hit in body["results"]}
 
@@ -182,7 +215,9 @@ def test_a_lagging_replica_serves_the_old_space_whole_and_writes_go_to_the_prima
         session = _request(base, "/api/sessions/", {})[1]["session"]  # a write: the primary
 
         def view(product_id: str) -> None:
-            status, body = _request(base, "/api/events/", {"type": "view", "session_id": session, "product_id": product_id})
+            status, body = _request(
+                base, "/api/events/", {"type": "view", "session_id": session, "product_id": product_id}
+            )
             assert status == 201, body
 
         viewed = sorted(old_ids)[0]
