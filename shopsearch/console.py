@@ -76,8 +76,9 @@ def pipeline() -> dict:
     except Exception as exc:  # the page must show an outage, not fail with it
         health.update(broker=False, broker_error=str(exc), queue_length=None)
     if health["broker"]:
-        replies = current_app.control.inspect(timeout=float(setting("CONSOLE_PING_SECONDS"))).ping() or {}
-        health["workers"] = sorted(replies)
+        # workers of other shops may share the broker: only those consuming this shop's queue count
+        replies = current_app.control.inspect(timeout=float(setting("CONSOLE_PING_SECONDS"))).active_queues() or {}
+        health["workers"] = sorted(name for name, queues in replies.items() if any(q.get("name") == health["queue"] for q in queues or []))
     else:
         health["workers"] = []
     health["last_reindex"] = ConsoleJob.objects.filter(job="reindex").exclude(status=ConsoleJob.Status.QUEUED).order_by("-created_at").first()
