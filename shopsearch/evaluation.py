@@ -44,8 +44,10 @@ class RelevanceSet:
         return f"eval:{self.fingerprint[:16]}"
 
 
-def load_relevance_set(folder: str | Path) -> RelevanceSet:
-    """Read and check a relevance folder."""
+def load_relevance_set(folder: str | Path, titles_only: bool = False) -> RelevanceSet:
+    """Read and check a relevance folder. `titles_only`: every product keeps its title and loses its description,
+    in a collection of its own: the same queries and judgments against short texts, where the embedding model knows
+    less than the words do (the situation of a hardware catalogue of short titles)."""
     folder = Path(folder)
     paths = {name: folder / name for name in ("products.jsonl", "queries.tsv", "qrels.txt")}
     missing = [name for name, path in paths.items() if not path.is_file()]
@@ -58,7 +60,8 @@ def load_relevance_set(folder: str | Path) -> RelevanceSet:
             continue
         try:
             row = json.loads(line)
-            products.append((str(row["id"]), ProductDocument(title=str(row["title"]), description=str(row.get("description") or ""))))
+            description = "" if titles_only else str(row.get("description") or "")
+            products.append((str(row["id"]), ProductDocument(title=str(row["title"]), description=description)))
         except (ValueError, KeyError, TypeError) as exc:
             raise RelevanceSetError(f"products.jsonl line {number}: expected a JSON object with 'id' and 'title' ({exc})") from exc
     queries = {}
@@ -74,7 +77,7 @@ def load_relevance_set(folder: str | Path) -> RelevanceSet:
         raise RelevanceSetError(f"qrels.txt: expected lines 'query_id 0 product_id grade' ({exc})") from exc
     if not products or not queries or not qrels:
         raise RelevanceSetError(f"{folder}: products, queries and qrels must each have at least one line")
-    return RelevanceSet(folder, products, queries, qrels, hashlib.sha256(raw).hexdigest())
+    return RelevanceSet(folder, products, queries, qrels, hashlib.sha256(raw + (b"\ntitles-only" if titles_only else b"")).hexdigest())
 
 
 def prepare(relevance: RelevanceSet, model: str | None = None, on_batch: Callable[[int], None] = lambda n: None) -> tuple[EmbeddingSpace, int, int]:

@@ -21,13 +21,15 @@ class Command(BaseCommand):
         parser.add_argument("--mode", choices=[*search.MODES, "all"], default="all", help="which search mode to measure (default all)")
         parser.add_argument("--max-queries", type=int, default=None, help="only the first N queries (quick checks)")
         parser.add_argument("--json", action="store_true", help="print the report as one JSON object on the last line")
+        parser.add_argument("--titles-only", action="store_true",
+                            help="index the products with their titles only (no descriptions): a check where the model knows little")
         parser.add_argument("--model", default=None, help="local model folder (default: the configured model)")
 
     def handle(self, *args, **options) -> None:
         if options["max_queries"] is not None and options["max_queries"] < 1:
             raise CommandError("--max-queries must be at least 1")
         try:
-            relevance = evaluation.load_relevance_set(options["dataset_dir"])
+            relevance = evaluation.load_relevance_set(options["dataset_dir"], titles_only=options["titles_only"])
         except evaluation.RelevanceSetError as exc:
             raise CommandError(str(exc)) from exc
         modes = search.MODES if options["mode"] == "all" else (options["mode"],)
