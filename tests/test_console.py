@@ -151,4 +151,5 @@ def test_analytics_figures_from_known_searches_and_clicks_are_exact(client):
         "query,searches,zero_results,clicks,ctr,mean_click_position", "summer dress,3,0,2,0.6667,2.5", "wool scarf,1,0,0,0.0,", "zzkq,1,1,0,0.0,"]
     page = client.get(ANALYTICS).content.decode()
     assert "6 searches (3 distinct queries), 2 without results, 2 clicks" in page
+    assert "shopsearch/vendor/chart.js/chart.umd.min.js" in page and 'id="per-day-data"' in page
     assert client.get(ANALYTICS, {"start": "yesterday"}).status_code == 400
