@@ -281,6 +281,17 @@ class Synonym(models.Model):
     def __str__(self) -> str:
         return f"{self.term} → {self.synonyms}" if self.kind == self.Kind.ONE_WAY else self.synonyms
 
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        terms = [part.strip() for part in self.synonyms.split(",") if part.strip()]
+        if self.kind == self.Kind.ONE_WAY and not self.term.strip():
+            raise ValidationError({"term": "A one-way synonym needs the term the shopper types."})
+        if self.kind == self.Kind.GROUP and len(terms) < 2:
+            raise ValidationError({"synonyms": "A two-way group needs at least two comma-separated terms."})
+        if not terms:
+            raise ValidationError({"synonyms": "Give at least one synonym."})
+
 
 class Rule(models.Model):
     """A merchandising rule for matching queries: pin a product at a position, boost, bury or hide it (rules.py)."""
@@ -309,6 +320,18 @@ class Rule(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["enabled"], name="shopsearch_rule_enabled")]
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if not self.query.strip():
+            raise ValidationError({"query": "Say which query the rule is for."})
+        if self.action == self.Action.PIN and not self.position:
+            raise ValidationError({"position": "A pin needs the 1-based position to put the product at."})
+        if self.action in (self.Action.BOOST, self.Action.BURY) and not self.weight > 0:
+            raise ValidationError({"weight": "Boost and bury need a weight above 0 (the score is multiplied or divided by 1 + weight)."})
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": "The rule must end after it starts."})
 
     def __str__(self) -> str:
         where = f" at {self.position}" if self.action == self.Action.PIN else ""

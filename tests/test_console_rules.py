@@ -93,3 +93,13 @@ def test_the_search_api_shows_rules_and_synonyms_in_explain(clusters, client):
     assert first["explain"]["rules"] == [f"rule #{Rule.objects.get().pk}: pinned at 1 (query is exactly 'overcoat')"]
     assert first["explain"]["synonyms"] == ["wool coat"]
     assert body["total"] == 8  # the seven coats the synonym found and the pinned dress
+
+
+def test_the_admin_refuses_incomplete_rules_naming_the_field(admin_client):
+    response = admin_client.post("/admin/shopsearch/rule/add/", {"query": "coat", "match": "exact", "action": "pin", "product_id": "1", "weight": "1"})
+    assert response.status_code == 200 and "A pin needs the 1-based position" in response.content.decode()
+    response = admin_client.post("/admin/shopsearch/synonym/add/", {"kind": "one_way", "term": "", "synonyms": "coat"})
+    assert "A one-way synonym needs the term" in response.content.decode()
+    assert not Rule.objects.exists() and not Synonym.objects.exists()
+    response = admin_client.post("/admin/shopsearch/synonym/add/", {"kind": "group", "synonyms": "tee, t-shirt", "enabled": "on"})
+    assert response.status_code == 302 and Synonym.objects.get().synonyms == "tee, t-shirt"
