@@ -153,3 +153,29 @@ def test_analytics_figures_from_known_searches_and_clicks_are_exact(client):
     assert "6 searches (3 distinct queries), 2 without results, 2 clicks" in page
     assert "shopsearch/vendor/chart.js/chart.umd.min.js" in page and 'id="per-day-data"' in page
     assert client.get(ANALYTICS, {"start": "yesterday"}).status_code == 400
+
+
+def test_switch_and_roll_back_record_their_outcome(clusters, run_on_commit):
+    active = indexing.active_space()
+    other = EmbeddingSpace.objects.create(model_name="test-hashing-encoder", model_identity="other@1", dimensions=64, recipe="1")
+    job = run_on_commit(console.start, "switch_space", {"space": other.pk}, "owner")  # eager: runs at commit
+    job.refresh_from_db()
+    assert job.status == "failed" and f"Space #{other.pk}" in job.message and "still lacks" in job.message
+    assert indexing.active_space() == active
+    job = run_on_commit(console.start, "rollback", {}, "owner")
+    job.refresh_from_db()
+    assert job.status == "failed" and "no earlier space to roll back to" in job.message
+    with pytest.raises(console.JobRefused, match="no embedding space #999"):
+        console.start("switch_space", {"space": 999}, "owner")
+    with pytest.raises(console.JobRefused, match="kind must be one of product, review"):
+        console.start("reindex_kind", {"kind": "category"}, "owner")
+
+
+def test_reindex_of_what_is_missing_records_progress_and_outcome(clusters, run_on_commit):
+    from catalog.models import Product
+
+    Product.objects.bulk_create([Product(external_id="silent", title="Wool scarf added without signals")])
+    job = run_on_commit(console.start, "reindex_missing", {}, "owner")
+    job.refresh_from_db()
+    assert (job.status, job.total, job.done) == ("done", 1, 1), job.message
+    assert indexing.missing_count(indexing.active_space()) == 0
