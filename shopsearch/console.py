@@ -27,6 +27,7 @@ ACTIONS: dict[str, tuple[str, str, str]] = {
     "reindex_kind": ("reindex", "run_reindex", "Re-check and index one kind"),
     "switch_space": ("space", "switch_space", "Switch search to this space"),
     "rollback": ("space", "rollback_space", "Roll back to the previous space"),
+    "discover_aspects": ("aspects", "discover_aspects", "Discover review aspects"),
 }
 
 
@@ -164,4 +165,12 @@ def _run(job: ConsoleJob) -> str:
 
         result = finetune.rollback(on_batch=progress)
         return f"search now uses space #{result['active']} ({result['model']}); it replaced #{result['previous']}"
+    if job.action == "discover_aspects":
+        from . import reviews
+
+        space = indexing.active_space()
+        if space is None:
+            raise JobRefused("There is no active space yet: reindex first.")
+        aspects = reviews.discover_aspects(space)
+        return f"{len(aspects)} aspects found: " + ", ".join(aspect.name for aspect in aspects) if aspects else "no new aspect found"
     raise JobRefused(f"Unknown action {job.action!r}")

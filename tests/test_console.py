@@ -179,3 +179,9 @@ def test_reindex_of_what_is_missing_records_progress_and_outcome(clusters, run_o
     job.refresh_from_db()
     assert (job.status, job.total, job.done) == ("done", 1, 1), job.message
     assert indexing.missing_count(indexing.active_space()) == 0
+
+
+def test_discover_aspects_runs_as_a_job(clusters, run_on_commit):
+    job = run_on_commit(console.start, "discover_aspects", {}, "owner")
+    job.refresh_from_db()
+    assert job.status == "done" and job.message == "no new aspect found"  # the clusters have no reviews
