@@ -1,7 +1,8 @@
 """What logging a search costs the request, and how fast a worker moves the buffer into the database; prints JSON.
 
 `log_search` is the only thing a logged search adds to the request path (analytics.logged also reads the clock):
-one JSON line pushed to Redis. Measured over N calls with realistic entries (N from argv, default 2000), then the
+one JSON line pushed to Redis. The rules wrapper (rules.merchandised) adds one cache read of the rules' version
+(`rules.snapshot`), measured the same way with no rules. Measured over N calls with realistic entries (N from argv, default 2000), then the
 buffer is flushed into SearchLog in one run and the rows deleted again. Usage: python benchmarks/search_log.py [N]
 """
 from __future__ import annotations
@@ -40,10 +41,21 @@ def main() -> None:
     flush_seconds = time.perf_counter() - started
     SearchLog.objects.filter(session_id="sess-abc").delete()
     timings.sort()
+    from shopsearch import rules
+
+    rules.snapshot()
+    snapshot_timings = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        rules.snapshot()
+        snapshot_timings.append((time.perf_counter() - started) * 1000)
+    snapshot_timings.sort()
     print(json.dumps({
         "benchmark": "search_log", "machine": machine(), "data": {"entries": calls, "buffer": "Redis list (the broker)"},
         "log_search_ms": {"p50": round(statistics.median(timings), 4), "p95": round(timings[int(0.95 * len(timings))], 4),
                           "max": round(timings[-1], 3)},
+        "rules_snapshot_ms": {"p50": round(statistics.median(snapshot_timings), 4),
+                              "p95": round(snapshot_timings[int(0.95 * len(snapshot_timings))], 4)},
         "flush": {"rows": moved, "seconds": round(flush_seconds, 3), "rows_per_second": round(moved / flush_seconds)},
     }, indent=2))
 
