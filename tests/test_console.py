@@ -12,9 +12,15 @@ from shopsearch import analytics, console, indexing
 from shopsearch.admin import EmbeddingSpaceAdmin
 from shopsearch.models import ConsoleJob, EmbeddingSpace, Event, SearchLog
 
+from . import console_catalogue
 from .conftest import wait_for
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clusters(fake_model):
+    return console_catalogue.clusters()
 
 DASHBOARD = "/admin/shopsearch/"
 START = "/admin/shopsearch/consolejob/start/"

@@ -10,7 +10,14 @@ from django.utils import timezone
 from shopsearch import analytics, search
 from shopsearch.models import SearchLog
 
+from . import console_catalogue
+
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clusters(fake_model):
+    return console_catalogue.clusters()
 
 
 @pytest.fixture(autouse=True)

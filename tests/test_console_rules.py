@@ -10,7 +10,15 @@ from django.utils import timezone
 from shopsearch import rules, search
 from shopsearch.models import Rule, Synonym
 
+from . import console_catalogue
+
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clusters(fake_model):
+    return console_catalogue.clusters()
+
 
 
 def ids(query, mode="keyword", **options):

@@ -9,7 +9,15 @@ from django.utils import timezone
 
 from shopsearch.models import SearchLog
 
+from . import console_catalogue
+
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clusters(fake_model):
+    return console_catalogue.clusters()
+
 
 
 def log(query: str, results: int, days_ago: float, times: int = 1):
