@@ -42,8 +42,24 @@ DEFAULTS: dict[str, Any] = {
     "TRIGRAM_THRESHOLD": 0.6,  # pg_trgm word_similarity a title needs to be a typo-tolerant keyword candidate
     "TRIGRAM_WEIGHT": 0.75,  # share of that title similarity added to the keyword score (lexeme share is 0..1)
     "KEYWORD_RESCORE": 3,  # keyword candidates rescored by IDF share = this × the candidates asked for
-    "FUSION": "convex",  # "convex": weighted sum of min-max-normalised scores; "rrf": reciprocal rank fusion
+    # "adaptive": a calibrated relevance probability from both lists, weights per query (FUSION_MODEL); "convex":
+    # weighted sum of min-max-normalised scores (KEYWORD_WEIGHT, VECTOR_WEIGHT); "rrf": reciprocal rank fusion
+    "FUSION": "adaptive",
     "RRF_K": 60,  # reciprocal rank fusion (FUSION "rrf"): larger k flattens the advantage of the very top ranks
+    # FUSION "adaptive": coefficients of the relevance logit (search.fusion_features names them); "keyword*X" and
+    # "semantic*X" make each list's weight depend on the query's evidence X. Fitted by benchmarks/fusion_fit.py on
+    # crowdflower_dev and its titles-only copy (logistic regression, grade >= 2 relevant, C 0.01; docs/relevance.md).
+    "FUSION_MODEL": {
+        "intercept": -3.266, "keyword": 0.702, "semantic": 0.877, "keyword_score": 0.287,
+        "title_share": 0.319, "similarity": -0.844, "keyword*title_coverage": 0.277, "semantic*title_coverage": 0.495,
+        "keyword*keyword_top": 0.684, "semantic*keyword_top": 1.109, "keyword*semantic_top": 0.524, "semantic*semantic_top": 0.766,
+        "keyword*semantic_spread": 0.136, "semantic*semantic_spread": 0.153, "keyword*words": 0.142, "semantic*words": 0.241,
+        "keyword*has_number": -0.563, "semantic*has_number": -0.029,
+    },
+    # FUSION "adaptive", hybrid: the response's `match` from the best hit's estimated probability of being relevant:
+    # good from 0.5 (more likely relevant than not), none below 0.2 (every dev query's best hit is above 0.25,
+    # nonsense queries' below 0.09; docs/relevance.md).
+    "MATCH_THRESHOLDS": {"good": 0.5, "weak": 0.2},
     "KEYWORD_WEIGHT": 1.0,  # weight of the keyword list in fusion
     "VECTOR_WEIGHT": 1.0,  # weight of the vector list in fusion
     "REVIEW_WEIGHT": 1.0,  # reviews=true: weight of the products whose reviews match the query, in fusion

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import html
+import math
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -81,6 +82,8 @@ class SearchPage:
     space: EmbeddingSpace | None = field(default=None, repr=False)
     facets: dict | None = None
     total: int | None = None  # products retrieved (after filters); None when a retriever's list was cut at its depth
+    relevance: float | None = None  # FUSION "adaptive", hybrid: the best hit's estimated probability of being relevant
+    match: str | None = None  # "good" / "weak" / "none" from `relevance` (MATCH_THRESHOLDS); "none" when nothing matched
 
 
 def filter_sql(filters: Filters, alias: str = "d") -> tuple[str, list]:
@@ -251,8 +254,20 @@ def review_matched_products(
     return sorted(matched, key=lambda item: (-item[1], item[0]))
 
 
+@dataclass(frozen=True)
+class KeywordMatch:
+    id: int  # document id
+    score: float  # IDF-weighted share of the query's lexemes the product contains + TRIGRAM_WEIGHT × title trigram similarity
+    title_share: float  # IDF-weighted share of the query's lexemes its title contains (0..1): evidence for fusion
+
+
 def keyword_products(query: str, filters: Filters, limit: int, collection: str = SHOP_COLLECTION) -> list[tuple[int, float]]:
-    """(document id, keyword score) of the `limit` best text matches for `query` that pass `filters`, best first.
+    """(document id, keyword score) of the `limit` best text matches for `query` (see `keyword_matches`)."""
+    return [(match.id, match.score) for match in keyword_matches(query, filters, limit, collection)]
+
+
+def keyword_matches(query: str, filters: Filters, limit: int, collection: str = SHOP_COLLECTION) -> list[KeywordMatch]:
+    """The `limit` best text matches for `query` that pass `filters`, best first.
 
     Candidates match any of the query's lexemes, or have a title trigram-similar to the query (typos); the best
     KEYWORD_RESCORE × `limit` of them by cover density are rescored. The score is the IDF-weighted share of the
@@ -272,18 +287,20 @@ def keyword_products(query: str, filters: Filters, limit: int, collection: str =
                   AND (d.search_vector @@ q.tsq OR q.raw <%% shopsearch_unaccent(d.title)){where}) m
             ORDER BY m.rank + %s * m.trigram DESC, m.id LIMIT %s),
         lexemes AS (
-            SELECT lexeme, quote_literal(lexeme)::tsquery AS tsq
+            SELECT lexeme, quote_literal(lexeme)::tsquery AS tsq, (quote_literal(lexeme) || ':A')::tsquery AS title_tsq
             FROM unnest(to_tsvector('english', shopsearch_unaccent(%s)))),
         total AS (SELECT count(*) AS n FROM shopsearch_document WHERE collection = %s AND kind = 'product'),
         idf AS MATERIALIZED (
-            SELECT l.tsq, ln(1 + (total.n - f.df + 0.5) / (f.df + 0.5)) AS weight
+            SELECT l.tsq, l.title_tsq, ln(1 + (total.n - f.df + 0.5) / (f.df + 0.5)) AS weight
             FROM lexemes l, total, LATERAL (
                 SELECT count(*) AS df FROM shopsearch_document d
                 WHERE d.collection = %s AND d.kind = 'product' AND d.search_vector @@ l.tsq) f)
         SELECT c.id,
                coalesce((SELECT sum(idf.weight) FILTER (WHERE c.search_vector @@ idf.tsq) / nullif(sum(idf.weight), 0)
                          FROM idf), 0) + %s * c.trigram AS score,
-               c.rank
+               c.rank,
+               coalesce((SELECT sum(idf.weight) FILTER (WHERE c.search_vector @@ idf.title_tsq) / nullif(sum(idf.weight), 0)
+                         FROM idf), 0) AS title_share
         FROM candidates c
         ORDER BY score DESC, c.rank DESC, c.id LIMIT %s"""
     trigram_weight = float(setting("TRIGRAM_WEIGHT"))
@@ -293,7 +310,7 @@ def keyword_products(query: str, filters: Filters, limit: int, collection: str =
             query, query, setting("KEYWORD_RANK_NORMALIZATION"), collection, *params, trigram_weight,
             int(setting("KEYWORD_RESCORE")) * limit, query, collection, collection, trigram_weight, limit,
         ])
-        return [(doc_id, float(score)) for doc_id, score, _ in cursor.fetchall()]
+        return [KeywordMatch(doc_id, float(score), float(title_share)) for doc_id, score, _, title_share in cursor.fetchall()]
 
 
 def _normalised(ranked: list[tuple[int, float]]) -> dict[int, float]:
@@ -305,20 +322,75 @@ def _normalised(ranked: list[tuple[int, float]]) -> dict[int, float]:
     return {doc_id: (score - low) / spread if spread > 0 else 1.0 for doc_id, score in ranked}
 
 
+# What a query tells about how far each retriever can be trusted (FUSION "adaptive"), each scaled to about [0, 1]:
+# title_coverage — the IDF-weighted share of the query's words that the best-covered keyword title contains (all of
+# them: the shopper named the product); keyword_top — the best keyword score; semantic_top — the best cosine
+# similarity; semantic_spread — how far the 10th similarity falls below it (a flat list is no decision); words —
+# the query's length (capped at 8 words); has_number — a digit (sizes, model numbers: words the model blurs).
+EVIDENCE = ("title_coverage", "keyword_top", "semantic_top", "semantic_spread", "words", "has_number")
+
+
+def query_evidence(query: str, keyword: Sequence[KeywordMatch], vector: Sequence[tuple[int, float]]) -> dict[str, float]:
+    """The evidence the query and its two ranked lists give (EVIDENCE); `vector` is (doc, similarity), best first."""
+    similarities = [similarity for _, similarity in vector]
+    return {
+        "title_coverage": max((match.title_share for match in keyword), default=0.0),
+        "keyword_top": max((match.score for match in keyword), default=0.0),
+        "semantic_top": similarities[0] if similarities else 0.0,
+        "semantic_spread": similarities[0] - similarities[min(9, len(similarities) - 1)] if similarities else 0.0,
+        "words": min(len(re.findall(r"\w+", query)), 8) / 8,
+        "has_number": 1.0 if re.search(r"\d", query) else 0.0,
+    }
+
+
+def fusion_weights(evidence: dict[str, float]) -> dict[str, float]:
+    """FUSION "adaptive": this query's weight of the normalised keyword score and of the normalised similarity, each
+    a linear function of the evidence with FUSION_MODEL's coefficients (benchmarks/fusion_fit.py fits them)."""
+    model = setting("FUSION_MODEL")
+    return {
+        retriever: model.get(retriever, 0.0) + sum(model.get(f"{retriever}*{name}", 0.0) * evidence.get(name, 0.0) for name in EVIDENCE)
+        for retriever in ("keyword", "semantic")
+    }
+
+
+def fusion_features(evidence: dict[str, float], keyword: float, keyword_score: float, title_share: float, semantic: float,
+                    similarity: float) -> dict[str, float]:
+    """The named inputs of one candidate's relevance logit, named as FUSION_MODEL's coefficients are: the normalised
+    keyword score and similarity, their products with each piece of evidence, the raw keyword score, the share of
+    the query its title covers and the raw similarity.
+    `fuse` computes the same logit through `fusion_weights`; benchmarks/fusion_fit.py fits on these."""
+    features = {"intercept": 1.0, "keyword": keyword, "semantic": semantic, "keyword_score": keyword_score, "title_share": title_share,
+                "similarity": similarity}
+    for name in EVIDENCE:
+        features[f"keyword*{name}"] = keyword * evidence.get(name, 0.0)
+        features[f"semantic*{name}"] = semantic * evidence.get(name, 0.0)
+    return features
+
+
 def fuse(
-    keyword: list[tuple[int, float]], vector: list[tuple[int, float]], reviews: list[tuple[int, float]] = ()
+    keyword: list[tuple[int, float]], vector: list[tuple[int, float]], reviews: list[tuple[int, float]] = (),
+    evidence: dict[str, float] | None = None, title_shares: dict[int, float] | None = None,
 ) -> list[tuple[int, float]]:
     """One ranked list from the keyword list (doc, score), the vector list (doc, similarity) and, with reviews=true,
     the review list (doc, best review similarity; weighted by REVIEW_WEIGHT), best first.
+
+    FUSION "adaptive" (default): each candidate's score is the estimated probability that it is relevant, a logistic
+    model of its normalised keyword score and similarity weighted per query (`fusion_weights` of the query's
+    `evidence`), and of its raw keyword score, the share of the query its title covers (`title_shares`) and its
+    raw similarity (which keep the estimate comparable across queries);
+    a product missing from the vector list has the list's lowest similarity (it is at most that). Review matches
+    count with the semantic weight × REVIEW_WEIGHT: they are similarities of the same model.
 
     FUSION "convex" (default): KEYWORD_WEIGHT × min-max-normalised keyword score + VECTOR_WEIGHT × min-max-normalised
     cosine similarity; a product missing from a list gets that list's 0. Unlike ranks, scores keep how far apart
     two hits are, so a near-certain keyword match is not outvoted by a vague vector neighbour. FUSION "rrf":
     weighted reciprocal rank fusion, weight / (RRF_K + rank).
     """
+    scores: dict[int, float] = {}
+    if setting("FUSION") == "adaptive":
+        return _adaptive(keyword, vector, reviews, evidence if evidence is not None else query_evidence("", [], vector), title_shares)
     weighted = ((float(setting("KEYWORD_WEIGHT")), keyword), (float(setting("VECTOR_WEIGHT")), vector),
                 (float(setting("REVIEW_WEIGHT")), reviews))
-    scores: dict[int, float] = {}
     if setting("FUSION") == "rrf":
         k = float(setting("RRF_K"))
         for weight, ranked in weighted:
@@ -328,6 +400,22 @@ def fuse(
         for weight, ranked in weighted:
             for doc_id, score in _normalised(ranked).items():
                 scores[doc_id] = scores.get(doc_id, 0.0) + weight * score
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _adaptive(keyword: list[tuple[int, float]], vector: list[tuple[int, float]], reviews: Sequence[tuple[int, float]],
+              evidence: dict[str, float], title_shares: dict[int, float] | None) -> list[tuple[int, float]]:
+    model, weights = setting("FUSION_MODEL"), fusion_weights(evidence)
+    keyword_norm, vector_norm, review_norm = _normalised(keyword), _normalised(vector), _normalised(list(reviews))
+    raw_keyword, similarity = dict(keyword), dict(vector)
+    floor = min(similarity.values(), default=0.0)
+    scores = {}
+    for doc_id in {**keyword_norm, **vector_norm, **review_norm}:
+        logit = (model.get("intercept", 0.0) + weights["keyword"] * keyword_norm.get(doc_id, 0.0)
+                 + weights["semantic"] * (vector_norm.get(doc_id, 0.0) + float(setting("REVIEW_WEIGHT")) * review_norm.get(doc_id, 0.0))
+                 + model.get("keyword_score", 0.0) * raw_keyword.get(doc_id, 0.0) + model.get("title_share", 0.0) * (title_shares or {}).get(doc_id, 0.0)
+                 + model.get("similarity", 0.0) * similarity.get(doc_id, floor))
+        scores[doc_id] = 1.0 / (1.0 + math.exp(-logit))
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
@@ -358,6 +446,7 @@ def search_products(
     offset = (page - 1) * page_size
     depth = max(offset + page_size + 1, int(setting("CANDIDATES")))
     keyword: list[tuple[int, float]] = []
+    matches: list[KeywordMatch] = []
     vector: list[tuple[int, float]] = []
     encoding: Future[np.ndarray] | None = None
     if mode in ("semantic", "hybrid"):
@@ -366,7 +455,8 @@ def search_products(
         # runs in the database, so a search waits for the slower of the two rather than for both.
         encoding = _encoding_threads.submit(encode_query, space, query) if mode == "hybrid" else None
     if mode in ("keyword", "hybrid"):
-        keyword = keyword_products(query, filters, depth, collection)
+        matches = keyword_matches(query, filters, depth, collection)
+        keyword = [(match.id, match.score) for match in matches]
     review_matches: list[tuple[int, float]] = []
     if mode in ("semantic", "hybrid"):
         query_vector = encoding.result() if encoding is not None else encode_query(space, query)
@@ -374,11 +464,15 @@ def search_products(
         if reviews:
             review_matches = review_matched_products(space, query_vector, filters, collection)
     if mode == "hybrid" or review_matches:
-        ranked = fuse(keyword, [(doc_id, 1.0 - distance) for doc_id, distance in vector], review_matches)
+        similarities = [(doc_id, 1.0 - distance) for doc_id, distance in vector]
+        evidence = query_evidence(query, matches, similarities)
+        ranked = fuse(keyword, similarities, review_matches, evidence, {match.id: match.title_share for match in matches})
     elif mode == "keyword":
         ranked = keyword
     else:
         ranked = [(doc_id, 1.0 - distance) for doc_id, distance in vector]
+    adaptive = setting("FUSION") == "adaptive" and (mode == "hybrid" or bool(review_matches))
+    weights = fusion_weights(evidence) if adaptive else None
     if sort != "relevance":
         ranked = sorted_by(ranked, sort)
     window = ranked[offset : offset + page_size]
@@ -396,14 +490,23 @@ def search_products(
             kw, vec = keyword_at.get(doc_id, (None, None)), vector_at.get(doc_id, (None, None))
             rev = review_at.get(doc_id, (None, None))
             hit.explain = {"keyword_rank": kw[0], "keyword_score": kw[1], "vector_rank": vec[0], "vector_distance": vec[1],
-                           "fused_score": score if mode == "hybrid" or review_matches else None}
+                           "fused_score": score if mode == "hybrid" or review_matches else None, "fusion_weights": weights}
             if reviews:
                 hit.explain.update(review_rank=rev[0], review_similarity=rev[1])
     cut = len(keyword) >= depth or len(vector) >= depth
+    estimated = adaptive and bool(ranked)
+    relevance = max(score for _, score in ranked) if estimated else None
     return SearchPage(
         hits=hits, page=page, page_size=page_size, has_next=len(ranked) > offset + page_size, space=space,
         facets=facet_counts([doc_id for doc_id, _ in ranked]) if facets else None, total=None if cut else len(ranked),
+        relevance=relevance, match=match_level(relevance) if estimated else ("none" if not ranked else None),
     )
+
+
+def match_level(relevance: float) -> str:
+    """How good the best hit is: "good" from MATCH_THRESHOLDS["good"] up, "weak" from ["weak"], else "none"."""
+    thresholds = setting("MATCH_THRESHOLDS")
+    return "good" if relevance >= thresholds["good"] else "weak" if relevance >= thresholds["weak"] else "none"
 
 
 def sorted_by(ranked: list[tuple[int, float]], sort: Sort) -> list[tuple[int, float]]:

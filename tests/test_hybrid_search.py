@@ -76,7 +76,8 @@ def test_filters_apply_to_every_retriever(catalogue, api, mode):
     assert hits and all(h["category"] == "Home" and float(h["price"]) <= 60 and h["in_stock"] for h in hits)
 
 
-def test_explain_gives_both_ranks_and_the_convex_fused_score(catalogue, api):
+def test_explain_gives_both_ranks_and_the_convex_fused_score(catalogue, api, settings):
+    settings.SHOPSEARCH = {**settings.SHOPSEARCH, "FUSION": "convex"}
     hits = api.get("/api/search/", {"q": "espresso machine", "explain": "true"}).json()["results"]
     top = setting("KEYWORD_WEIGHT") + setting("VECTOR_WEIGHT")
     fused = [hit["explain"]["fused_score"] for hit in hits]
@@ -86,8 +87,9 @@ def test_explain_gives_both_ranks_and_the_convex_fused_score(catalogue, api):
     assert fused[0] >= setting("KEYWORD_WEIGHT")  # the best keyword match carries the whole keyword weight
 
 
-def test_convex_fusion_by_hand():
+def test_convex_fusion_by_hand(settings):
     """Keyword scores 2, 1, 0 → 1, .5, 0; similarities .9, .5 → 1, 0; weights 1 and 1."""
+    settings.SHOPSEARCH = {**getattr(settings, "SHOPSEARCH", {}), "FUSION": "convex"}
     fused = dict(search.fuse([(1, 2.0), (2, 1.0), (3, 0.0)], [(2, 0.9), (4, 0.5)]))
     assert fused == pytest.approx({1: 1.0, 2: 1.5, 3: 0.0, 4: 0.0})
 

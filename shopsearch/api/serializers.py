@@ -221,6 +221,10 @@ class ExplainSerializer(serializers.Serializer):
     fused_score = serializers.FloatField(allow_null=True, help_text="Hybrid (or reviews=true): the fused score.")
     review_rank = serializers.IntegerField(required=False, allow_null=True, help_text="reviews=true: rank in the review list.")
     review_similarity = serializers.FloatField(required=False, allow_null=True, help_text="reviews=true: best review's cosine similarity.")
+    fusion_weights = serializers.DictField(
+        child=serializers.FloatField(), allow_null=True,
+        help_text="Hybrid, FUSION adaptive: this query's weights of the normalised keyword score and similarity (from what the query gave)."
+    )
     rules = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="Merchandising rules that moved, pinned or boosted this hit (rules.py)."
     )
@@ -271,6 +275,12 @@ class SearchResponseSerializer(serializers.Serializer):
     page_size = serializers.IntegerField()
     has_next = serializers.BooleanField()
     total = serializers.IntegerField(allow_null=True, help_text="Products the query retrieved after filters; null: more than were ranked.")
+    match = serializers.ChoiceField(
+        choices=["good", "weak", "none"], allow_null=True,
+        help_text="How good the best hit is (hybrid: from its estimated probability of being relevant, see relevance): good, weak, or none "
+                  "(nothing relevant: say so rather than show the results as answers); null where not estimated (keyword/semantic modes).",
+    )
+    relevance = serializers.FloatField(allow_null=True, help_text="Hybrid: the best hit's estimated probability of being relevant (0-1).")
     results = SearchHitSerializer(many=True)
     facets = FacetsSerializer(help_text="Counts over the products this query retrieved (its candidates after filters).")
 

@@ -76,7 +76,7 @@ class SearchView(PublicAPIView):
         except search.NotReady as exc:
             raise StillIndexing(str(exc)) from exc
         body = {"query": data["q"], "mode": data["mode"], "page": page.page, "page_size": page.page_size, "has_next": page.has_next,
-                "total": page.total, "results": page.hits, "facets": page.facets}
+                "total": page.total, "match": page.match, "relevance": page.relevance, "results": page.hits, "facets": page.facets}
         return Response(serializers.SearchResponseSerializer(body).data)
 
 

@@ -1,0 +1,166 @@
+"""Fit FUSION "adaptive" (search.fusion_features → FUSION_MODEL) on a relevance folder and its titles-only copy,
+and print what it learned and what it gives, as JSON (last line).
+
+For every query of both checks (the folder as it is, and its products with titles only: a catalogue where the model
+knows little, as a shop of short hardware titles), the keyword list and the vector list are retrieved as search does
+(depth 101: a page of 100 plus one). Every candidate of their union is one row: the named features of
+`search.fusion_features`, and whether it is relevant (judged grade >= RELEVANT; unjudged = not). A logistic regression
+(L2, C chosen by 5-fold cross-validation over queries) is the model: its output is a calibrated probability that a
+candidate is relevant, which ranks the fused list and says how good the best hit is (`match`).
+
+The figures reported are cross-validated: each query is ranked by a model fitted on folds without it (the same
+query in both checks is in the same fold), so the 130 dev queries are never judged by a model that saw them.
+Usage: python benchmarks/fusion_fit.py DATABASE [FOLDER]
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, machine, setup_django  # noqa: E402
+
+RELEVANT = 2  # grades 0-3: 2 = relevant, 3 = exactly what was asked
+DEPTH = 101
+FOLDS = 5
+CS = [0.01, 0.1, 1.0, 10.0]  # inverse L2 strengths tried
+NOISE = 0.005
+
+
+def retrieve(relevance, space) -> list[dict]:
+    from shopsearch import search
+    from shopsearch.models import Document
+
+    object_ids = dict(Document.objects.filter(collection=relevance.collection, kind="product").values_list("pk", "object_id"))
+    grades = {}
+    for qrel in relevance.qrels:
+        grades[(qrel.query_id, qrel.doc_id)] = qrel.relevance
+    rows = []
+    for qid, text in relevance.queries.items():
+        keyword = search.keyword_matches(text, search.Filters(), DEPTH, relevance.collection)
+        vector = [(doc, 1.0 - distance) for doc, distance in
+                  search.nearest_products(space, search.encode_query(space, text), search.Filters(), DEPTH, collection=relevance.collection)]
+        rows.append({"qid": qid, "text": text, "keyword": keyword, "vector": vector, "object_ids": object_ids,
+                     "grades": {object_ids[doc]: grades.get((qid, object_ids[doc]), 0) for doc in {m.id for m in keyword} | {d for d, _ in vector}}})
+    return rows
+
+
+def design(query: dict) -> tuple[list[int], list[dict]]:
+    from shopsearch import search
+
+    keyword_pairs = [(m.id, m.score) for m in query["keyword"]]
+    evidence = search.query_evidence(query["text"], query["keyword"], query["vector"])
+    keyword_norm, vector_norm = search._normalised(keyword_pairs), search._normalised(query["vector"])
+    raw, similarity = dict(keyword_pairs), dict(query["vector"])
+    titles = {m.id: m.title_share for m in query["keyword"]}
+    floor = min(similarity.values(), default=0.0)
+    docs = sorted({*keyword_norm, *vector_norm})
+    return docs, [search.fusion_features(evidence, keyword_norm.get(d, 0.0), raw.get(d, 0.0), titles.get(d, 0.0), vector_norm.get(d, 0.0),
+                                                 similarity.get(d, floor))
+                  for d in docs]
+
+
+def main() -> None:
+    setup_django(sys.argv[1] if len(sys.argv) > 1 else "bench_fusion_fit")
+    import ir_measures
+    import numpy as np
+    from ir_measures import R, nDCG
+    from sklearn.linear_model import LogisticRegression
+
+    from shopsearch import evaluation, search
+
+    folder = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT.parent / "shared" / "data" / "crowdflower_dev"
+    checks = {}
+    for name, titles_only in (("full", False), ("titles_only", True)):
+        relevance = evaluation.load_relevance_set(folder, titles_only=titles_only)
+        space, _, _ = evaluation.prepare(relevance)
+        checks[name] = (relevance, retrieve(relevance, space))
+    names = list(design(checks["full"][1][0])[1][0])
+    data = []  # (check, query, docs, X, y)
+    for check, (_, queries) in checks.items():
+        for query in queries:
+            docs, features = design(query)
+            X = np.array([[f[n] for n in names] for f in features]) if features else np.zeros((0, len(names)))
+            y = np.array([query["grades"][query["object_ids"][d]] >= RELEVANT for d in docs], dtype=int)
+            data.append((check, query, docs, X, y))
+    qids = sorted({query["qid"] for _, query, *_ in data})
+    fold_of = {qid: n % FOLDS for n, qid in enumerate(np.random.default_rng(17).permutation(qids))}
+
+    def fit(rows, c):
+        X = np.vstack([r[3] for r in rows])
+        y = np.concatenate([r[4] for r in rows])
+        model = LogisticRegression(C=c, max_iter=5000, fit_intercept=False)  # the "intercept" feature is the intercept
+        return model.fit(X, y)
+
+    def measure(check, ranked_per_query):
+        relevance = checks[check][0]
+        run = [ir_measures.ScoredDoc(qid, doc, score) for qid, ranked in ranked_per_query.items() for doc, score in ranked[:100]]
+        scores = ir_measures.calc_aggregate([nDCG @ 10, R @ 100], relevance.qrels, run)
+        return {"ndcg@10": round(scores[nDCG @ 10], 4), "recall@100": round(scores[R @ 100], 4)}
+
+    def cross_validated(c):
+        ranked = {check: {} for check in checks}
+        probabilities = []
+        for fold in range(FOLDS):
+            model = fit([r for r in data if fold_of[r[1]["qid"]] != fold], c)
+            for check, query, docs, X, y in data:
+                if fold_of[query["qid"]] == fold and len(docs):
+                    p = model.predict_proba(X)[:, 1]
+                    oids = query["object_ids"]
+                    ranked[check][query["qid"]] = sorted(((oids[d], float(s)) for d, s in zip(docs, p)), key=lambda t: -t[1])
+                    probabilities.extend(zip(p, y))
+        return ranked, probabilities
+
+    results = {}
+    for c in CS:
+        ranked, _ = cross_validated(c)
+        results[c] = {check: measure(check, ranked[check]) for check in checks}
+        print(json.dumps({"C": c, **results[c]}), file=sys.stderr)
+    # the strongest regularisation within NOISE of the best cross-validated nDCG@10 (summed over the checks): with
+    # 130 queries, differences below that are noise, and smaller coefficients are the more stable model
+    best = max(sum(results[c][k]["ndcg@10"] for k in checks) for c in CS)
+    best_c = min(c for c in CS if sum(results[c][k]["ndcg@10"] for k in checks) >= best - NOISE)
+    ranked, probabilities = cross_validated(best_c)
+    # calibration of the cross-validated probabilities: predicted vs observed share relevant, by decile of prediction
+    p, y = np.array([t[0] for t in probabilities]), np.array([t[1] for t in probabilities])
+    edges = np.quantile(p, np.linspace(0, 1, 11))
+    calibration = [{"predicted": round(float(p[(p >= lo) & (p <= hi)].mean()), 3), "observed": round(float(y[(p >= lo) & (p <= hi)].mean()), 3)}
+                   for lo, hi in zip(edges[:-1], edges[1:])]
+    # the best hit's probability per query (all dev queries have relevant products): where "none" would wrongly fall
+    top = {check: sorted(ranked[check][qid][0][1] for qid in ranked[check]) for check in checks}
+    final = fit(data, best_c)
+    coefficients = {n: round(float(v), 3) for n, v in zip(names, final.coef_[0])}
+    baselines = {}
+    for check, (_, queries) in checks.items():
+        k = {q["qid"]: [(q["object_ids"][m.id], m.score) for m in q["keyword"]] for q in queries}
+        v = {q["qid"]: [(q["object_ids"][d], s) for d, s in q["vector"]] for q in queries}
+        with_convex = {}
+        for q in queries:
+            fused = search._normalised([(m.id, m.score) for m in q["keyword"]])
+            vec = search._normalised(q["vector"])
+            dict_fused = {d: fused.get(d, 0.0) + vec.get(d, 0.0) for d in {*fused, *vec}}
+            with_convex[q["qid"]] = sorted(((q["object_ids"][d], s) for d, s in dict_fused.items()), key=lambda t: (-t[1], t[0]))
+        baselines[check] = {"keyword": measure(check, k), "semantic": measure(check, v), "convex_1_1": measure(check, with_convex)}
+    nonsense = []
+    relevance, _ = checks["full"]
+    space = evaluation.prepare(relevance)[0]
+    for text in ("xqzvwk", "qwpzx vvbnm", "zzkrt plomf"):
+        query = {"text": text, "keyword": search.keyword_matches(text, search.Filters(), DEPTH, relevance.collection),
+                 "vector": [(d, 1.0 - dist) for d, dist in search.nearest_products(space, search.encode_query(space, text), search.Filters(), DEPTH,
+                                                                                   collection=relevance.collection)]}
+        docs, features = design(query)
+        X = np.array([[f[n] for n in names] for f in features])
+        nonsense.append({"query": text, "best_probability": round(float(final.predict_proba(X)[:, 1].max()), 4)})
+    print(json.dumps({
+        "machine": machine(), "folder": str(folder), "queries": len(qids), "relevant_grade": RELEVANT,
+        "cross_validated": {str(c): results[c] for c in CS}, "C": best_c, "baselines": baselines,
+        "coefficients": coefficients, "calibration_by_decile": calibration,
+        "best_hit_probability_quantiles": {check: {q: round(float(np.quantile(top[check], q)), 4) for q in (0.0, 0.025, 0.05, 0.1, 0.25, 0.5)}
+                                           for check in checks},
+        "nonsense": nonsense,
+    }))
+
+
+if __name__ == "__main__":
+    main()
