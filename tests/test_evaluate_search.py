@@ -75,3 +75,13 @@ def test_crowdflower_dev_hybrid_beats_both_retrievers(real_model, capsys):
     assert hybrid["ndcg@10"] >= 0.82
     for other in ("keyword", "semantic"):
         assert hybrid["ndcg@10"] >= report[other]["ndcg@10"] and hybrid["recall@100"] >= report[other]["recall@100"]
+
+
+def test_titles_only_indexes_the_titles_alone_in_a_collection_of_its_own(fake_model, capsys):
+    full, _ = evaluate(capsys, TINY, "--mode", "keyword")
+    titles, err = evaluate(capsys, TINY, "--mode", "keyword", "--titles-only")
+    assert "6 embedded" in err and titles["products"] == full["products"] == 6
+    collections = set(Document.objects.exclude(collection=SHOP_COLLECTION).values_list("collection", flat=True))
+    assert len(collections) == 2
+    titles_only = Document.objects.filter(collection__in=collections, description="").values_list("collection", flat=True)
+    assert len(set(titles_only)) == 1 and len(titles_only) == 6
