@@ -136,8 +136,7 @@ def main() -> None:
     if args.inspect:
         rng = random.Random(0)
         busiest = [str(row["product"]) for row in sorted(counts, key=lambda row: (-row["n"], row["product"]))[: args.inspect_products]]
-        for pid in busiest:
-            reviews.ensure_sentences(space, pid)
+        reviews.refresh_all(space)  # sentences the worker has not written yet
         rows = list(ReviewSentence.objects.filter(space=space, product_id__in=busiest).values_list("text", "vector"))
         vectors = np.asarray([np.asarray(v, dtype=np.float32) for _, v in rows])
         inspection = {}

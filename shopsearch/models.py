@@ -169,11 +169,12 @@ class ReviewVector(models.Model):
 
 
 class ReviewSentence(models.Model):
-    """One sentence of a review with its vector and sentiment in one space: what aspects and in-review search rank.
+    """One sentence of a review with its vector, sentiment and aspect similarities in one space: what aspects and
+    in-review search rank.
 
-    A cache, built per product on first request (reviews.py) and refreshed by a low-priority task when a review of
-    a cached product changes; `content_hash` is the review text's hash at split time, so a stale row is recognised
-    without re-reading the review.
+    Written by the worker when a review is indexed (a low-priority task behind the indexing) and by reindex /
+    reconcile for reviews that have none; never in a request. `content_hash` is the review text's hash at split
+    time, so a stale row is recognised without re-reading the review.
     """
 
     space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="+")
@@ -187,8 +188,12 @@ class ReviewSentence(models.Model):
     content_hash = models.CharField(max_length=32)
     sentiment_label = models.CharField(max_length=8, null=True, blank=True)
     sentiment_score = models.FloatField(null=True, blank=True)
-    # which classifier labelled it: a newly trained one relabels the cache (no re-embedding) on the next request
+    # which classifier labelled it: a newly trained one relabels the sentences (no re-embedding; reviews.refresh_all)
     sentiment_classifier = models.ForeignKey("SentimentClassifier", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # configured aspect name -> cosine similarity to its nearest phrase, computed with the vector by the worker, so a
+    # product's aspects are counted without reading its sentence vectors; aspects_version says for which phrases
+    aspect_similarity = models.JSONField(default=dict, blank=True)
+    aspects_version = models.CharField(max_length=16, blank=True, default="")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["space", "document", "position"], name="shopsearch_sentence_once")]

@@ -2,9 +2,11 @@
 
 A review often praises one thing and criticises another ("love the colour, but it runs small"), so aspects and
 in-review search work on sentences, not whole reviews. Sentences live in `ReviewSentence` with their vector in the
-active space and their sentiment (the space's review classifier applied to the sentence). The cache is built per
-product on the first request that needs it and kept current by a low-priority task when a review of a cached
-product changes; a deleted review takes its sentences with it (cascade).
+active space, their sentiment (the space's review classifier applied to the sentence) and their similarity to each
+configured aspect. The worker writes them when a review is indexed (a low-priority task behind the indexing), and
+`refresh_all` (reindex, the periodic reconcile, a new classifier) catches up on reviews that have none; a request
+only reads them, and says how many of the product's reviews are analysed. A deleted review takes its sentences with
+it (cascade).
 
 Sentence splitting is a small regular expression, not a library: no maintained splitter is installed here, nltk's
 punkt needs a data download at run time, and reviews are informal (lower-case starts, no final stop, line breaks
@@ -12,7 +14,9 @@ between title and text), where punctuation plus line breaks is what the trained 
 """
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -21,7 +25,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, OuterRef
 
 from . import encoders, indexing, search, sentiment
 from .conf import setting
@@ -70,7 +74,8 @@ def _stale_reviews(space: EmbeddingSpace, reviews) -> list[Document]:
 
 
 def build_sentences(space: EmbeddingSpace, reviews: Sequence[Document]) -> int:
-    """(Re)write the sentences of these review documents in `space`: split, embed, label. Returns sentences written."""
+    """(Re)write the sentences of these review documents in `space`: split, embed, label, score against the aspects.
+    Returns sentences written."""
     rows = []
     for review in reviews:
         for position, (start, end) in enumerate(split_sentences(review.text)):
@@ -82,6 +87,7 @@ def build_sentences(space: EmbeddingSpace, reviews: Sequence[Document]) -> int:
         for row, vector in zip(rows, vectors):
             row.vector = vector
         _label(space, rows)
+        _score_aspects(space, rows)
     with transaction.atomic():
         ReviewSentence.objects.filter(space=space, document__in=[review.pk for review in reviews]).delete()
         ReviewSentence.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)  # a concurrent build wrote the same
@@ -98,32 +104,67 @@ def _label(space: EmbeddingSpace, rows: Sequence[ReviewSentence]) -> None:
         row.sentiment_label, row.sentiment_score, row.sentiment_classifier = prediction.label, prediction.score, classifier
 
 
-def ensure_sentences(space: EmbeddingSpace, product_id: str) -> int:
-    """Bring the product's sentence cache up to date (the first request builds it; a new classifier relabels it).
-    Returns sentences written."""
+def aspects_version() -> str:
+    """Fingerprint of the configured aspects' names and phrases: stored similarities are for these."""
+    phrases = [(aspect.name, aspect.phrases) for aspect in configured_aspects()]
+    return hashlib.sha256(json.dumps(phrases).encode()).hexdigest()[:16]
+
+
+def _score_aspects(space: EmbeddingSpace, rows: Sequence[ReviewSentence]) -> None:
+    """Set (not save) each sentence's cosine similarity to every configured aspect's nearest phrase."""
+    if not rows:
+        return
+    vectors = np.asarray([np.asarray(row.vector, dtype=np.float32) for row in rows])
+    similarities = {aspect.name: (vectors @ _phrase_vectors(space.model_name, aspect.phrases).T).max(axis=1) for aspect in configured_aspects()}
+    version = aspects_version()
+    for i, row in enumerate(rows):
+        row.aspect_similarity = {name: round(float(values[i]), 4) for name, values in similarities.items()}
+        row.aspects_version = version
+
+
+def analysed(space: EmbeddingSpace, product_id: str) -> int:
+    """How many of the product's reviews have up-to-date sentences (the rest are still waiting for the worker)."""
     reviews = Document.objects.filter(collection=SHOP_COLLECTION, kind="review", product_id=str(product_id))
-    stale = _stale_reviews(space, reviews)
-    written = build_sentences(space, stale) if stale else 0
+    fresh = ReviewSentence.objects.filter(space=space, document=OuterRef("pk"), content_hash=OuterRef("content_hash"), product_id=OuterRef("product_id"))
+    return reviews.filter(Exists(fresh)).count()
+
+
+def refresh_all(space: EmbeddingSpace, batch_size: int | None = None) -> int:
+    """Bring every review's sentences in `space` up to date, in batches: split and embed reviews that have none or
+    stale ones, re-score sentences scored against other aspect phrases, relabel those a previous classifier labelled.
+    What reindex and the periodic reconcile run; returns sentences written."""
+    batch_size = batch_size or setting("REINDEX_BATCH_SIZE")
+    written = 0
+    stale = _stale_reviews(space, Document.objects.filter(collection=SHOP_COLLECTION, kind="review").order_by("pk"))
+    for start in range(0, len(stale), batch_size):
+        written += build_sentences(space, stale[start : start + batch_size])
     classifier = sentiment.active_classifier(space)
+    version = aspects_version()
+    behind = ReviewSentence.objects.filter(space=space).exclude(aspects_version=version)
     if classifier is not None:
-        unlabelled = list(ReviewSentence.objects.filter(space=space, product_id=str(product_id)).exclude(sentiment_classifier=classifier))
-        _label(space, unlabelled)
-        ReviewSentence.objects.bulk_update(unlabelled, ["sentiment_label", "sentiment_score", "sentiment_classifier"], batch_size=1000)
-        written += len(unlabelled)
+        behind = behind | ReviewSentence.objects.filter(space=space).exclude(sentiment_classifier=classifier)
+    while rows := list(behind.order_by("pk")[:2000]):
+        _label(space, rows)
+        _score_aspects(space, rows)
+        ReviewSentence.objects.bulk_update(rows, ["sentiment_label", "sentiment_score", "sentiment_classifier", "aspect_similarity", "aspects_version"])
+        written += len(rows)
     return written
 
 
 def refresh_sentences(review_ids: Iterable[str]) -> int:
-    """Re-split changed reviews of products whose sentences are cached (others wait for their first request)."""
+    """Re-split changed reviews in the active space (the worker's low-priority pass after indexing them)."""
     space = indexing.active_space()
     if space is None:
         return 0
-    ids = [str(i) for i in review_ids]
-    # a review moved to another product leaves the old product's cache
-    ReviewSentence.objects.filter(space=space, document__object_id__in=ids).exclude(product_id=F("document__product_id")).delete()
-    cached = ReviewSentence.objects.filter(space=space, product_id=OuterRef("product_id"))
-    reviews = Document.objects.filter(collection=SHOP_COLLECTION, kind="review", object_id__in=ids).filter(Exists(cached))
-    stale = _stale_reviews(space, reviews)
+    documents = Document.objects.filter(collection=SHOP_COLLECTION, kind="review", object_id__in=[str(i) for i in review_ids])
+    product_of = dict(documents.values_list("pk", "product_id"))
+    # a review moved to another product leaves the old product's sentences (by id: a join delete over tables the
+    # planner has no statistics for yet ran for minutes)
+    sentences = ReviewSentence.objects.filter(space=space, document_id__in=list(product_of)).values_list("pk", "document_id", "product_id")
+    moved = [pk for pk, document_id, product_id in sentences if product_id != (product_of[document_id] or "")]
+    if moved:
+        ReviewSentence.objects.filter(pk__in=moved).delete()
+    stale = _stale_reviews(space, documents)
     return build_sentences(space, stale) if stale else 0
 
 
@@ -171,18 +212,15 @@ def product_aspects(space: EmbeddingSpace, product_id: str, only: str | None = N
         aspects = [aspect for aspect in aspects if aspect.name == only]
         if not aspects:
             raise UnknownAspect(only)
-    ensure_sentences(space, product_id)
     rows = list(
         ReviewSentence.objects.filter(space=space, product_id=str(product_id)).order_by("document_id", "position")
-        .values_list("text", "vector", "sentiment_label", "sentiment_score", "document__object_id")
+        .values_list("text", "aspect_similarity", "sentiment_label", "sentiment_score", "document__object_id")
     )
-    vectors = np.asarray([np.asarray(row[1], dtype=np.float32) for row in rows]).reshape(len(rows), space.dimensions)
     shown = int(setting("ASPECT_EXAMPLES"))
     result = []
     for aspect in aspects:
         if aspect.source == "configured":
-            similarity = (vectors @ _phrase_vectors(space.model_name, aspect.phrases).T).max(axis=1) if rows else np.zeros(0)
-            matched = [(float(s), i) for i, s in enumerate(similarity) if s >= aspect.threshold]
+            matched = [(row[1][aspect.name], i) for i, row in enumerate(rows) if row[1].get(aspect.name, -1.0) >= aspect.threshold]
         else:
             pattern = _mentions(aspect.forms)
             # most opinionated first: a discovered word has no phrase to be close to
@@ -207,8 +245,10 @@ def product_aspects(space: EmbeddingSpace, product_id: str, only: str | None = N
 
 
 def product_sentiment(space: EmbeddingSpace, product_id: str, aspect: str | None = None) -> dict:
-    """The product's sentiment summary (sentiment.product_summary) with its aspects."""
-    return {**sentiment.product_summary(space, product_id), "aspects": product_aspects(space, product_id, aspect)}
+    """The product's sentiment summary (sentiment.product_summary) with its aspects, and how many of its reviews the
+    worker has analysed sentence by sentence (the aspects count only those)."""
+    return {**sentiment.product_summary(space, product_id), "analysed": analysed(space, product_id),
+            "aspects": product_aspects(space, product_id, aspect)}
 
 
 # --- discovered aspects ---------------------------------------------------------------------------------------
@@ -300,8 +340,8 @@ class ReviewHit:
 def search_reviews(space: EmbeddingSpace, product_id: str, query: str, page: int = 1, page_size: int = 20,
                    rating: int | None = None, context: int = 300) -> tuple[list[ReviewHit], bool]:
     """One page of the product's reviews ranked by their sentence closest in meaning to `query`; and whether
-    more follow. An exact scan: one product's sentences are few."""
-    ensure_sentences(space, product_id)
+    more follow. An exact scan: one product's sentences are few. Reviews the worker has not analysed yet are not
+    among them."""
     dims = int(space.dimensions)
     literal = "[" + ",".join(f"{x:.7g}" for x in search.encode_query(space, query)) + "]"
     where, params = "", []

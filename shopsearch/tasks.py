@@ -44,7 +44,7 @@ def index_objects(self, kind: str, object_ids: list, space_id: int | None = None
     if space_id and space is None:
         return {"embedded": 0, "skipped": 0, "space_gone": space_id}
     embedded, skipped = indexing.index_objects(kind, object_ids, space)
-    if kind == "review" and space is None:
+    if kind == "review" and (space is None or space.is_active):
         queue = (self.request.delivery_info or {}).get("routing_key")
         enqueue(refresh_review_sentences, object_ids, priority=SENTENCE_PRIORITY, queue=queue)
     return {"embedded": embedded, "skipped": skipped}
@@ -55,14 +55,17 @@ SENTENCE_PRIORITY = 9  # Redis: 0 is served first, 9 last; sentence caches wait 
 
 @shared_task(name="shopsearch.refresh_review_sentences", base=IndexTask)
 def refresh_review_sentences(object_ids: list) -> dict:
-    """Re-split and re-embed the sentences of changed reviews of products whose sentences are cached."""
+    """Split, embed, label and score against the aspects the sentences of these changed reviews."""
     return {"sentences": reviews.refresh_sentences(object_ids)}
 
 
 @shared_task(name="shopsearch.reconcile", base=IndexTask)
 def reconcile() -> dict:
-    """Repair what the queue lost (indexing.reconcile). Scheduled every RECONCILE_EVERY_SECONDS by celery beat."""
-    return indexing.reconcile()
+    """Repair what the queue lost (indexing.reconcile), then bring review sentences up to date (reviews.refresh_all).
+    Scheduled every RECONCILE_EVERY_SECONDS by celery beat."""
+    repaired = indexing.reconcile()
+    space = indexing.active_space()
+    return {**repaired, "sentences": reviews.refresh_all(space) if space is not None else 0}
 
 
 @shared_task(name="shopsearch.delete_old_events")
@@ -120,9 +123,13 @@ def load_model_in_worker(**_kwargs) -> None:
 
 def schedule_periodic_tasks(app) -> None:
     """Put the plugin's periodic tasks on the Celery app's beat schedule (run one beat: `celery worker -B` on a
-    single worker, or a `celery beat` process): reconcile, and the daily event retention."""
+    single worker, or a `celery beat` process): reconcile, the search log's flush, and the daily retentions."""
+    from . import analytics
+
     app.add_periodic_task(float(setting("RECONCILE_EVERY_SECONDS")), reconcile.s(), name="shopsearch.reconcile")
     app.add_periodic_task(24 * 3600.0, delete_old_events.s(), name="shopsearch.delete_old_events")
+    app.add_periodic_task(60.0, analytics.flush_search_log_task.s(), name="shopsearch.flush_search_log")  # a quiet shop's last searches
+    app.add_periodic_task(24 * 3600.0, analytics.delete_old_searches_task.s(), name="shopsearch.delete_old_searches")
 
 
 _publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shopsearch-publish")

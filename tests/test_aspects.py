@@ -93,18 +93,24 @@ def test_aspects_find_runs_small_under_size_fit(classifier, shop, settings):
     assert fit["mentions"] == len(said) and 0 < fit["reviews"] <= 15
     assert 0 < fit["share_negative"] + fit["share_positive"] <= 1 and all(e["sentiment"] in ("negative", "neutral", "positive") for e in fit["examples"])
     assert all(e["similarity"] >= next(a.threshold for a in reviews.configured_aspects() if a.name == "size/fit") for e in fit["examples"])
-    # the cache was built once, from the reviews' current texts; a second request writes nothing
+    # the worker's pass after indexing wrote every review's sentences; requests only read them, and catching up writes nothing
     space = indexing.active_space()
     documents = Document.objects.filter(kind="review", product_id=str(shop[0].pk))
     assert set(ReviewSentence.objects.filter(space=space, product_id=str(shop[0].pk)).values_list("document_id", flat=True)) == set(documents.values_list("pk", flat=True))
-    assert reviews.ensure_sentences(space, str(shop[0].pk)) == 0
+    assert body["analysed"] == body["reviews"] == 15
+    assert reviews.refresh_all(space) == 0
     assert len(api.get(f"/api/products/{shop[0].pk}/sentiment/").json()["aspects"]) == len(reviews.configured_aspects())
-    # a newly trained classifier relabels the cached sentences on the next request, without re-splitting them
+    # a newly trained classifier relabels the sentences, without re-splitting them
     ids = set(ReviewSentence.objects.filter(space=space).values_list("pk", flat=True))
     call_command("train_sentiment", "--file", str(classifier), stdout=io.StringIO())
-    assert api.get(f"/api/products/{shop[0].pk}/sentiment/").status_code == 200
     active = SentimentClassifier.objects.get(space=space, is_active=True)
     assert set(ReviewSentence.objects.filter(space=space, sentiment_classifier=active).values_list("pk", flat=True)) == ids
+    # configured aspects with other phrases: the stored similarities are recomputed from the vectors, not re-embedded
+    settings.SHOPSEARCH = {**settings.SHOPSEARCH, "SENTIMENT_ASPECTS": [{"name": "fit", "phrases": ["runs small"]}]}
+    assert reviews.refresh_all(space) == len(ids)
+    [fit] = api.get(f"/api/products/{shop[0].pk}/sentiment/").json()["aspects"][:1]
+    assert fit["name"] == "fit" and any("runs small" in e["sentence"].lower() for e in fit["examples"])
+    assert set(ReviewSentence.objects.filter(space=space).values_list("pk", flat=True)) == ids
 
 
 @pytest.mark.model
@@ -152,7 +158,7 @@ def test_editing_a_review_refreshes_its_cached_sentences_through_the_worker(clas
     space = indexing.active_space()
 
     wait_for(lambda: Document.objects.filter(kind="review", product_id=str(product.pk)).count() == 2, "index the reviews", timeout=120)
-    assert APIClient().get(f"/api/products/{product.pk}/sentiment/").status_code == 200  # builds the product's cache
+    wait_for(lambda: APIClient().get(f"/api/products/{product.pk}/sentiment/").json()["analysed"] == 2, "analyse the reviews", timeout=120)
     texts = lambda review: list(ReviewSentence.objects.filter(space=space, document__object_id=str(review.pk)).order_by("position").values_list("text", flat=True))  # noqa: E731
     assert texts(first)
     edited = demo_rows("demo_reviews.jsonl.gz", limit=1, where=lambda r: RUNS_SMALL(r) and r["rating"] <= 2)[0]
@@ -171,7 +177,6 @@ def test_editing_a_review_refreshes_its_cached_sentences_through_the_worker(clas
 @pytest.mark.django_db
 def test_a_review_moved_to_another_product_leaves_the_old_products_sentences(fake_model, shop, run_on_commit):
     space = indexing.active_space()
-    reviews.ensure_sentences(space, str(shop[0].pk))
     moved = Review.objects.filter(product=shop[0]).first()
     before = ReviewSentence.objects.filter(space=space, product_id=str(shop[0].pk)).count()
     moved.product = shop[1]
@@ -179,4 +184,4 @@ def test_a_review_moved_to_another_product_leaves_the_old_products_sentences(fak
     assert not ReviewSentence.objects.filter(space=space, product_id=str(shop[0].pk), document__object_id=str(moved.pk)).exists()
     assert 0 < ReviewSentence.objects.filter(space=space, product_id=str(shop[0].pk)).count() < before
     body = APIClient().get(f"/api/products/{shop[1].pk}/reviews/", {"q": moved.text[:40]}).json()
-    assert [hit["review"] for hit in body["results"]] == [str(moved.pk)]  # built on the new product's first request
+    assert [hit["review"] for hit in body["results"]] == [str(moved.pk)]  # re-split for the new product by the worker's pass

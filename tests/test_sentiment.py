@@ -33,10 +33,11 @@ def balanced_reviews(per_label: int) -> list[dict]:
 @pytest.fixture
 def shop_with_reviews(run_on_commit):
     """Two real products; the reviews are attached to the first one."""
-    def build(rows: list[dict]):
+    def build(rows: list[dict]):  # the reviews as a bulk import, then reindex (one batch encode, not a task per review)
         products = run_on_commit(load_products, demo_rows("demo_products.jsonl.gz", limit=2))
-        run_on_commit(lambda: [Review.objects.create(external_id=r["id"], product=products[0], title=r.get("title", ""), text=r["text"],
-                                                     rating=r["rating"], helpful_votes=r.get("helpful_votes", 0)) for r in rows])
+        Review.objects.bulk_create([Review(external_id=r["id"], product=products[0], title=r.get("title", ""), text=r["text"],
+                                           rating=r["rating"], helpful_votes=r.get("helpful_votes", 0)) for r in rows])
+        indexing.reindex(indexing.ensure_active_space(), kinds=("review",))
         return products
     return build
 

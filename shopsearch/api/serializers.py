@@ -348,6 +348,8 @@ class ProductSentimentSerializer(serializers.Serializer):
     trend = SentimentMonthSerializer(many=True)
     most_helpful_positive = ReviewSnippetSerializer(allow_null=True)
     most_helpful_negative = ReviewSnippetSerializer(allow_null=True)
+    analysed = serializers.IntegerField(help_text="reviews the worker has analysed sentence by sentence (aspects count only "
+                                        "these); fewer than `reviews` while it catches up")
     aspects = AspectSerializer(many=True, help_text="configured aspects first, then discovered ones; all of them unless aspect= names one")
 
 
