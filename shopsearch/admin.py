@@ -59,6 +59,17 @@ def console_view(view, permission: str | None = "shopsearch.view_console"):
 class EmbeddingSpaceAdmin(admin.ModelAdmin):
     list_display = ["id", "model_identity", "dimensions", "recipe", "status", "is_active", "vectors", "missing", "activated_at"]
     readonly_fields = [f.name for f in EmbeddingSpace._meta.fields]
+    actions = ["retire_spaces"]
+
+    @admin.action(description="Retire the selected spaces (an abandoned build otherwise gets every save embedded too)", permissions=["change"])
+    def retire_spaces(self, request, queryset) -> None:
+        for space in queryset:
+            try:
+                indexing.retire(space)
+            except indexing.SpaceError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, f"Space #{space.pk} is retired: saves are no longer embedded into it.", messages.SUCCESS)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(vector_count=Count("embeddings"))

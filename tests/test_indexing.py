@@ -180,3 +180,15 @@ def test_a_retired_space_no_longer_gets_every_save_and_the_serving_one_cannot_be
     assert Embedding.objects.filter(space=abandoned).count() == 1
     with pytest.raises(indexing.SpaceError, match="serves search"):
         indexing.retire(indexing.active_space())
+
+
+def test_the_admin_retires_an_abandoned_build_but_not_the_serving_space(products, admin_client):
+    abandoned = EmbeddingSpace.objects.create(model_name=FAKE_MODEL, model_identity="abandoned-build", dimensions=64, recipe="x")
+    active = indexing.active_space()
+    for space in (abandoned, active):
+        response = admin_client.post("/admin/shopsearch/embeddingspace/", {"action": "retire_spaces", "_selected_action": [space.pk]}, follow=True)
+        assert response.status_code == 200
+    abandoned.refresh_from_db()
+    active.refresh_from_db()
+    assert abandoned.status == EmbeddingSpace.Status.RETIRED and active.status != EmbeddingSpace.Status.RETIRED
+    assert b"serves search; switch to another space before retiring it" in response.content
