@@ -98,7 +98,10 @@ def connections_sampler(database: str, stop: threading.Event, seen: list[int]) -
             time.sleep(0.05)
 
 
-def run_level(port: int, mode: str, concurrency: int, requests: int, time_limit: float) -> dict:
+def run_level(port: int, mode: str, concurrency: int, requests: int, time_limit: float, params=None) -> dict:
+    """`requests` searches from `concurrency` clients (stopped at `time_limit` seconds), each a GET /api/search/ with
+    the query parameters `params(n, worker)` gives (default: this script's queries in rotation, in `mode`)."""
+    params = params or (lambda n, worker: {"q": QUERIES[(n + worker) % len(QUERIES)], "mode": mode, "page_size": 20})
     lock = threading.Lock()
     latencies: list[float] = []
     errors: Counter = Counter()
@@ -114,7 +117,7 @@ def run_level(port: int, mode: str, concurrency: int, requests: int, time_limit:
                     return
                 n = issued
                 issued += 1
-            path = "/api/search/?" + urllib.parse.urlencode({"q": QUERIES[(n + worker) % len(QUERIES)], "mode": mode, "page_size": 20})
+            path = "/api/search/?" + urllib.parse.urlencode(params(n, worker))
             start = time.perf_counter()
             try:
                 conn.request("GET", path)

@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
-import http.client
 import json
 import os
 import secrets
@@ -45,10 +44,7 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 import uuid
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -386,60 +382,11 @@ def halfvec_versus_vector(space, query_texts: list[str]) -> dict:
 def run_level(
     port: int, query_texts: list[str], mode: str, filtered: bool, concurrency: int, requests: int, time_limit: float
 ) -> dict:
-    """load.run_level's loop, with a query list and filters of this benchmark's own."""
-    lock = threading.Lock()
-    latencies: list[float] = []
-    errors: Counter = Counter()
-    issued = 0
-    deadline = time.monotonic() + time_limit
-
-    def client(worker: int) -> None:
-        nonlocal issued
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        while time.monotonic() < deadline:
-            with lock:
-                if issued >= requests:
-                    return
-                n = issued
-                issued += 1
-            params = {
-                "q": query_texts[n % len(query_texts)],
-                "mode": mode,
-                "page_size": 20,
-                **(rotating_filters(n) if filtered else {}),
-            }
-            started = time.perf_counter()
-            try:
-                conn.request("GET", "/api/search/?" + urllib.parse.urlencode(params))
-                response = conn.getresponse()
-                response.read()
-                status = response.status
-            except (OSError, http.client.HTTPException) as exc:
-                status = type(exc).__name__
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            elapsed = (time.perf_counter() - started) * 1000
-            with lock:
-                if status == 200:
-                    latencies.append(elapsed)
-                else:
-                    errors[str(status)] += 1
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(client, range(concurrency)))
-    wall = time.perf_counter() - started
-    ms = {f"p{q}_ms": round(load.percentile(latencies, q / 100), 1) if latencies else None for q in (50, 95, 99)}
-    return {
-        "mode": mode,
-        "filters": filtered,
-        "concurrency": concurrency,
-        "ok": len(latencies),
-        "errors": dict(errors),
-        **ms,
-        "throughput_rps": round(len(latencies) / wall, 1),
-        "wall_s": round(wall, 1),
-    }
+    """load.run_level with this benchmark's queries and, with `filtered`, its rotating filters."""
+    level = load.run_level(port, mode, concurrency, requests, time_limit, params=lambda n, worker: {
+        "q": query_texts[n % len(query_texts)], "mode": mode, "page_size": 20, **(rotating_filters(n) if filtered else {})})
+    return {"mode": mode, "filters": filtered, **{key: level[key] for key in (
+        "concurrency", "ok", "errors", "p50_ms", "p95_ms", "p99_ms", "throughput_rps", "wall_s")}}
 
 
 def search_load(database: str, query_texts: list[str], args, work: Path) -> dict:
