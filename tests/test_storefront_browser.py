@@ -5,14 +5,16 @@ Each test types as a shopper does, one character at a time, and checks what is d
 tests/browser/vendor) checks accessibility. Screenshots of each state go to the test's tmp_path."""
 from __future__ import annotations
 
+import io
 import time
 from collections import Counter
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from django.core.management import call_command
 
 from catalog.models import Category, Product, Review
-from shopsearch import indexing, recommend
+from shopsearch import recommend
 from shopsearch.models import Event
 
 from .browser import axe_violations, browser_available, chromium
@@ -52,7 +54,7 @@ def shop(transactional_db, real_model):
         for n, (product, row) in enumerate(zip(products, rows))
         for review in reviews_by_item[row["id"]][: REVIEWS_PER_PRODUCT * (2 if n == 0 else 1)]
     ])
-    indexing.reindex(indexing.ensure_active_space())
+    call_command("reindex", no_progress=True, stdout=io.StringIO())  # as a shop's bulk load: vectors, then review sentences
     return {"products": products}
 
 
