@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import statistics
 import sys
@@ -20,13 +19,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-
-def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
-    return {"cpu": cpu, "cores": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()], "python": platform.python_version()}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, machine, setup_django  # noqa: E402
 
 
 def main() -> None:
@@ -34,18 +28,20 @@ def main() -> None:
     parser.add_argument("--database", default="shopsearch_bench")
     parser.add_argument("--requests", type=int, default=200, help="requests per scenario")
     args = parser.parse_args()
-    os.environ["DATABASE_NAME"] = args.database
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shopsite.settings")
-    import django
-
-    django.setup()
+    os.environ["SHOPSEARCH_THROTTLE_RATES"] = json.dumps({"client": None, "session": None})  # measuring, not throttling
+    setup_django(args.database)
+    from django.core import signing
     from django.core.management import call_command
     from django.test import Client
     from django.utils import timezone
 
     from catalog.models import Product, Review
-    from shopsearch import indexing
+    from shopsearch import indexing, recommend
     from shopsearch.models import SHOP_COLLECTION, Document, Embedding, Event, ReviewVector
+
+    def signed(key: str) -> str:
+        """The session id a shopper's browser holds (POST /api/sessions/ issues it): the stored key, signed."""
+        return signing.Signer(salt=recommend.SESSION_SALT).sign(key)
 
     call_command("migrate", verbosity=0)
     if not Product.objects.exists():
@@ -83,7 +79,7 @@ def main() -> None:
         "similar_diversity": [("get", f"/api/products/{pk}/similar/", {"limit": 10, "diversity": "0.5"}) for pk in targets],
         "examples_average_10_ids": examples("average"),
         "examples_best_score_10_ids": examples("best_score"),
-        "for_session": [("get", "/api/recommendations/for-session/", {"session": session, "limit": 10}) for session in sessions],
+        "for_session": [("get", "/api/recommendations/for-session/", {"session": signed(session), "limit": 10}) for session in sessions],
         "trending": [("get", "/api/recommendations/trending/", {"limit": 10, **({"category": rng.choice(categories)} if n % 2 else {})})
                      for n in range(args.requests)],
     }
