@@ -66,11 +66,15 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 # --- the sentence cache ---------------------------------------------------------------------------------------
 
 
-def _stale_reviews(space: EmbeddingSpace, reviews) -> list[Document]:
-    fresh = ReviewSentence.objects.filter(
+def _has_fresh_sentences(space: EmbeddingSpace) -> Exists:
+    """For a review document queryset: its sentences in `space` were split from its current text and product."""
+    return Exists(ReviewSentence.objects.filter(
         space=space, document=OuterRef("pk"), content_hash=OuterRef("content_hash"), product_id=OuterRef("product_id")
-    )
-    return list(reviews.filter(~Exists(fresh)).only("pk", "text", "content_hash", "product_id"))
+    ))
+
+
+def _stale_reviews(space: EmbeddingSpace, reviews) -> list[Document]:
+    return list(reviews.filter(~_has_fresh_sentences(space)).only("pk", "text", "content_hash", "product_id"))
 
 
 def build_sentences(space: EmbeddingSpace, reviews: Sequence[Document]) -> int:
@@ -125,8 +129,7 @@ def _score_aspects(space: EmbeddingSpace, rows: Sequence[ReviewSentence]) -> Non
 def analysed(space: EmbeddingSpace, product_id: str) -> int:
     """How many of the product's reviews have up-to-date sentences (the rest are still waiting for the worker)."""
     reviews = Document.objects.filter(collection=SHOP_COLLECTION, kind="review", product_id=str(product_id))
-    fresh = ReviewSentence.objects.filter(space=space, document=OuterRef("pk"), content_hash=OuterRef("content_hash"), product_id=OuterRef("product_id"))
-    return reviews.filter(Exists(fresh)).count()
+    return reviews.filter(_has_fresh_sentences(space)).count()
 
 
 def refresh_all(space: EmbeddingSpace, batch_size: int | None = None) -> int:
