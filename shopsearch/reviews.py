@@ -90,20 +90,20 @@ def build_sentences(space: EmbeddingSpace, reviews: Sequence[Document]) -> int:
         vectors = indexing.encode_texts(space, texts)
         for row, vector in zip(rows, vectors):
             row.vector = vector
-        _label(space, rows)
-        _score_aspects(space, rows)
+        _label(space, rows, vectors)
+        _score_aspects(space, rows, vectors)
     with transaction.atomic():
         ReviewSentence.objects.filter(space=space, document__in=[review.pk for review in reviews]).delete()
         ReviewSentence.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)  # a concurrent build wrote the same
     return len(rows)
 
 
-def _label(space: EmbeddingSpace, rows: Sequence[ReviewSentence]) -> None:
-    """Set (not save) the sentiment of sentences with the space's active classifier, if it has one."""
+def _label(space: EmbeddingSpace, rows: Sequence[ReviewSentence], vectors: np.ndarray) -> None:
+    """Set (not save) the sentiment of sentences (`vectors`: theirs, in order) with the space's active classifier,
+    if it has one."""
     classifier = sentiment.active_classifier(space)
     if classifier is None or not rows:
         return
-    vectors = np.asarray([np.asarray(row.vector, dtype=np.float32) for row in rows])
     for row, prediction in zip(rows, sentiment.predict(classifier.weights, vectors, [row.text for row in rows], negation=True)):
         row.sentiment_label, row.sentiment_score, row.sentiment_classifier = prediction.label, prediction.score, classifier
 
@@ -114,11 +114,10 @@ def aspects_version() -> str:
     return hashlib.sha256(json.dumps(phrases).encode()).hexdigest()[:16]
 
 
-def _score_aspects(space: EmbeddingSpace, rows: Sequence[ReviewSentence]) -> None:
+def _score_aspects(space: EmbeddingSpace, rows: Sequence[ReviewSentence], vectors: np.ndarray) -> None:
     """Set (not save) each sentence's cosine similarity to every configured aspect's nearest phrase."""
     if not rows:
         return
-    vectors = np.asarray([np.asarray(row.vector, dtype=np.float32) for row in rows])
     similarities = {aspect.name: (vectors @ _phrase_vectors(space.model_name, aspect.phrases).T).max(axis=1) for aspect in configured_aspects()}
     version = aspects_version()
     for i, row in enumerate(rows):
@@ -147,8 +146,9 @@ def refresh_all(space: EmbeddingSpace, batch_size: int | None = None) -> int:
     if classifier is not None:
         behind = behind | ReviewSentence.objects.filter(space=space).exclude(sentiment_classifier=classifier)
     while rows := list(behind.order_by("pk")[:2000]):
-        _label(space, rows)
-        _score_aspects(space, rows)
+        vectors = np.asarray([np.asarray(row.vector, dtype=np.float32) for row in rows])
+        _label(space, rows, vectors)
+        _score_aspects(space, rows, vectors)
         ReviewSentence.objects.bulk_update(rows, ["sentiment_label", "sentiment_score", "sentiment_classifier", "aspect_similarity", "aspects_version"])
         written += len(rows)
     return written
