@@ -461,7 +461,8 @@ def shop_reviews(space: EmbeddingSpace, keep=lambda review_id: True) -> Labelled
 def train_classifier(space: EmbeddingSpace, path: Path | None = None, holdout: float = 0.0) -> tuple[SentimentClassifier, dict]:
     """Train, store and apply the review classifier of `space` from star ratings: the shop's own rated reviews (their
     stored vectors), or a review file's. `holdout` keeps a fixed share of reviews out and scores them after training.
-    Returns the classifier and {"cross_validated": …, "holdout": …}. SentimentError when there is too little to learn."""
+    Returns the classifier and {"cross_validated": …, "reviews": trained on, "holdout": … (with `holdout`)}.
+    SentimentError when there is too little to learn."""
     keep = lambda review_id: not in_holdout(review_id, holdout)  # noqa: E731
     source = file_reviews(space, path, keep) if path else shop_reviews(space, keep)
     weights, cross_validated = train(source.vectors, source.texts, source.labels, general_anchors(space), title_examples(space, source))
