@@ -55,7 +55,7 @@ def main() -> None:
     from django.test import Client
 
     from catalog.models import Product, Review
-    from shopsearch import indexing, reviews, sentiment
+    from shopsearch import indexing, review_insights, sentiment
     from shopsearch.conf import setting
     from shopsearch.models import ReviewSentence
 
@@ -88,7 +88,7 @@ def main() -> None:
         call_command("train_sentiment", file=train_file, stdout=quiet)  # also labels the reviews embedded so far
 
     started = time.perf_counter()
-    discovered = reviews.discover_aspects(space)
+    discovered = review_insights.discover_aspects(space)
     discovery_s = time.perf_counter() - started
 
     client = Client(HTTP_HOST="localhost")
@@ -136,12 +136,12 @@ def main() -> None:
     if args.inspect:
         rng = random.Random(0)
         busiest = [str(row["product"]) for row in sorted(counts, key=lambda row: (-row["n"], row["product"]))[: args.inspect_products]]
-        reviews.refresh_all(space)  # sentences the worker has not written yet
+        review_insights.refresh_all(space)  # sentences the worker has not written yet
         rows = list(ReviewSentence.objects.filter(space=space, product_id__in=busiest).values_list("text", "vector"))
         vectors = np.asarray([np.asarray(v, dtype=np.float32) for _, v in rows])
         inspection = {}
-        for aspect in reviews.configured_aspects():
-            similarity = (vectors @ reviews._phrase_vectors(space.model_name, aspect.phrases).T).max(axis=1)
+        for aspect in review_insights.configured_aspects():
+            similarity = (vectors @ review_insights._phrase_vectors(space.model_name, aspect.phrases).T).max(axis=1)
             inspection[aspect.name] = {
                 f"{low:.2f}-{min(high, 1):.2f}": {
                     "sentences": int(((similarity >= low) & (similarity < high)).sum()),

@@ -93,7 +93,7 @@ DEFAULTS: dict[str, Any] = {
     # request, per client address; session: events and for-session recommendations, per shopper session; new_session:
     # POST /api/sessions/, per client address (each session counts once per product in trending).
     "THROTTLE_RATES": {"client": "600/minute", "session": "120/minute", "new_session": "20/minute"},
-    # Aspects (reviews.py): what shoppers talk about, each a name and phrases that say it; a review sentence is about
+    # Aspects (review_insights.py): what shoppers talk about, each a name and phrases that say it; a review sentence is about
     # an aspect when its cosine similarity to one of the phrases reaches the aspect's "threshold", else
     # SENTIMENT_ASPECT_THRESHOLD. Chosen by reading sampled clothing-review sentences per similarity band
     # (benchmarks/aspects.py --inspect): at 0.50-0.55 most aspects read >= 6 of 8 on topic; size/fit and durability

@@ -166,11 +166,11 @@ def _run(job: ConsoleJob) -> str:
         result = finetune.rollback(on_batch=progress)
         return f"search now uses space #{result['active']} ({result['model']}); it replaced #{result['previous']}"
     if job.action == "discover_aspects":
-        from . import reviews
+        from . import review_insights
 
         space = indexing.active_space()
         if space is None:
             raise JobRefused("There is no active space yet: reindex first.")
-        aspects = reviews.discover_aspects(space)
+        aspects = review_insights.discover_aspects(space)
         return f"{len(aspects)} aspects found: " + ", ".join(aspect.name for aspect in aspects) if aspects else "no new aspect found"
     raise JobRefused(f"Unknown action {job.action!r}")

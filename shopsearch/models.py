@@ -188,7 +188,7 @@ class ReviewSentence(models.Model):
     content_hash = models.CharField(max_length=32)
     sentiment_label = models.CharField(max_length=8, null=True, blank=True)
     sentiment_score = models.FloatField(null=True, blank=True)
-    # which classifier labelled it: a newly trained one relabels the sentences (no re-embedding; reviews.refresh_all)
+    # which classifier labelled it: a newly trained one relabels the sentences (no re-embedding; review_insights.refresh_all)
     sentiment_classifier = models.ForeignKey("SentimentClassifier", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # configured aspect name -> cosine similarity to its nearest phrase, computed with the vector by the worker, so a
     # product's aspects are counted without reading its sentence vectors; aspects_version says for which phrases
@@ -203,7 +203,7 @@ class ReviewSentence(models.Model):
 class DiscoveredAspect(models.Model):
     """A word the shop's reviews often talk about that no configured aspect covers ("waist", "sleeves").
 
-    Refreshed as a whole by `manage.py discover_aspects` (reviews.discover_aspects); shown beside the configured
+    Refreshed as a whole by `manage.py discover_aspects` (review_insights.discover_aspects); shown beside the configured
     aspects and matched to sentences by the word itself.
     """
 

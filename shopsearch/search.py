@@ -532,9 +532,9 @@ def sorted_by(ranked: list[tuple[int, float]], sort: Sort) -> list[tuple[int, fl
 
 def matched_review_sentences(space: EmbeddingSpace, vector: np.ndarray, doc_ids: Sequence[int], query: str) -> dict[int, str]:
     """Per product document, the sentence of its review nearest `vector` that says most what the query says: the
-    cached sentence nearest the query where the review's sentences are cached (reviews.py), otherwise the sentence
+    cached sentence nearest the query where the review's sentences are cached (review_insights.py), otherwise the sentence
     sharing most of the query's words (the first one if none does). An exact scan over these products' reviews."""
-    from .reviews import split_sentences  # reviews.py builds on this module
+    from .review_insights import split_sentences  # review_insights.py builds on this module
 
     if not doc_ids:
         return {}

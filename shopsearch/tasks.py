@@ -16,7 +16,7 @@ from celery.signals import worker_init, worker_process_init
 from django.db import DatabaseError, InterfaceError
 from kombu.exceptions import OperationalError as BrokerError
 
-from . import encoders, indexing, recommend, reviews
+from . import encoders, indexing, recommend, review_insights
 from .conf import setting
 
 logger = logging.getLogger(__name__)
@@ -56,16 +56,16 @@ SENTENCE_PRIORITY = 9  # Redis: 0 is served first, 9 last; sentence caches wait 
 @shared_task(name="shopsearch.refresh_review_sentences", base=IndexTask)
 def refresh_review_sentences(object_ids: list) -> dict:
     """Split, embed, label and score against the aspects the sentences of these changed reviews."""
-    return {"sentences": reviews.refresh_sentences(object_ids)}
+    return {"sentences": review_insights.refresh_sentences(object_ids)}
 
 
 @shared_task(name="shopsearch.reconcile", base=IndexTask)
 def reconcile() -> dict:
-    """Repair what the queue lost (indexing.reconcile), then bring review sentences up to date (reviews.refresh_all).
+    """Repair what the queue lost (indexing.reconcile), then bring review sentences up to date (review_insights.refresh_all).
     Scheduled every RECONCILE_EVERY_SECONDS by celery beat."""
     repaired = indexing.reconcile()
     space = indexing.active_space()
-    return {**repaired, "sentences": reviews.refresh_all(space) if space is not None else 0}
+    return {**repaired, "sentences": review_insights.refresh_all(space) if space is not None else 0}
 
 
 @shared_task(name="shopsearch.delete_old_events")
@@ -78,7 +78,7 @@ def delete_old_events() -> dict:
 def discover_aspects() -> dict:
     """Refresh the discovered review aspects of the active space (schedule it with celery beat, e.g. nightly)."""
     space = indexing.active_space()
-    return {"aspects": [aspect.name for aspect in reviews.discover_aspects(space)] if space is not None else []}
+    return {"aspects": [aspect.name for aspect in review_insights.discover_aspects(space)] if space is not None else []}
 
 
 @shared_task(name="shopsearch.finetune_embeddings")

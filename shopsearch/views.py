@@ -11,7 +11,7 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from . import indexing, search, sentiment
+from . import indexing, review_insights, search
 from .models import SHOP_COLLECTION, Document
 
 
@@ -32,7 +32,7 @@ def product_page(request: HttpRequest, product_id: str) -> HttpResponse:
     )
     rated = sum(stars.values())
     space = indexing.active_space()
-    summary = sentiment.product_summary(space, product_id) if space is not None else None
+    summary = review_insights.product_summary(space, product_id) if space is not None else None
     context = {
         "product": product,
         "attributes": sorted((str(key), value) for key, value in (product.attributes or {}).items() if value not in (None, "", [])),

@@ -11,7 +11,7 @@ from django.db import transaction
 from rest_framework.test import APIClient
 
 from catalog.models import Review
-from shopsearch import indexing, reviews, tasks
+from shopsearch import indexing, review_insights, tasks
 from shopsearch.models import DiscoveredAspect, Document, ReviewSentence, SentimentClassifier
 
 from .conftest import demo_rows, load_products, wait_for
@@ -50,16 +50,16 @@ def shop(run_on_commit):
 
 def test_sentences_split_on_stops_and_line_breaks_but_not_abbreviations():
     text = "Runs small\nI love it!! the fabric, e.g. the lining, is soft. Size up (I'm 5'4\").  Great"
-    assert [text[a:b] for a, b in reviews.split_sentences(text)] == [
+    assert [text[a:b] for a, b in review_insights.split_sentences(text)] == [
         "Runs small", "I love it!!", "the fabric, e.g. the lining, is soft.", "Size up (I'm 5'4\").", "Great"]
-    assert reviews.split_sentences(" ... \n") == []
+    assert review_insights.split_sentences(" ... \n") == []
 
 
 @pytest.mark.django_db
 def test_product_without_reviews_gets_zeros_for_every_aspect(fake_model, shop):
     body = APIClient().get(f"/api/products/{shop[1].pk}/sentiment/").json()
     assert body["reviews"] == 0 and body["counts"] == {"negative": 0, "neutral": 0, "positive": 0}
-    assert [a["name"] for a in body["aspects"]] == [a.name for a in reviews.configured_aspects()]
+    assert [a["name"] for a in body["aspects"]] == [a.name for a in review_insights.configured_aspects()]
     assert all(a["mentions"] == a["reviews"] == 0 and a["share_negative"] == 0 and a["examples"] == [] for a in body["aspects"])
 
 
@@ -92,14 +92,14 @@ def test_aspects_find_runs_small_under_size_fit(classifier, shop, settings):
     assert sum("runs small" in s for s in said) >= 2, said
     assert fit["mentions"] == len(said) and 0 < fit["reviews"] <= 15
     assert 0 < fit["share_negative"] + fit["share_positive"] <= 1 and all(e["sentiment"] in ("negative", "neutral", "positive") for e in fit["examples"])
-    assert all(e["similarity"] >= next(a.threshold for a in reviews.configured_aspects() if a.name == "size/fit") for e in fit["examples"])
+    assert all(e["similarity"] >= next(a.threshold for a in review_insights.configured_aspects() if a.name == "size/fit") for e in fit["examples"])
     # the worker's pass after indexing wrote every review's sentences; requests only read them, and catching up writes nothing
     space = indexing.active_space()
     documents = Document.objects.filter(kind="review", product_id=str(shop[0].pk))
     assert set(ReviewSentence.objects.filter(space=space, product_id=str(shop[0].pk)).values_list("document_id", flat=True)) == set(documents.values_list("pk", flat=True))
     assert body["analysed"] == body["reviews"] == 15
-    assert reviews.refresh_all(space) == 0
-    assert len(api.get(f"/api/products/{shop[0].pk}/sentiment/").json()["aspects"]) == len(reviews.configured_aspects())
+    assert review_insights.refresh_all(space) == 0
+    assert len(api.get(f"/api/products/{shop[0].pk}/sentiment/").json()["aspects"]) == len(review_insights.configured_aspects())
     # a newly trained classifier relabels the sentences, without re-splitting them
     ids = set(ReviewSentence.objects.filter(space=space).values_list("pk", flat=True))
     call_command("train_sentiment", "--file", str(classifier), stdout=io.StringIO())
@@ -107,7 +107,7 @@ def test_aspects_find_runs_small_under_size_fit(classifier, shop, settings):
     assert set(ReviewSentence.objects.filter(space=space, sentiment_classifier=active).values_list("pk", flat=True)) == ids
     # configured aspects with other phrases: the stored similarities are recomputed from the vectors, not re-embedded
     settings.SHOPSEARCH = {**settings.SHOPSEARCH, "SENTIMENT_ASPECTS": [{"name": "fit", "phrases": ["runs small"]}]}
-    assert reviews.refresh_all(space) == len(ids)
+    assert review_insights.refresh_all(space) == len(ids)
     [fit] = api.get(f"/api/products/{shop[0].pk}/sentiment/").json()["aspects"][:1]
     assert fit["name"] == "fit" and any("runs small" in e["sentence"].lower() for e in fit["examples"])
     assert set(ReviewSentence.objects.filter(space=space).values_list("pk", flat=True)) == ids
@@ -165,7 +165,7 @@ def test_editing_a_review_refreshes_its_cached_sentences_through_the_worker(clas
     with transaction.atomic():
         first.title, first.text = "", edited["text"]
         first.save()
-    expected = [edited["text"][a:b] for a, b in reviews.split_sentences(edited["text"])]
+    expected = [edited["text"][a:b] for a, b in review_insights.split_sentences(edited["text"])]
     wait_for(lambda: texts(first) == expected, "re-split the edited review", timeout=120)
     labels = ReviewSentence.objects.filter(space=space, document__object_id=str(first.pk)).values_list("sentiment_label", flat=True)
     assert all(label in ("negative", "neutral", "positive") for label in labels)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.core.validators import MaxValueValidator
 from rest_framework import serializers
 
-from .. import recommend, reviews, search
+from .. import recommend, review_insights, search
 from ..conf import setting
 from ..models import Event
 
@@ -357,7 +357,7 @@ class SentimentParams(serializers.Serializer):
     aspect = serializers.CharField(required=False, max_length=100, help_text="Only this aspect (configured or discovered).")
 
     def validate_aspect(self, value: str) -> str:
-        known = [aspect.name for aspect in reviews.known_aspects(self.context.get("space"))]
+        known = [aspect.name for aspect in review_insights.known_aspects(self.context.get("space"))]
         if value not in known:
             raise serializers.ValidationError(f"Unknown aspect {value!r}. Known aspects: {', '.join(known)}.")
         return value

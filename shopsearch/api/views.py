@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import recommend, reviews, search
+from .. import recommend, review_insights, search
 from ..conf import setting
 from ..models import Document
 from ..routers import replica_reads
@@ -199,7 +199,7 @@ class ProductSentimentView(PublicAPIView):
         space = _product_space(product_id)
         params = serializers.SentimentParams(data=request.query_params, context={"space": space})
         params.is_valid(raise_exception=True)
-        summary = reviews.product_sentiment(space, product_id, params.validated_data.get("aspect"))
+        summary = review_insights.product_sentiment(space, product_id, params.validated_data.get("aspect"))
         return Response(serializers.ProductSentimentSerializer(summary).data)
 
 
@@ -213,6 +213,6 @@ class ProductReviewSearchView(PublicAPIView):
         params = serializers.ReviewSearchParams(data=request.query_params)
         params.is_valid(raise_exception=True)
         data = params.validated_data
-        hits, has_next = reviews.search_reviews(space, product_id, data["q"], data["page"], data["page_size"], data.get("rating"))
+        hits, has_next = review_insights.search_reviews(space, product_id, data["q"], data["page"], data["page_size"], data.get("rating"))
         body = {"product": product_id, "query": data["q"], "page": data["page"], "page_size": data["page_size"], "has_next": has_next, "results": hits}
         return Response(serializers.ReviewSearchResponseSerializer(body).data)

@@ -5,7 +5,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from shopsearch import reviews
+from shopsearch import review_insights
 from shopsearch.search import NotReady, require_active_space
 
 
@@ -20,7 +20,7 @@ class Command(BaseCommand):
             space = require_active_space()
         except NotReady as exc:
             raise CommandError(str(exc)) from exc
-        found = reviews.discover_aspects(space)
+        found = review_insights.discover_aspects(space)
         for aspect in found:
             self.stdout.write(f"{aspect.name:<16} {aspect.sentences:>6} sentences  {aspect.products:>5} products  forms: {', '.join(aspect.forms)}")
         self.stdout.write(self.style.SUCCESS(f"{len(found)} discovered aspects stored for space #{space.pk}"))

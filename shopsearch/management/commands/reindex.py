@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from shopsearch import indexing, registry, reviews, sentiment, tasks
+from shopsearch import indexing, registry, review_insights, sentiment, tasks
 from shopsearch.conf import setting
 from shopsearch.models import EmbeddingSpace
 
@@ -78,7 +78,7 @@ class Command(BaseCommand):
             space.refresh_from_db()
         if space.is_active and "review" in kinds and not options["use_workers"]:  # the workers do it after each batch
             self.stdout.write("Analysing review sentences (aspects, in-review search)...")
-            result["sentences"] = reviews.refresh_all(space, batch_size)
+            result["sentences"] = review_insights.refresh_all(space, batch_size)
         self.stdout.write(self.style.SUCCESS(
             f"Done: {summary.embedded} embedded, {summary.skipped} skipped as unchanged, {summary.failed} failed, "
             f"{summary.removed} removed."))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from shopsearch import reviews, sentiment
+from shopsearch import review_insights, sentiment
 from shopsearch.search import NotReady, require_active_space
 
 
@@ -28,7 +28,7 @@ class Command(BaseCommand):
         try:
             space = require_active_space()
             classifier, result = sentiment.train_classifier(space, options["file"], options["holdout"])
-            reviews.refresh_all(space)  # the review sentences take the new classifier's labels too
+            review_insights.refresh_all(space)  # the review sentences take the new classifier's labels too
         except (NotReady, sentiment.SentimentError) as exc:
             raise CommandError(str(exc)) from exc
         metrics, trained_on = result["cross_validated"], classifier.trained_on

@@ -1,4 +1,4 @@
-"""What reviews say, sentence by sentence: the sentence cache, aspects, and search inside one product's reviews.
+"""What one product's reviews say: its sentiment summary, the sentence cache, aspects, and search inside its reviews.
 
 A review often praises one thing and criticises another ("love the colour, but it runs small"), so aspects and
 in-review search work on sentences, not whole reviews. Sentences live in `ReviewSentence` with their vector in the
@@ -25,7 +25,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Avg, Count, Exists, OuterRef, Q
+from django.db.models.functions import TruncMonth
 
 from . import encoders, indexing, search, sentiment
 from .conf import setting
@@ -247,10 +248,51 @@ def product_aspects(space: EmbeddingSpace, product_id: str, only: str | None = N
     return result
 
 
+def product_summary(space: EmbeddingSpace, product_id: str, snippet_length: int = 240) -> dict:
+    """What a product's reviews say: counts per label, share positive, mean score, a monthly trend and the most
+    helpful positive and negative review. A product without reviews gets zeros, not an error."""
+    reviews = Embedding.objects.filter(space=space, kind="review", document__collection="", document__product_id=str(product_id))
+    labelled = reviews.filter(sentiment_label__isnull=False)
+    counts = {label: 0 for label in sentiment.LABELS}
+    counts.update(dict(labelled.values_list("sentiment_label").annotate(n=Count("pk")).values_list("sentiment_label", "n")))
+    total = sum(counts.values())
+    trend = (
+        labelled.filter(document__published_at__isnull=False)
+        .annotate(month=TruncMonth("document__published_at")).values("month")
+        .annotate(reviews=Count("pk"), mean_score=Avg("sentiment_score"), positive=Count("pk", filter=Q(sentiment_label="positive")))
+        .order_by("month")
+    )
+
+    def most_helpful(label: str) -> dict | None:
+        best = labelled.filter(sentiment_label=label).select_related("document").order_by("-document__helpful_votes", "-document__published_at", "pk").first()
+        if best is None:
+            return None
+        text = best.document.text
+        return {"review": best.document.object_id, "helpful_votes": best.document.helpful_votes, "score": round(best.sentiment_score, 3),
+                "snippet": text if len(text) <= snippet_length else text[: snippet_length - 1].rsplit(" ", 1)[0] + "…"}
+
+    return {
+        "product": str(product_id),
+        "reviews": reviews.count(),
+        "labelled": total,
+        "classifier": sentiment.status(space),
+        "counts": counts,
+        "share_positive": round(counts["positive"] / total, 4) if total else 0.0,
+        "mean_score": round(labelled.aggregate(m=Avg("sentiment_score"))["m"] or 0.0, 4),
+        "trend": [
+            {"month": row["month"].strftime("%Y-%m"), "reviews": row["reviews"], "share_positive": round(row["positive"] / row["reviews"], 4),
+             "mean_score": round(row["mean_score"], 4)}
+            for row in trend
+        ],
+        "most_helpful_positive": most_helpful("positive"),
+        "most_helpful_negative": most_helpful("negative"),
+    }
+
+
 def product_sentiment(space: EmbeddingSpace, product_id: str, aspect: str | None = None) -> dict:
-    """The product's sentiment summary (sentiment.product_summary) with its aspects, and how many of its reviews the
+    """The product's sentiment summary (product_summary) with its aspects, and how many of its reviews the
     worker has analysed sentence by sentence (the aspects count only those)."""
-    return {**sentiment.product_summary(space, product_id), "analysed": analysed(space, product_id),
+    return {**product_summary(space, product_id), "analysed": analysed(space, product_id),
             "aspects": product_aspects(space, product_id, aspect)}
 
 
