@@ -10,7 +10,8 @@ the product whose review count is closest to --reviews (its sentiment summary ne
 With --inspect N it also prints, per configured aspect, up to N random sentences of --inspect-products products in
 each similarity band around the threshold, to judge the threshold's precision by reading them. Usage:
 
-    .venv/bin/python benchmarks/aspects.py [--reviews 100] [--queries 50] [--inspect 8]
+    .venv/bin/python benchmarks/aspects.py [--database shopsearch_aspects_bench] [--reviews 100] [--queries 50] \
+        [--inspect 8]
 """
 from __future__ import annotations
 
@@ -24,17 +25,15 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.foundation import machine, percentile  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, machine, percentile, setup_django  # noqa: E402
 
 BANDS = [(0.40, 0.45), (0.45, 0.50), (0.50, 0.55), (0.55, 1.01)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", default="shopsearch_aspects_bench")
+    parser.add_argument("--database", default="shopsearch_aspects_bench", help="database to run in; emptied first")
     parser.add_argument("--reviews", type=int, default=100, help="review count of the timed product (closest)")
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=20)
@@ -43,11 +42,7 @@ def main() -> None:
     parser.add_argument("--train-per-label", type=int, default=200, help="reviews per label to train a classifier when none is active")
     args = parser.parse_args()
 
-    os.environ["DATABASE_NAME"] = args.database
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shopsite.settings")
-    import django
-
-    django.setup()
+    setup_django(args.database)
     import numpy as np
     from django.core.management import call_command
     from django.db import connection
@@ -122,7 +117,7 @@ def main() -> None:
 
     result = {
         "benchmark": "aspects",
-        "machine": {**machine(), "load_average": [round(x, 2) for x in os.getloadavg()]},
+        "machine": machine(),
         "data": f"demo catalogue: {Product.objects.count()} products, {Review.objects.count()} reviews (CC0 clothing reviews)",
         "product": {"id": product_id, "reviews": timed["n"], "sentences": ReviewSentence.objects.filter(space=space, product_id=product_id).count()},
         "threshold": setting("SENTIMENT_ASPECT_THRESHOLD"),

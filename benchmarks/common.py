@@ -1,7 +1,10 @@
-"""What every benchmark script shares: the machine it ran on, and Django set up against a database of its own.
+"""What every benchmark script shares: the repository on the import path, the machine it ran on, percentiles, and
+Django set up against a database of its own.
 
-Benchmarks run in a database named on the command line, so their catalogues, edits and events never touch the
-demo's or the tests'; the embedded PostgreSQL creates it on first use.
+A script run as `python benchmarks/x.py` has only benchmarks/ on its path; it imports this module (`from common
+import ...`, benchmarks/ being that path) and with it the repository, so `shopsite`, `catalog` and `shopsearch`
+import. Benchmarks run in a database named on the command line (`--database`), so their catalogues, edits and
+events never touch the demo's or the tests'; the embedded PostgreSQL creates it on first use.
 """
 from __future__ import annotations
 
@@ -12,15 +15,29 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 
-def machine() -> dict:
-    """CPU model, cores, load average (a shared machine is noisy: read figures with it) and Python version."""
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
-        platform.processor() or "?",
-    )
-    return {"cpu": cpu, "cores": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()], "python": platform.python_version()}
+def machine(torch_threads: bool = False) -> dict:
+    """CPU model, cores, load average (a shared machine is noisy: read figures with it), Python version and platform;
+    with `torch_threads`, the threads torch computes with (for scripts whose figures are model time)."""
+    lines = Path("/proc/cpuinfo").read_text().splitlines()
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    cpu = names[0] if names else platform.processor() or "?"
+    found = {"cpu": cpu, "cores": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
+             "python": platform.python_version(), "platform": platform.platform()}
+    if torch_threads:
+        import torch
+
+        found["torch_threads"] = torch.get_num_threads()
+    return found
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The value at quantile `q` (0-1) of `values`, nearest rank: always one that was measured, never interpolated."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def setup_django(database: str) -> None:
@@ -29,8 +46,6 @@ def setup_django(database: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shopsite.settings")
     # DEBUG stays off (it would keep every query in memory); the settings then want a secret of their own
     os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

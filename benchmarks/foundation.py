@@ -3,7 +3,8 @@
 Runs in its own database (shopsearch_bench by default), which it empties first, so the demo shop is untouched.
 Needs Redis on REDIS_URL. Usage:
 
-    .venv/bin/python benchmarks/foundation.py [--reviews 2000] [--queries 100] [--concurrency 2]
+    .venv/bin/python benchmarks/foundation.py [--database shopsearch_bench] [--reviews 2000] [--queries 100] \
+        [--concurrency 2]
 """
 from __future__ import annotations
 
@@ -19,33 +20,19 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-
-def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, machine, percentile, setup_django  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", default="shopsearch_bench")
+    parser.add_argument("--database", default="shopsearch_bench", help="database to run in; emptied first")
     parser.add_argument("--reviews", type=int, default=2000, help="how many demo reviews to index (all: 22641)")
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
     args = parser.parse_args()
 
-    os.environ["DATABASE_NAME"] = args.database
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shopsite.settings")
-    import django
-
-    django.setup()
+    setup_django(args.database)
     from celery import current_app
     from django.core.management import call_command
     from django.db import connection

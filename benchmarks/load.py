@@ -20,7 +20,6 @@ import argparse
 import http.client
 import json
 import os
-import platform
 import secrets
 import socket
 import statistics
@@ -33,7 +32,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, machine, percentile  # noqa: E402
 
 # What shoppers of a clothing shop type: classes, materials, occasions, fits (the demo catalogue is clothing).
 QUERIES = [
@@ -41,16 +41,6 @@ QUERIES = [
     "lightweight jacket", "knit top", "something for a wedding", "comfortable pants", "lounge wear", "petite dress",
     "casual shorts", "trousers", "cardigan", "linen shirt", "intimates", "fleece", "party dress", "leggings",
 ]
-
-
-def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
-    return {"cpu": cpu, "cores": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()], "python": platform.python_version()}
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def free_port() -> int:
@@ -85,8 +75,6 @@ def wait_until_serving(port: int, process: subprocess.Popen, timeout: float = 12
 
 def connections_sampler(database: str, stop: threading.Event, seen: list[int]) -> None:
     """The most connections PostgreSQL had to the database, sampled every 50 ms."""
-    os.environ["DATABASE_NAME"] = database
-    sys.path.insert(0, str(ROOT))
     import psycopg
 
     from shopsite import embedded_db

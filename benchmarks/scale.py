@@ -49,10 +49,9 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import load  # noqa: E402  (gunicorn start, warm-up, percentile: one implementation)
-from common import ROOT, machine, setup_django  # noqa: E402
+import load  # noqa: E402  (gunicorn start and warm-up: one implementation)
+from common import ROOT, machine, percentile, setup_django  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 CATEGORIES = [f"Category {n:02d}" for n in range(12)]
@@ -298,8 +297,8 @@ def recall(space, query_texts: list[str]) -> dict:
         return {
             "recall_at_10": round(sum(found) / len(found), 4),
             "full_pages": round(full / len(vectors), 4),
-            "p50_ms": round(load.percentile(latencies, 0.5), 1),
-            "p95_ms": round(load.percentile(latencies, 0.95), 1),
+            "p50_ms": round(percentile(latencies, 0.5), 1),
+            "p95_ms": round(percentile(latencies, 0.95), 1),
         }
 
     shipped = measure()
@@ -367,8 +366,8 @@ def halfvec_versus_vector(space, query_texts: list[str]) -> dict:
                 "table_bytes": table_bytes,
                 "hnsw_index_bytes": index_bytes,
                 "recall_at_10_vs_exact_vector": round(sum(found) / len(found), 4),
-                "p50_ms": round(load.percentile(latencies, 0.5), 2),
-                "p95_ms": round(load.percentile(latencies, 0.95), 2),
+                "p50_ms": round(percentile(latencies, 0.5), 2),
+                "p95_ms": round(percentile(latencies, 0.95), 2),
             }
     out["queries"] = len(vectors)
     out["halfvec_over_vector_bytes"] = round(
