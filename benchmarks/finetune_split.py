@@ -3,10 +3,11 @@ A's judged pairs (and, separately, on catalogue pairs alone), and measures every
 the fine-tuned spaces; prints the machine, progress lines and one JSON line with every figure.
 
 Half = parity of the last hex digit of sha1(query id): deterministic, no seed needed. Both halves keep the whole
-products.jsonl, so every product is a candidate, as in evaluate_search. Runs in DATABASE_NAME (default
-shopsearch_bench); evaluation collections are reused on a rerun, model folders go to a temporary directory. Usage:
+products.jsonl, so every product is a candidate, as in evaluate_search. Runs in --database (default: DATABASE_NAME,
+else shopsearch_bench); evaluation collections are reused on a rerun, model folders go to a temporary directory. Usage:
 
-    DATABASE_NAME=ft .venv/bin/python benchmarks/finetune_split.py [../shared/data/crowdflower_dev] [--candidates judged] [--skip-catalogue]
+    .venv/bin/python benchmarks/finetune_split.py [../shared/data/crowdflower_dev] [--database ft] \
+        [--candidates judged] [--skip-catalogue]
 """
 from __future__ import annotations
 
@@ -14,23 +15,14 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-
-def machine() -> dict:
-    import torch
-
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-            "platform": platform.platform(), "load_average": os.getloadavg()}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, machine, setup_django  # noqa: E402
 
 
 def half_of(query_id: str) -> str:
@@ -63,6 +55,8 @@ def log(message: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", default=str(ROOT.parent / "shared" / "data" / "crowdflower_dev"))
+    parser.add_argument("--database", default=os.environ.get("DATABASE_NAME") or "shopsearch_bench",
+                        help="database to run in (default: DATABASE_NAME, else shopsearch_bench)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=42)
@@ -73,17 +67,13 @@ def main() -> None:
                         help="products every query ranks: the whole catalogue, or only those judged for half B (quicker; easier)")
     args = parser.parse_args()
 
-    os.environ.setdefault("DATABASE_NAME", "shopsearch_bench")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shopsite.settings")
-    import django
-
-    django.setup()
+    setup_django(args.database)
     from django.core.management import call_command
 
     from shopsearch import encoders, evaluation, finetune, search
 
     call_command("migrate", verbosity=0)
-    result: dict = {"machine": machine(), "database": os.environ["DATABASE_NAME"], "folder": args.folder, "candidates": args.candidates}
+    result: dict = {"machine": machine(torch_threads=True), "database": args.database, "folder": args.folder, "candidates": args.candidates}
     log(json.dumps(result["machine"]))
     work = Path(tempfile.mkdtemp(prefix="finetune-split-"))
     try:

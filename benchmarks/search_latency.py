@@ -6,38 +6,39 @@ texts already embedded in the space (e.g. by evaluate_search) are reused. Every 
 one warm-up pass, with the query-vector cache cleared before every query ("uncached") and kept ("_cached": what
 is left is SQL and Python). encode_query_only is the encoding alone; stages_hybrid_filtered gives the median time of
 each step of an uncached hybrid search with filters (the query is encoded on a thread while the keyword SQL runs, so
-the steps overlap). Usage: python benchmarks/search_latency.py [DATASET_DIR]
+the steps overlap). Runs in --database (default: DATABASE_NAME, else shopsearch). Usage:
+
+    .venv/bin/python benchmarks/search_latency.py [DATASET_DIR] [--database bench]
 """
 from __future__ import annotations
 
+import argparse
 import functools
 import hashlib
 import json
 import os
-import platform
 import sys
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shopsite.settings")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, machine, setup_django  # noqa: E402
 
-import django  # noqa: E402
-
-django.setup()
-
-from shopsearch import encoders, evaluation, indexing, search  # noqa: E402
-from shopsearch.registry import ProductDocument  # noqa: E402
+if TYPE_CHECKING:
+    from shopsearch import search
+    from shopsearch.registry import ProductDocument
 
 CATEGORIES = [f"Category {n:02d}" for n in range(12)]
 
 
 def synthetic(object_id: str, doc: ProductDocument) -> ProductDocument:
     """The product with a category, a price (5–500) and stock drawn from a hash of its id (stable across runs)."""
+    from shopsearch.registry import ProductDocument
+
     h = int(hashlib.sha256(object_id.encode()).hexdigest(), 16)
     return ProductDocument(title=doc.title, description=doc.description, category=CATEGORIES[h % 12],
                            price=Decimal(5 + (h >> 8) % 496), in_stock=(h >> 20) % 4 != 0)
@@ -45,6 +46,8 @@ def synthetic(object_id: str, doc: ProductDocument) -> ProductDocument:
 
 def scenario_filters(index: int) -> search.Filters:
     """Rotating filters: a category (≈ 8 %), a price range (≈ 40 %), in stock (≈ 75 %), and all three together."""
+    from shopsearch import search
+
     return [
         search.Filters(category=CATEGORIES[index % 12]),
         search.Filters(min_price=Decimal(50), max_price=Decimal(250)),
@@ -55,6 +58,8 @@ def scenario_filters(index: int) -> search.Filters:
 
 def stage_timings(run) -> dict:
     """Median milliseconds of each step of search_products while `run()` searches (the steps are wrapped meanwhile)."""
+    from shopsearch import search
+
     steps = ["encode_query", "keyword_products", "nearest_products", "scan_exactly", "fuse", "_hits", "facet_counts"]
     timings: dict[str, list[float]] = {step: [] for step in steps}
     originals = {step: getattr(search, step) for step in steps}
@@ -84,7 +89,15 @@ def summary(timings: list[float]) -> dict:
 
 
 def main() -> None:
-    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "data" / "crowdflower_dev"
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", nargs="?", type=Path, default=ROOT.parent / "shared" / "data" / "crowdflower_dev")
+    parser.add_argument("--database", default=os.environ.get("DATABASE_NAME") or "shopsearch",
+                        help="database to run in (default: DATABASE_NAME, else shopsearch)")
+    args = parser.parse_args()
+    setup_django(args.database)
+    from shopsearch import encoders, evaluation, indexing, search
+
+    folder = args.folder
     relevance = evaluation.load_relevance_set(folder)
     space = indexing.get_or_create_space(encoders.configured_model())
     collection = f"bench:{relevance.fingerprint[:16]}"
@@ -123,9 +136,9 @@ def main() -> None:
 
     results["stages_hybrid_filtered"] = stage_timings(hybrid_filtered)
     print(json.dumps({
-        "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg(), "processor": platform.processor() or platform.machine(), "python": platform.python_version()},
-        "data": {"folder": str(folder), "products": len(relevance.products), "queries": len(queries), "page_size": 20,
-                 "highlights": True, "facets": True, "concurrency": 1},
+        "machine": machine(),
+        "data": {"database": args.database, "folder": str(folder), "products": len(relevance.products),
+                 "queries": len(queries), "page_size": 20, "highlights": True, "facets": True, "concurrency": 1},
         "latency": results,
     }))
 

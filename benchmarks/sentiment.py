@@ -4,17 +4,17 @@ Trains the classifier in memory (nothing is saved) on a review file minus its fi
 balanced accuracy (positive vs negative) on the held-out share and on other review files, beside the regression
 without its out-of-domain fallback, the classifier trained without lexicon features and the VADER lexicon alone;
 and the worker's time per review for embedding vs for sentiment. Reviews already embedded in the active space are
-reused by content hash. Usage:
+reused by content hash; --database (default: DATABASE_NAME, else the demo's shopsearch) needs an active space.
+Usage:
 
     .venv/bin/python benchmarks/sentiment.py ../shared/data/womens_clothing_reviews/reviews.jsonl \
-        --other ../shared/data/uci_sentences/yelp.jsonl
+        --other ../shared/data/uci_sentences/yelp.jsonl [--database shopsearch]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -22,22 +22,23 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine, setup_django  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("train_file", type=Path)
+    parser.add_argument("--database", default=os.environ.get("DATABASE_NAME") or "shopsearch",
+                        help="database whose active space embeds the reviews (default: DATABASE_NAME, else shopsearch)")
     parser.add_argument("--other", type=Path, action="append", default=[], help="more labelled review files to score (other domains)")
     parser.add_argument("--holdout", type=float, default=0.2)
     parser.add_argument("--timing-reviews", type=int, default=256)
     parser.add_argument("--timing-only", action="store_true",
                         help="skip training and quality: time the space's active (or shipped default) classifier on the file's first reviews")
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shopsite.settings")
-    import django
-
-    django.setup()
+    setup_django(args.database)
+    from django.conf import settings
     from django.test import override_settings
     from sklearn.metrics import balanced_accuracy_score
 
@@ -45,14 +46,13 @@ def main() -> None:
     from shopsearch.search import require_active_space
 
     space = require_active_space()
-    machine = {"cores": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()], "python": platform.python_version(),
-               "platform": platform.platform()}
     if args.timing_only:
         classifier = sentiment.active_classifier(space)
         rows = sentiment.read_review_file(args.train_file)[: args.timing_reviews]
         texts = [registry.review_text(registry.ReviewDocument(product_id=None, text=r["text"], title=r.get("title") or "")) for r in rows]
-        print(json.dumps({"benchmark": "sentiment worker time", "machine": machine, "space": space.model_identity,
-                          "classifier": classifier.trained_on, "worker_ms_per_review": worker_timing(encoders.get_encoder(space.model_name), classifier.weights, texts)}))
+        timing = worker_timing(encoders.get_encoder(space.model_name), classifier.weights, texts)
+        print(json.dumps({"benchmark": "sentiment worker time", "machine": machine(torch_threads=True),  # after the model set them
+                          "space": space.model_identity, "classifier": classifier.trained_on, "worker_ms_per_review": timing}))
         return
     train = sentiment.file_reviews(space, args.train_file, lambda i: not sentiment.in_holdout(i, args.holdout))
     evaluations = {f"{args.train_file.stem} held-out {args.holdout:.0%}": sentiment.file_reviews(space, args.train_file, lambda i: sentiment.in_holdout(i, args.holdout))}
@@ -67,7 +67,7 @@ def main() -> None:
     titles = sentiment.title_examples(space, train)
     anchors = sentiment.general_anchors(space)
     weights, cross_validated = sentiment.train(train.vectors, train.texts, train.labels, anchors, titles)
-    with override_settings(SHOPSEARCH={**django.conf.settings.SHOPSEARCH, "SENTIMENT_LEXICON_WEIGHT": 0.0}):
+    with override_settings(SHOPSEARCH={**settings.SHOPSEARCH, "SENTIMENT_LEXICON_WEIGHT": 0.0}):
         without_lexicon, _ = sentiment.train(train.vectors, train.texts, train.labels, anchors, titles)
         without_lexicon_scores = {name: scores(without_lexicon, data) for name, data in evaluations.items()}
     analyzer = sentiment._vader()
@@ -86,7 +86,7 @@ def main() -> None:
     timing = worker_timing(encoders.get_encoder(space.model_name), weights, texts)
     print(json.dumps({
         "benchmark": "sentiment",
-        "machine": machine,
+        "machine": machine(torch_threads=True),
         "space": space.model_identity,
         "trained_on": {"file": args.train_file.name, "reviews": len(train.labels), "cross_validated": cross_validated},
         "results": results,

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import ROOT, machine, setup_django  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, machine, setup_django  # noqa: E402
 
 QUERIES = ["summer dress", "warm coat", "jeans that don't stretch out", "dress for a wedding", "soft sweater", "petite pants",
            "linen shirt", "swimsuit", "lace top", "jacket for fall", "maxi skirt", "comfortable leggings", "black dress", "cozy cardigan",
