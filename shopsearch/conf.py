@@ -103,6 +103,7 @@ DEFAULTS: dict[str, Any] = {
         {"name": "price/value", "phrases": ["the price", "worth the money", "too expensive", "bought it on sale"]},
         {"name": "size/fit", "phrases": ["runs small", "runs large", "true to size", "order a size up", "the fit"], "threshold": 0.45},
         {"name": "comfort", "phrases": ["comfortable to wear", "uncomfortable", "soft and cozy"]},
+    "ALSO_VIEWED_MIN_SESSIONS": 2,  # shoppers also viewed: fewest sessions that viewed both products (one would publish one shopper's path)
         {"name": "delivery/shipping", "phrases": ["fast shipping", "the package arrived late", "delivery"]},
         {"name": "durability", "phrases": ["fell apart after a few washes", "holds up well over time", "it ripped"], "threshold": 0.45},
         {"name": "appearance/look", "phrases": ["looks beautiful", "the color", "the pattern is pretty", "looks different than the picture"]},
@@ -130,6 +131,13 @@ DEFAULTS: dict[str, Any] = {
     "SEARCH_LOG_BATCH": 100,  # buffered log entries (Redis) that make a worker move them into the database
     "SEARCH_LOG_RETENTION_DAYS": 90,  # log entries older than this are deleted by the daily shopsearch.delete_old_searches task; None keeps them
     "CONSOLE_PING_SECONDS": 1.0,  # how long the dashboard waits for workers to answer a Celery ping
+    # Size direction (fit.py): the aspect whose sentences say which way a product's size errs (None: the shop sells
+    # nothing that has a size), and the fewest reviews that must say a direction before the product page names one.
+    "FIT_ASPECT": "size/fit",
+    "FIT_MIN_REVIEWS": 3,
+    # A product's sentiment answer is cached under a fingerprint of what it is computed from, so it is never stale;
+    # this only bounds how long an unread one keeps its room in the cache.
+    "REVIEW_INSIGHTS_CACHE_SECONDS": 86400,
     # Read replicas (routers.py): the DATABASES alias the API's read-only views (search, similar, recommendations,
     # trending) read from, in one snapshot, when that alias is configured and routers.ReplicaRouter is installed.
     "REPLICA_DATABASE": "replica",
