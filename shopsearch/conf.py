@@ -26,6 +26,9 @@ DEFAULTS: dict[str, Any] = {
     # short text, checked against the model before use; falls back to "torch" when the export fails).
     "QUERY_ENCODER": "onnx",
     "QUERY_THREADS": 1,  # ONNX Runtime threads per query (a short text gains nothing from more; the database needs a core)
+    # Documents (indexing, review sentences): "onnx" encodes batches through the same checked ONNX export, "torch"
+    # through the model itself; the same vectors either way (benchmarks/bulk_encoding.py measures both).
+    "BULK_ENCODER": "onnx",
     "MODELS_DIR": None,  # fine-tuned model folders and ONNX exports; None = "<BASE_DIR>/.models" (git-ignored)
     # Search
     "PAGE_SIZE": 20,

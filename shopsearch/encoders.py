@@ -99,6 +99,17 @@ class SentenceTransformerEncoder:
         self.dimensions = int(self.model.get_embedding_dimension())
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Through ONNX Runtime when BULK_ENCODER is "onnx" and this model's export gives its vectors (checked
+        before first use), otherwise through PyTorch: the same vectors either way, so one space."""
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        runtime = _runtime(self, _bulk_threads()) if setting("BULK_ENCODER") == "onnx" else None
+        if runtime is None:
+            return self.encode_torch(texts)
+        return runtime.encode_many(texts, int(setting("ENCODE_BATCH_SIZE")))
+
+    def encode_torch(self, texts: Sequence[str]) -> np.ndarray:
+        """The model itself (PyTorch): the reference every ONNX export is checked against."""
         vectors = self.model.encode(
             list(texts),
             batch_size=setting("ENCODE_BATCH_SIZE"),
@@ -124,68 +135,106 @@ def get_encoder(name: str) -> Encoder:
     return encoder
 
 
-# --- search queries: one short text at a time ------------------------------------------------------------------
+# --- ONNX Runtime: the same graph, less dispatch ---------------------------------------------------------------
 
-# Texts a query runtime must encode as the model does (to 1e-4) before it may serve: short, long, accented, a typo.
+# Texts a runtime must encode as the model does (to 1e-4), one at a time and as one padded batch, before it may
+# serve: short, long, accented, a typo.
 PROBES = (
     "ikea malm", "usb c charger 65w", "nightstnd", "something warm to wear at a winter wedding",
     "Café table lamp with a linen shade, a brass base and warm light for a reading corner; 45 cm tall, E27 bulb.",
 )
 
 
-class OnnxQueryEncoder:
-    """The same model run by ONNX Runtime, for search queries.
+class OnnxEncoder:
+    """The same model run by ONNX Runtime, for search queries and for bulk document batches.
 
     Why: a query is one short text, where eager PyTorch spends most of its time dispatching a few hundred small
     operators; ONNX Runtime runs the same graph in about a third of the time (benchmarks/search_latency.py,
-    encode_query_only). The graph is exported once per model identity into MODELS_DIR/onnx and is only used after
-    its vectors matched the model's on PROBES, so query and document vectors stay in one space.
+    encode_query_only), and batches of documents faster too (benchmarks/bulk_encoding.py). The graph is exported
+    once per model identity into MODELS_DIR/onnx and is only used after its vectors matched the model's on PROBES,
+    so query and document vectors stay in one space.
     """
 
     def __init__(self, session, input_names: list[str], preprocess) -> None:
         self.session, self.input_names, self.preprocess = session, input_names, preprocess
 
-    def encode(self, text: str) -> np.ndarray:
-        features = self.preprocess([text])
+    def _run(self, texts: Sequence[str]) -> np.ndarray:
+        features = self.preprocess(list(texts))  # padded to the batch's longest text, truncated as the model does
         feeds = {name: features[name].numpy().astype(np.int64) for name in self.input_names}
-        return self.session.run(None, feeds)[0][0].astype(np.float32, copy=False)
+        return self.session.run(None, feeds)[0].astype(np.float32, copy=False)
+
+    def encode(self, text: str) -> np.ndarray:
+        return self._run([text])[0]
+
+    def encode_many(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
+        """Unit vectors of `texts` in their order; batches of similar lengths (longest first, as sentence-transformers
+        sorts), so little of a batch is padding."""
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        vectors: list[np.ndarray | None] = [None] * len(texts)
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            for row, vector in zip(rows, self._run([texts[i] for i in rows]), strict=True):
+                vectors[row] = vector
+        return np.vstack(vectors)
 
 
 def encode_query(name: str, text: str) -> np.ndarray:
     """A search query's unit vector from model `name`: through ONNX Runtime when QUERY_ENCODER is "onnx" and the
     export works for this model, otherwise through the model itself."""
     encoder = get_encoder(name)
-    runtime = _query_runtime(encoder) if setting("QUERY_ENCODER") == "onnx" and isinstance(encoder, SentenceTransformerEncoder) else None
-    return runtime.encode(text) if runtime is not None else encoder.encode([text])[0]
+    if not isinstance(encoder, SentenceTransformerEncoder):
+        return encoder.encode([text])[0]
+    runtime = _runtime(encoder, int(setting("QUERY_THREADS"))) if setting("QUERY_ENCODER") == "onnx" else None
+    return runtime.encode(text) if runtime is not None else encoder.encode_torch([text])[0]
 
 
-_query_runtimes: dict[str, OnnxQueryEncoder | None] = {}  # by model name; None = this model falls back to torch
+def preload(name: str) -> None:
+    """Load model `name` and the runtime its document batches go through (checked against it), so that a worker's
+    first task pays for neither, nor for the ONNX export (made once per model identity)."""
+    encoder = get_encoder(name)
+    if isinstance(encoder, SentenceTransformerEncoder) and setting("BULK_ENCODER") == "onnx":
+        _runtime(encoder, _bulk_threads())
 
 
-def _query_runtime(encoder: SentenceTransformerEncoder) -> OnnxQueryEncoder | None:
-    if encoder.name not in _query_runtimes:
+def _bulk_threads() -> int:
+    """ONNX Runtime threads for document batches: TORCH_THREADS (threads per process, whichever runtime), else 0
+    (ONNX Runtime's default: one per core)."""
+    return int(setting("TORCH_THREADS") or 0)
+
+
+# By (model name, threads): a query session (QUERY_THREADS) and a bulk one may differ. None = this model stays on torch.
+_runtimes: dict[tuple[str, int], OnnxEncoder | None] = {}
+
+
+def _runtime(encoder: SentenceTransformerEncoder, threads: int) -> OnnxEncoder | None:
+    key = (encoder.name, threads)
+    if key not in _runtimes:
         with _lock:
-            if encoder.name not in _query_runtimes:
+            if key not in _runtimes:
                 try:
-                    _query_runtimes[encoder.name] = _load_onnx(encoder)
+                    _runtimes[key] = _load_onnx(encoder, threads)
                 except Exception as exc:  # any failure leaves the slower but always correct path
-                    logger.warning("shopsearch: search queries are encoded with PyTorch, not ONNX Runtime: %s", exc)
-                    _query_runtimes[encoder.name] = None
-    return _query_runtimes[encoder.name]
+                    logger.warning("shopsearch: texts are encoded with PyTorch, not ONNX Runtime: %s", exc)
+                    _runtimes[key] = None
+    return _runtimes[key]
 
 
-def _load_onnx(encoder: SentenceTransformerEncoder) -> OnnxQueryEncoder:
-    """The model's ONNX export (made now if missing), checked against the model on PROBES."""
+def _load_onnx(encoder: SentenceTransformerEncoder, threads: int) -> OnnxEncoder:
+    """The model's ONNX export (made now if missing), checked against the model on PROBES, one by one and batched."""
     import onnxruntime
 
     path = models_dir() / "onnx" / (re.sub(r"[^\w.@-]+", "_", model_identity(encoder.name)) + ".onnx")
-    input_names = [key for key, value in encoder.model.preprocess([PROBES[-1]]).items() if key in ("input_ids", "attention_mask", "token_type_ids")]
+    features = encoder.model.preprocess([PROBES[-1]])
+    input_names = [key for key in features if key in ("input_ids", "attention_mask", "token_type_ids")]
     if not path.exists():
         _export_onnx(encoder, input_names, path)
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = int(setting("QUERY_THREADS"))
-    runtime = OnnxQueryEncoder(onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]), input_names, encoder.model.preprocess)
-    difference = float(np.abs(np.vstack([runtime.encode(text) for text in PROBES]) - encoder.encode(PROBES)).max())
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    runtime = OnnxEncoder(session, input_names, encoder.model.preprocess)
+    expected = encoder.encode_torch(PROBES)
+    difference = max(float(np.abs(np.vstack([runtime.encode(text) for text in PROBES]) - expected).max()),
+                     float(np.abs(runtime.encode_many(PROBES, len(PROBES)) - expected).max()))
     if difference > 1e-4:
         path.unlink(missing_ok=True)
         raise ValueError(f"the ONNX export of {encoder.name} differs from the model by {difference:.2g} on probe texts")

@@ -114,7 +114,7 @@ def load_model_in_worker(**_kwargs) -> None:
 
     try:
         space = indexing.active_space()
-        encoders.get_encoder(space.model_name if space else encoders.configured_model())
+        encoders.preload(space.model_name if space else encoders.configured_model())
     except Exception:  # a worker still starts without a database; the first task will say what is wrong
         logger.exception("shopsearch: could not preload the embedding model")
     finally:

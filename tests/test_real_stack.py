@@ -47,36 +47,53 @@ QUERIES = ["ikea malm", "usb c 65w", "nightstnd", "something warm for a winter w
 
 @pytest.mark.model
 def test_search_queries_through_onnx_runtime_match_the_model_and_a_mismatch_is_refused(real_model, settings, tmp_path, monkeypatch, caplog):
-    settings.SHOPSEARCH = {**settings.SHOPSEARCH, "MODELS_DIR": str(tmp_path), "QUERY_ENCODER": "onnx"}
-    monkeypatch.setattr(encoders, "_query_runtimes", {})
+    settings.SHOPSEARCH = {**settings.SHOPSEARCH, "MODELS_DIR": str(tmp_path), "QUERY_ENCODER": "onnx", "QUERY_THREADS": 1}
+    monkeypatch.setattr(encoders, "_runtimes", {})
     name = encoders.default_model()
     vectors = np.vstack([encoders.encode_query(name, query) for query in QUERIES])
-    assert isinstance(encoders._query_runtimes[name], encoders.OnnxQueryEncoder)
+    assert isinstance(encoders._runtimes[(name, 1)], encoders.OnnxEncoder)
     exported = list((tmp_path / "onnx").glob("*.onnx"))
     assert [p.name for p in exported] == [encoders.model_identity(name) + ".onnx"]
-    np.testing.assert_allclose(vectors, real_model.encode(QUERIES), atol=1e-5)
+    np.testing.assert_allclose(vectors, real_model.encode_torch(QUERIES), atol=1e-5)
 
     # An export whose vectors drift from the model's is deleted and never serves: queries go through the model.
-    real_encode = encoders.OnnxQueryEncoder.encode
-    monkeypatch.setattr(encoders.OnnxQueryEncoder, "encode", lambda self, text: real_encode(self, text) + 0.01)
-    monkeypatch.setattr(encoders, "_query_runtimes", {})
+    real_encode = encoders.OnnxEncoder.encode
+    monkeypatch.setattr(encoders.OnnxEncoder, "encode", lambda self, text: real_encode(self, text) + 0.01)
+    monkeypatch.setattr(encoders, "_runtimes", {})
     vector = encoders.encode_query(name, QUERIES[0])
-    assert encoders._query_runtimes[name] is None and not exported[0].exists()
+    assert encoders._runtimes[(name, 1)] is None and not exported[0].exists()
     assert "differs from the model" in caplog.text
-    np.testing.assert_allclose(vector, real_model.encode(QUERIES[:1])[0], atol=1e-6)
+    np.testing.assert_allclose(vector, real_model.encode_torch(QUERIES[:1])[0], atol=1e-6)
+
+
+@pytest.mark.model
+def test_document_batches_through_onnx_runtime_are_the_models_vectors(real_model, settings, tmp_path, monkeypatch):
+    """Bulk encoding (BULK_ENCODER "onnx"): texts of very different lengths in one padded batch, in their order, each
+    the model's own vector (cosine to PyTorch's >= 0.999, or it would be another space); "torch" is the model."""
+    settings.SHOPSEARCH = {**settings.SHOPSEARCH, "MODELS_DIR": str(tmp_path), "BULK_ENCODER": "onnx", "TORCH_THREADS": 1}
+    monkeypatch.setattr(encoders, "_runtimes", {})
+    texts = [*QUERIES, " ".join(["a long product description about wool coats"] * 60), *reversed(QUERIES)]
+    vectors = real_model.encode(texts)
+    assert isinstance(encoders._runtimes[(real_model.name, 1)], encoders.OnnxEncoder)
+    reference = real_model.encode_torch(texts)
+    assert vectors.shape == reference.shape == (len(texts), 384)
+    assert np.sum(vectors * reference, axis=1).min() >= 0.999
+    np.testing.assert_allclose(vectors[: len(QUERIES)], vectors[-len(QUERIES) :][::-1], atol=1e-5)  # order kept
+    settings.SHOPSEARCH = {**settings.SHOPSEARCH, "BULK_ENCODER": "torch"}
+    np.testing.assert_array_equal(real_model.encode(texts[:3]), real_model.encode_torch(texts[:3]))
 
 
 @pytest.mark.model
 def test_a_failed_onnx_export_leaves_queries_on_the_model(real_model, settings, tmp_path, monkeypatch, caplog):
     settings.SHOPSEARCH = {**settings.SHOPSEARCH, "MODELS_DIR": str(tmp_path)}
-    monkeypatch.setattr(encoders, "_query_runtimes", {})
+    monkeypatch.setattr(encoders, "_runtimes", {})
 
     def no_exporter(*args):
         raise RuntimeError("the exporter is not installed")
 
     monkeypatch.setattr(encoders, "_export_onnx", no_exporter)
     vector = encoders.encode_query(encoders.default_model(), QUERIES[1])
-    np.testing.assert_allclose(vector, real_model.encode(QUERIES[1:2])[0], atol=1e-6)
+    np.testing.assert_allclose(vector, real_model.encode_torch(QUERIES[1:2])[0], atol=1e-6)
     assert "encoded with PyTorch, not ONNX Runtime: the exporter is not installed" in caplog.text
     assert not (tmp_path / "onnx").exists() or not list((tmp_path / "onnx").iterdir())
 
