@@ -45,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     "TRIGRAM_THRESHOLD": 0.6,  # pg_trgm word_similarity a title needs to be a typo-tolerant keyword candidate
     "TRIGRAM_WEIGHT": 0.75,  # share of that title similarity added to the keyword score (lexeme share is 0..1)
     "KEYWORD_RESCORE": 3,  # keyword candidates rescored by IDF share = this × the candidates asked for
+    # Products a keyword query ranks at most per candidate set (every word of the query; a query word in the title;
+    # any word): bounds its cost on a large catalogue (search.keyword_matches, benchmarks/keyword_scale.py)
+    "KEYWORD_MAX_MATCHES": 1000,
     # "adaptive": a calibrated relevance probability from both lists, weights per query (FUSION_MODEL); "convex":
     # weighted sum of min-max-normalised scores (KEYWORD_WEIGHT, VECTOR_WEIGHT); "rrf": reciprocal rank fusion
     "FUSION": "adaptive",

@@ -39,11 +39,14 @@ MODES: tuple[Mode, ...] = ("keyword", "semantic", "hybrid")
 Sort = Literal["relevance", "price_asc", "price_desc", "rating", "reviews"]
 SORTS: tuple[Sort, ...] = ("relevance", "price_asc", "price_desc", "rating", "reviews")
 
-# The query as an OR of its unaccented, stemmed lexemes (NULL when only stop words or punctuation remain).
+# The query as an OR of its unaccented, stemmed lexemes (NULL when only stop words or punctuation remain), and as
+# an AND of them (the products that contain every word of the query).
 OR_TSQUERY = (
     "(SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery "
     "FROM unnest(to_tsvector('english', shopsearch_unaccent(%s))))"
 )
+AND_TSQUERY = OR_TSQUERY.replace("' | '", "' & '")
+TITLE_TSQUERY = OR_TSQUERY.replace("quote_literal(lexeme)", "quote_literal(lexeme) || ':A'")  # any of them in a title
 
 
 class NotReady(Exception):
@@ -274,17 +277,34 @@ def keyword_matches(query: str, filters: Filters, limit: int, collection: str = 
     query's lexemes the product contains (IDF from this collection's own document frequencies, as BM25's, so rare
     words such as a brand weigh more than "black") plus TRIGRAM_WEIGHT × the title's trigram word similarity to
     the query. A share in [0, 1] does not grow with repeated words or long texts, unlike ts_rank.
+
+    Ranking a match costs its tsvector and title (about 0.1 ms), and a common word matches a share of the whole
+    catalogue, so at most KEYWORD_MAX_MATCHES products of each of three sets are ranked: those containing every
+    word, those with a query word in their title, and those containing any word (or with a trigram-similar title),
+    each set as the GIN indexes return it. Below the cap every match is ranked; above it the cost stops growing
+    with the catalogue, and the products with all the words or a title word are not crowded out by the many with
+    one common word in their description (benchmarks/keyword_scale.py; docs/scaling.md).
     """
     where, params = filter_sql(filters)
+    cap = int(setting("KEYWORD_MAX_MATCHES"))
     sql = f"""
-        WITH q AS (SELECT {OR_TSQUERY} AS tsq, shopsearch_unaccent(%s) AS raw),
+        WITH q AS (SELECT {OR_TSQUERY} AS tsq, {AND_TSQUERY} AS all_tsq, {TITLE_TSQUERY} AS title_tsq,
+                          shopsearch_unaccent(%s) AS raw),
+        matched AS (
+            (SELECT d.id FROM shopsearch_document d, q
+             WHERE d.collection = %s AND d.kind = 'product' AND d.search_vector @@ q.all_tsq{where} LIMIT %s)
+            UNION
+            (SELECT d.id FROM shopsearch_document d, q
+             WHERE d.collection = %s AND d.kind = 'product' AND d.search_vector @@ q.title_tsq{where} LIMIT %s)
+            UNION
+            (SELECT d.id FROM shopsearch_document d, q
+             WHERE d.collection = %s AND d.kind = 'product'
+               AND (d.search_vector @@ q.tsq OR q.raw <%% shopsearch_unaccent(d.title)){where} LIMIT %s)),
         candidates AS (
             SELECT * FROM (
                 SELECT d.id, d.search_vector, coalesce(ts_rank_cd(d.search_vector, q.tsq, %s), 0) AS rank,
                        word_similarity(q.raw, shopsearch_unaccent(d.title)) AS trigram
-                FROM shopsearch_document d, q
-                WHERE d.collection = %s AND d.kind = 'product'
-                  AND (d.search_vector @@ q.tsq OR q.raw <%% shopsearch_unaccent(d.title)){where}) m
+                FROM matched JOIN shopsearch_document d ON d.id = matched.id, q) m
             ORDER BY m.rank + %s * m.trigram DESC, m.id LIMIT %s),
         lexemes AS (
             SELECT lexeme, quote_literal(lexeme)::tsquery AS tsq, (quote_literal(lexeme) || ':A')::tsquery AS title_tsq
@@ -307,7 +327,8 @@ def keyword_matches(query: str, filters: Filters, limit: int, collection: str = 
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(setting("TRIGRAM_THRESHOLD"))])
         cursor.execute(sql, [
-            query, query, setting("KEYWORD_RANK_NORMALIZATION"), collection, *params, trigram_weight,
+            query, query, query, query, collection, *params, cap, collection, *params, cap, collection, *params, cap,
+            setting("KEYWORD_RANK_NORMALIZATION"), trigram_weight,
             int(setting("KEYWORD_RESCORE")) * limit, query, collection, collection, trigram_weight, limit,
         ])
         return [KeywordMatch(doc_id, float(score), float(title_share)) for doc_id, score, _, title_share in cursor.fetchall()]
