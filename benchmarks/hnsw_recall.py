@@ -98,7 +98,7 @@ def main() -> None:
     from django.test import override_settings
 
     from catalog.models import Product
-    from shopsearch import indexing, search
+    from shopsearch import search, spaces
     from shopsearch.models import SHOP_COLLECTION, Document, Embedding
 
     call_command("migrate", verbosity=0)
@@ -108,7 +108,7 @@ def main() -> None:
         call_command("import_catalog", products=products_file, reviews=reviews_file, no_progress=True, stdout=open(os.devnull, "w"))
         call_command("reindex", no_progress=True, stdout=open(os.devnull, "w"))
         load_seconds = time.monotonic() - started
-    space = indexing.active_space()
+    space = spaces.active_space()
     rng = random.Random(args.seed)
     hnsw_only = override_settings(SHOPSEARCH={**settings.SHOPSEARCH, "EXACT_SEARCH_MAX_ROWS": 0})
 

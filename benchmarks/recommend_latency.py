@@ -36,7 +36,7 @@ def main() -> None:
     from django.utils import timezone
 
     from catalog.models import Product, Review
-    from shopsearch import indexing, recommend
+    from shopsearch import recommend, spaces
     from shopsearch.models import SHOP_COLLECTION, Document, Embedding, Event, ReviewVector
 
     def signed(key: str) -> str:
@@ -47,8 +47,8 @@ def main() -> None:
     if not Product.objects.exists():
         fixtures = ROOT / "catalog" / "fixtures"
         call_command("import_catalog", products=fixtures / "demo_products.jsonl.gz", reviews=fixtures / "demo_reviews.jsonl.gz", no_progress=True)
-    space = indexing.ensure_active_space()
-    if indexing.missing_count(space) or not ReviewVector.objects.filter(space=space).exists():
+    space = spaces.ensure_active_space()
+    if spaces.missing_count(space) or not ReviewVector.objects.filter(space=space).exists():
         call_command("reindex", no_progress=True)
 
     rng = random.Random(7)

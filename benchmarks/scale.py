@@ -216,24 +216,101 @@ def indexing_run(database: str, processes: int, work: Path) -> dict:
 
 
 def bare_rate(texts: list[str], threads: int) -> float:
+    """Texts per second of the shipped encoder (BULK_ENCODER's runtime) alone, in this process, `threads` threads."""
     import torch
+    from django.conf import settings
+    from django.test import override_settings
 
     from shopsearch import encoders
 
     torch.set_num_threads(threads)
     encoder = encoders.get_encoder(encoders.default_model())
-    encoder.encode(texts[:32])
-    started = time.perf_counter()
-    encoder.encode(texts)
+    with override_settings(SHOPSEARCH={**settings.SHOPSEARCH, "TORCH_THREADS": threads}):
+        encoder.encode(texts[:32])
+        started = time.perf_counter()
+        encoder.encode(texts)
     return len(texts) / (time.perf_counter() - started)
+
+
+def bare_rates(texts: list[str]) -> dict:
+    return {
+        "products_per_s_2_threads": round(bare_rate(texts, 2), 1),
+        "products_per_s_1_thread": round(bare_rate(texts, 1), 1),
+        "load_average": machine()["load_average"],
+    }
+
+
+def sample_texts(rows: list[dict]) -> list[str]:
+    """The embedded texts of these catalogue rows (the shipped recipe)."""
+    from shopsearch import registry
+
+    return [
+        registry.product_text(
+            registry.ProductDocument(
+                title=r["title"], description=r["description"], attributes=r.get("attributes") or {}
+            )
+        )
+        for r in rows
+    ]
+
+
+def profile_with_bare(space, rows: list[dict]) -> dict:
+    """pipeline_profile of these products between two bare-model measurements on their texts, all in this process
+    (2 threads), so the ratio compares the pipeline with the model a few minutes apart at most."""
+    texts = sample_texts(rows)
+    before = bare_rates(texts)
+    profile = pipeline_profile(space, [r["id"] for r in rows])
+    after = bare_rates(texts)
+    bare = (before["products_per_s_2_threads"] + after["products_per_s_2_threads"]) / 2
+    return {
+        "bare_before": before,
+        "pipeline_profile": profile,
+        "bare_after": after,
+        "pipeline_products_per_s": round(profile["products"] / profile["seconds"], 2),
+        "pipeline_over_bare_2_threads": round(profile["products"] / profile["seconds"] / bare, 3),
+    }
+
+
+def pipeline_profile(space, object_ids: list[str]) -> dict:
+    """indexing.index_objects over these products in this process, in reindex batches, their vectors deleted first,
+    with the encoder's time taken apart: what the pipeline spends besides the model, whatever the machine's load."""
+    from django.db import connection
+
+    from shopsearch import encoders, indexing
+    from shopsearch.conf import setting
+
+    encoder, spent = encoders.get_encoder(space.model_name), [0.0]
+    model_encode = encoder.encode
+
+    def timed(texts):
+        started = time.perf_counter()
+        try:
+            return model_encode(texts)
+        finally:
+            spent[0] += time.perf_counter() - started
+
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM shopsearch_embedding e USING shopsearch_document d WHERE e.document_id = d.id "
+                       "AND e.space_id = %s AND d.kind = 'product' AND d.object_id = ANY(%s)", [space.pk, object_ids])
+    batch = int(setting("REINDEX_BATCH_SIZE"))
+    encoder.encode = timed
+    try:
+        started = time.perf_counter()
+        embedded = sum(indexing.index_objects("product", object_ids[start : start + batch], space)[0]
+                       for start in range(0, len(object_ids), batch))
+        total = time.perf_counter() - started
+    finally:
+        del encoder.encode
+    return {"products": len(object_ids), "embedded": embedded, "batch": batch, "seconds": round(total, 2),
+            "encode_seconds": round(spent[0], 2), "other_share": round(1 - spent[0] / total, 4)}
 
 
 def sizes_and_build(space) -> dict:
     from django.db import connection
 
-    from shopsearch import indexing
+    from shopsearch import spaces
 
-    index = indexing.index_name(space, "product")
+    index = spaces.index_name(space, "product")
     with connection.cursor() as cursor:
         cursor.execute("SHOW maintenance_work_mem")
         mwm = cursor.fetchone()[0]
@@ -268,7 +345,7 @@ def recall(space, query_texts: list[str]) -> dict:
     from django.db import connection, transaction
     from django.test import override_settings
 
-    from shopsearch import search
+    from shopsearch import search, sql
     from shopsearch.conf import setting
 
     vectors = [search.encode_query(space, text) for text in query_texts]
@@ -276,7 +353,7 @@ def recall(space, query_texts: list[str]) -> dict:
 
     def exact(vector, filters) -> list[int]:
         where, params = search.filter_sql(filters)
-        literal = search._vector_literal(vector)
+        literal = sql.vector_param(vector)
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT e.document_id FROM shopsearch_embedding e JOIN shopsearch_document d ON d.id = e.document_id "
@@ -328,12 +405,12 @@ def halfvec_versus_vector(space, query_texts: list[str]) -> dict:
     HNSW top-10 against the exact top-10 over the 32-bit vectors."""
     from django.db import connection, transaction
 
-    from shopsearch import search
+    from shopsearch import search, sql
     from shopsearch.conf import setting
 
     dims = int(space.dimensions)
     options = f"WITH (m = {int(setting('HNSW_M'))}, ef_construction = {int(setting('HNSW_EF_CONSTRUCTION'))})"
-    vectors = [search._vector_literal(search.encode_query(space, text)) for text in query_texts]
+    vectors = [sql.vector_param(search.encode_query(space, text)) for text in query_texts]
     out = {}
     with connection.cursor() as cursor:
         exact = []
@@ -359,7 +436,7 @@ def halfvec_versus_vector(space, query_texts: list[str]) -> dict:
             found, latencies = [], []
             for literal, truth in zip(vectors, exact, strict=True):
                 with transaction.atomic():
-                    search.scan_settings(cursor)
+                    sql.scan_settings(cursor)
                     started = time.perf_counter()
                     cursor.execute(
                         f"SELECT document_id FROM {table} ORDER BY vector <=> %s::{kind}({dims}) LIMIT 10", [literal]
@@ -446,13 +523,17 @@ def measure_size(size: int, database: str, args) -> dict:
             handle.write(json.dumps(row) + "\n")
     migrate_s = manage(database, "migrate", "-v0")
     import_s = manage(database, "import_catalog", "--products", str(products))
-    indexing_runs = [indexing_run(database, processes, work) for processes in args.worker_processes[:1]]
     setup_django(database)
     from django.db import connection
 
-    from shopsearch import indexing, search
+    from shopsearch import spaces
 
-    space = indexing.active_space()
+    sample = rows[: args.bare_sample]
+    texts = sample_texts(sample)
+    bare_before = bare_rates(texts)
+    connection.close()
+    indexing_runs = [indexing_run(database, processes, work) for processes in args.worker_processes[:1]]
+    space = spaces.active_space()
     for processes in args.worker_processes[1:]:
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM shopsearch_embedding WHERE space_id = %s AND kind = 'product'", [space.pk])
@@ -460,13 +541,17 @@ def measure_size(size: int, database: str, args) -> dict:
         indexing_runs.append(indexing_run(database, processes, work))
     for run in indexing_runs:
         run["products_per_s"] = round(size / run["seconds"], 1)
-    texts = list(
-        search.Document.objects.filter(kind="product").order_by("id").values_list("text", flat=True)[: args.bare_sample]
-    )
+        run["products_per_s_per_core"] = round(size / run["seconds"] / (os.cpu_count() or 1), 2)
+    profile = pipeline_profile(space, [r["id"] for r in sample])
+    bare_after = bare_rates(texts)
     bare = {
         "texts": len(texts),
-        "products_per_s_2_threads": round(bare_rate(texts, 2), 1),
-        "products_per_s_1_thread": round(bare_rate(texts, 1), 1),
+        "before_indexing": bare_before,
+        "after_indexing": bare_after,
+        **{
+            key: round((bare_before[key] + bare_after[key]) / 2, 1)
+            for key in ("products_per_s_2_threads", "products_per_s_1_thread")
+        },
     }
     for run in indexing_runs:
         reference = (
@@ -491,6 +576,7 @@ def measure_size(size: int, database: str, args) -> dict:
         "timings_s": {"migrate": round(migrate_s, 1), "import_catalog": round(import_s, 1)},
         "indexing": indexing_runs,
         "bare_model": bare,
+        "pipeline_profile": profile,
         "storage": storage,
         "filtered_vector_recall": vector_recall,
         "halfvec_versus_vector": storage_types,
@@ -549,15 +635,31 @@ def main() -> None:
         metavar="SIZE",
         help="only the halfvec/vector comparison, on the database an earlier run left for SIZE",
     )
+    parser.add_argument(
+        "--profile-only",
+        type=int,
+        metavar="SIZE",
+        help="only the in-process pipeline profile and the bare model (--bare-sample products) on SIZE's database",
+    )
     args = parser.parse_args()
+    if args.profile_only:
+        os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+        setup_django(f"{args.database}_{args.profile_only}")
+        from shopsearch import spaces
+
+        space = spaces.ensure_active_space()
+        report = profile_with_bare(space, catalogue(args.profile_only)[: args.bare_sample])
+        report |= {"machine": machine()}
+        print(json.dumps({"benchmark": "scale.profile", "size": args.profile_only, **report}, indent=2))
+        return
     if args.halfvec_only:
         os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
         setup_django(f"{args.database}_{args.halfvec_only}")
-        from shopsearch import indexing
+        from shopsearch import spaces
 
         report = {
             "machine_before": machine(),
-            **halfvec_versus_vector(indexing.active_space(), queries()[: args.queries]),
+            **halfvec_versus_vector(spaces.active_space(), queries()[: args.queries]),
             "machine_after": machine(),
         }
         print(json.dumps({"benchmark": "scale.halfvec", "size": args.halfvec_only, **report}, indent=2))

@@ -96,7 +96,7 @@ def keystrokes(url: str, rounds: int) -> dict:
 
 
 def product_page(url: str, product_id: str, requests: int) -> dict:
-    from shopsearch.indexing import active_space
+    from shopsearch.spaces import active_space
     from shopsearch.models import ReviewSentence
 
     cached = ReviewSentence.objects.filter(space=active_space(), product_id=product_id).exists()

@@ -3,8 +3,10 @@ health, jobs, action buttons), jobs run by workers (console.py), search analytic
 rules and synonyms; and a mixin that lets any product admin's search box find products by meaning (as the storefront
 does) besides its usual field search.
 
-Every console page and action answers anonymous users with the login page and logged-in users who are not staff, or
-lack the action's permission (ConsoleJob.Meta.permissions), with 403.
+Every console page and action (under /admin/shopsearch/consolejob/: dashboard, start, analytics, map) answers anonymous
+users with the login page and logged-in users who are not staff, or lack the action's permission
+(ConsoleJob.Meta.permissions), with 403. The app page /admin/shopsearch/ is the shop's AdminSite's own: it shows the
+dashboard to staff with "view_console", and Django sends users who are not staff to its login form.
 """
 from __future__ import annotations
 
@@ -15,13 +17,15 @@ from django.contrib import admin, messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import HttpResponse, HttpResponseNotAllowed
+from django.http import HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import NoReverseMatch, path, reverse
 from django.views.decorators.cache import never_cache
 
-from . import analytics, console, indexing, search
+from . import analytics, console, embedding_map, search, spaces
+from .conf import setting
+from .exceptions import JobArgumentError, ShopsearchError
 from .models import ConsoleJob, EmbeddingSpace, Rule, SearchLog, Synonym
 
 SEMANTIC_ADMIN_HITS = 50
@@ -36,7 +40,7 @@ class SemanticSearchAdminMixin:
             return matches, may_have_duplicates
         try:
             page = search.search_products(search_term, "semantic", page_size=SEMANTIC_ADMIN_HITS, highlight=False, facets=False, log=False)
-        except search.NotReady:
+        except ShopsearchError:  # not indexed yet: the admin's own matches only
             return matches, may_have_duplicates
         return matches | queryset.filter(pk__in=[hit.id for hit in page.hits]), True
 
@@ -65,8 +69,8 @@ class EmbeddingSpaceAdmin(admin.ModelAdmin):
     def retire_spaces(self, request, queryset) -> None:
         for space in queryset:
             try:
-                indexing.retire(space)
-            except indexing.SpaceError as exc:
+                spaces.retire(space)
+            except ShopsearchError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
                 self.message_user(request, f"Space #{space.pk} is retired: saves are no longer embedded into it.", messages.SUCCESS)
@@ -80,7 +84,7 @@ class EmbeddingSpaceAdmin(admin.ModelAdmin):
 
     @admin.display(description="missing or stale")
     def missing(self, space: EmbeddingSpace) -> int:
-        return indexing.missing_count(space)
+        return spaces.missing_count(space)
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -114,10 +118,14 @@ class ConsoleJobAdmin(admin.ModelAdmin):
         return [
             path("start/", console_view(self.start_view, None), name="shopsearch_console_start"),
             path("analytics/", console_view(self.analytics_view), name="shopsearch_console_analytics"),
+            path("dashboard/", console_view(self.dashboard_view), name="shopsearch_console_dashboard"),
+            path("map/", console_view(self.map_view), name="shopsearch_console_map"),
+            path("map/project/", console_view(self.project_view), name="shopsearch_console_map_project"),
         ] + super().get_urls()
 
     def start_view(self, request):
-        """POST action=<console.ACTIONS key> (+ kind / space): start that job; back to the dashboard."""
+        """POST action=<console.ACTIONS key> (+ its arguments, console.ARGUMENTS): start that job; back to the
+        dashboard. A missing or wrong argument is a 400 naming the field; a job already running, a message."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         action = request.POST.get("action", "")
@@ -125,10 +133,12 @@ class ConsoleJobAdmin(admin.ModelAdmin):
             return HttpResponse(f"action: unknown action {action!r}; known: {', '.join(console.ACTIONS)}", status=400, content_type="text/plain")
         if not request.user.has_perm(console.permission(action)):
             raise PermissionDenied
-        arguments = {key: request.POST[key] for key in ("kind", "space") if request.POST.get(key)}
+        arguments = {key: request.POST[key] for key in console.ARGUMENTS if request.POST.get(key)}
         try:
             job = console.start(action, arguments, request.user.get_username())
-        except console.JobRefused as exc:
+        except JobArgumentError as exc:
+            return HttpResponse(str(exc), status=400, content_type="text/plain")
+        except ShopsearchError as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, f"Started job #{job.pk}: {console.ACTIONS[action][2]}. Its progress is listed below.")
@@ -157,6 +167,40 @@ class ConsoleJobAdmin(admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "title": "Search analytics", "report": report,
                    "start": start, "end": end, "opts": self.model._meta}
         return TemplateResponse(request, "admin/shopsearch/analytics.html", context)
+
+    def dashboard_view(self, request):
+        """The dashboard on a page of its own: the same as on the app page (/admin/shopsearch/), but where Django
+        admin's app page sends a logged-in user who is not staff to its login form, this answers 403."""
+        context = {**self.admin_site.each_context(request), "title": "Search console", "opts": self.model._meta}
+        return TemplateResponse(request, "admin/shopsearch/console.html", context)
+
+    def map_view(self, request):
+        """The embedding map of the active space: its points as JSON for the chart, or a button to compute it."""
+        space = spaces.active_space()
+        space_map = embedding_map.current(space)
+        try:
+            product_url = reverse("shopsearch-product", kwargs={"product_id": "0"})[: -len("0/")]
+        except NoReverseMatch:  # the shop does not serve shopsearch's product pages
+            product_url = ""
+        context = {
+            **self.admin_site.each_context(request), "title": "Embedding map", "opts": self.model._meta, "space": space,
+            "map": space_map, "points": embedding_map.points(space_map) if space_map else [], "product_url": product_url,
+            "can_compute": request.user.has_perm(console.permission("compute_map")),
+            "running": ConsoleJob.objects.filter(job="map", status__in=["queued", "running"]).first(),
+        }
+        return TemplateResponse(request, "admin/shopsearch/map.html", context)
+
+    def project_view(self, request):
+        """GET ?q=…: where that query lands on the map (the same fitted projection) and its nearest products."""
+        query = request.GET.get("q", "").strip()
+        if not query:
+            return JsonResponse({"detail": "q: type a query to place on the map."}, status=400)
+        if len(query) > int(setting("MAX_QUERY_LENGTH")):
+            return JsonResponse({"detail": f"q: at most {setting('MAX_QUERY_LENGTH')} characters."}, status=400)
+        space_map = embedding_map.current(spaces.active_space())
+        if space_map is None:
+            return JsonResponse({"detail": "There is no map of the active space yet: compute it first."}, status=409)
+        return JsonResponse(embedding_map.project_query(space_map, query))
 
 
 @admin.register(SearchLog)

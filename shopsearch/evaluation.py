@@ -18,17 +18,14 @@ import ir_measures
 import numpy as np
 from ir_measures import MRR, R, nDCG
 
-from . import encoders, indexing, recommend, search
+from . import encoders, indexing, recommend, search, spaces
 from .conf import setting
+from .exceptions import RelevanceSetError
 from .models import EmbeddingSpace
 from .registry import ProductDocument, ReviewDocument
 
 MEASURES = {"ndcg@10": nDCG @ 10, "recall@100": R @ 100, "mrr@10": MRR @ 10}
 DEPTH = 100  # hits per query: Recall@100 needs a hundred
-
-
-class RelevanceSetError(Exception):
-    """The folder is not a relevance set; the message says which file and line and what was expected."""
 
 
 @dataclass
@@ -82,7 +79,7 @@ def load_relevance_set(folder: str | Path, titles_only: bool = False) -> Relevan
 
 def prepare(relevance: RelevanceSet, model: str | None = None, on_batch: Callable[[int], None] = lambda n: None) -> tuple[EmbeddingSpace, int, int]:
     """Index the set's products in their own collection, in `model`'s space; returns (space, embedded, skipped)."""
-    space = indexing.get_or_create_space(model or encoders.configured_model())
+    space = spaces.get_or_create_space(model or encoders.configured_model())
     embedded, skipped = indexing.index_collection(relevance.collection, space, relevance.products, on_batch=on_batch)
     return space, embedded, skipped
 
@@ -149,7 +146,7 @@ def corelevance(relevance: RelevanceSet, model: str | None = None, on_batch: Cal
     folder has a reviews.jsonl (same format as the review sets) for its products."""
     reviews_file = relevance.folder / "reviews.jsonl"
     reviews = review_documents(load_reviews(reviews_file)) if reviews_file.is_file() else []
-    space = indexing.get_or_create_space(model or encoders.configured_model())
+    space = spaces.get_or_create_space(model or encoders.configured_model())
     indexing.index_collection(relevance.collection, space, relevance.products, on_batch=on_batch, reviews=reviews)
     top = max(qrel.relevance for qrel in relevance.qrels)
     relevant: dict[str, set[str]] = {}
@@ -194,7 +191,7 @@ def same_class(path: str | Path, model: str | None = None, on_batch: Callable[[i
     if not labels:
         raise RelevanceSetError(f"{path}: no review has a 'class'; same_class@10 needs the item classes")
     collection = f"eval:{hashlib.sha256(raw).hexdigest()[:16]}"
-    space = indexing.get_or_create_space(model or encoders.configured_model())
+    space = spaces.get_or_create_space(model or encoders.configured_model())
     indexing.index_collection(collection, space, products, on_batch=on_batch, reviews=review_documents(rows))
     report: dict = {}
     for name, weight in (("same_class@10", 0.0), ("same_class@10_with_reviews", setting("SIMILAR_REVIEW_WEIGHT"))):

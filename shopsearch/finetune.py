@@ -26,11 +26,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Callable, Iterable, Literal, Sequence
 
-from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
-from . import encoders, evaluation, indexing, registry
+from . import encoders, evaluation, indexing, registry, spaces
 from .conf import setting
+from .exceptions import FinetuneError
 from .models import SHOP_COLLECTION, Document, EmbeddingSpace, Event
 from .registry import ProductDocument
 
@@ -40,10 +40,6 @@ Source = Literal["qrels", "clicks", "catalogue"]
 SOURCES: tuple[Source, ...] = ("qrels", "clicks", "catalogue")
 MANIFEST = "manifest.json"
 LIBRARIES = ("sentence-transformers", "transformers", "torch", "datasets", "accelerate")
-
-
-class FinetuneError(Exception):
-    """Fine-tuning cannot go on as asked; the message says what was wrong and what to do."""
 
 
 @dataclass(frozen=True)
@@ -93,10 +89,7 @@ def pairs_from_qrels(folder: str | Path, min_grade: int | None = None) -> Traini
     min_grade = setting("FINETUNE_MIN_GRADE") if min_grade is None else min_grade
     if min_grade < 1:
         raise FinetuneError(f"--min-grade must be at least 1 (grade 0 means irrelevant), got {min_grade}")
-    try:
-        relevance = evaluation.load_relevance_set(folder)
-    except evaluation.RelevanceSetError as exc:
-        raise FinetuneError(str(exc)) from exc
+    relevance = evaluation.load_relevance_set(folder)
     texts = {object_id: registry.product_text(doc) for object_id, doc in relevance.products}
     positives: dict[str, list[str]] = {}
     negatives: dict[str, list[str]] = {}
@@ -254,7 +247,11 @@ def train(pairs: Sequence[Pair], base_model: str, output: str | Path, *, epochs:
     """
     import torch  # heavy: only here
     from datasets import Dataset
-    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
     from sentence_transformers.base.sampler import BatchSamplers
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers import TrainerCallback, set_seed
@@ -336,14 +333,14 @@ def prune_models(keep: int | None = None) -> list[str]:
     if not root.is_dir():
         return []
     folders = sorted((p for p in root.iterdir() if (p / MANIFEST).is_file()), key=lambda p: read_manifest(p).get("created", ""), reverse=True)
-    protected = [space.model_name for space in (indexing.active_space(), previous_space()) if space is not None]
+    protected = [space.model_name for space in (spaces.active_space(), spaces.previous_space()) if space is not None]
     removed = []
     for folder in folders[max(keep, 0):]:
         if any(_same_folder(name, folder) for name in protected):
             continue
         for space in EmbeddingSpace.objects.filter(is_active=False):
             if _same_folder(space.model_name, folder):
-                indexing.drop_space_indexes(space)
+                spaces.drop_space_indexes(space)
                 space.delete()
         shutil.rmtree(folder)
         removed.append(str(folder))
@@ -355,7 +352,7 @@ def prune_models(keep: int | None = None) -> list[str]:
 
 def serving_model() -> str:
     """The model of the space that serves now (what a fine-tune starts from), or the configured one."""
-    space = indexing.active_space()
+    space = spaces.active_space()
     return space.model_name if space is not None else encoders.configured_model()
 
 
@@ -366,49 +363,6 @@ def compare(relevance: evaluation.RelevanceSet, base_model: str, new_model: str,
         space, _, _ = evaluation.prepare(relevance, model, on_batch=on_batch)
         report[name] = {"space": space.pk, **evaluation.evaluate(relevance, space, ("semantic", "hybrid"))}
     return report
-
-
-def indexed_kinds() -> tuple[str, ...]:
-    return tuple(kind for kind in registry.KINDS if registry.indexed_model(kind) is not None)
-
-
-def switch_to(model: str, on_batch: Callable[[str, int], None] = lambda kind, n: None) -> EmbeddingSpace:
-    """Fill `model`'s space with the shop's catalogue (the active space keeps serving meanwhile), then activate it."""
-    space = indexing.get_or_create_space(model)
-    EmbeddingSpace.objects.filter(pk=space.pk, is_active=False).update(status=EmbeddingSpace.Status.BUILDING)
-    summary = indexing.reindex(space, indexed_kinds(), on_batch=on_batch)
-    if summary.failed:
-        raise FinetuneError(f"{summary.failed} objects failed to embed into space #{space.pk} (see the log); the old space keeps "
-                            f"serving. Run `manage.py reindex --model {model}` to finish and switch.")
-    indexing.activate(space)
-    space.refresh_from_db()
-    return space
-
-
-def previous_space() -> EmbeddingSpace | None:
-    """The space that served before the active one (the most recently activated inactive space)."""
-    return EmbeddingSpace.objects.filter(is_active=False, activated_at__isnull=False).order_by("-activated_at").first()
-
-
-def rollback(on_batch: Callable[[str, int], None] = lambda kind, n: None) -> dict:
-    """Serve the previous space again: embed what changed in the catalogue since it served, then switch back."""
-    current, previous = indexing.active_space(), previous_space()
-    if previous is None:
-        raise FinetuneError("There is no earlier space to roll back to: no other space has ever been active.")
-    try:
-        encoders.get_encoder(previous.model_name)
-    except ImproperlyConfigured as exc:
-        raise FinetuneError(f"Cannot roll back to space #{previous.pk}: its model {previous.model_name!r} cannot be loaded ({exc}).") from exc
-    try:
-        space = switch_to(previous.model_name, on_batch)
-    except indexing.SpaceError as exc:
-        raise FinetuneError(str(exc)) from exc
-    return {"active": space.pk, "model": space.model_name, "previous": current.pk if current else None}
-
-
-def finish_unactivated(model: str) -> None:
-    """A space that was evaluated but not switched on stops taking the shop's edits (`reindex --model` resumes it)."""
-    EmbeddingSpace.objects.filter(model_identity=encoders.model_identity(model), is_active=False).update(status=EmbeddingSpace.Status.RETIRED)
 
 
 # --- the whole run ----------------------------------------------------------------------------------------------
@@ -429,10 +383,7 @@ def finetune(source: Source, *, folder: str | Path | None = None, since: datetim
     check_enough(data)
     relevance = None
     if evaluate_folder is not None:
-        try:
-            relevance = evaluation.load_relevance_set(evaluate_folder)
-        except evaluation.RelevanceSetError as exc:
-            raise FinetuneError(str(exc)) from exc
+        relevance = evaluation.load_relevance_set(evaluate_folder)
         check_no_overlap(data, relevance)
     output = Path(output) if output else new_model_folder(source)
     if output.exists() and any(output.iterdir()):
@@ -474,15 +425,15 @@ def finetune(source: Source, *, folder: str | Path | None = None, since: datetim
                                 f"To switch: manage.py reindex --model {output}")
         elif after - before >= activate_margin - 1e-9:
             log(f"hybrid nDCG@10 {before} -> {after} (>= +{activate_margin}): embedding the catalogue into the new space …")
-            space = switch_to(str(output))
+            space = indexing.switch_to(str(output))
             report["activated"] = True
             report["reason"] = f"hybrid nDCG@10 {before} -> {after} gained at least {activate_margin}; space #{space.pk} now serves"
         else:
-            serving = indexing.active_space()
+            serving = spaces.active_space()
             report["reason"] = (f"hybrid nDCG@10 {before} -> {after} ({after - before:+.4f}) on {relevance.folder} is below the margin "
                                 f"{activate_margin}; {'space #%s keeps serving' % serving.pk if serving else 'nothing was switched on'}")
     if not report["activated"]:
-        finish_unactivated(str(output))
+        spaces.finish_unactivated(str(output))
     report["pruned"] = prune_models()
     return report
 

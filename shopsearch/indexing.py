@@ -12,142 +12,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable, Iterable, Iterator, Sequence
 
-import numpy as np
-
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
-from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
-from . import encoders, registry, sentiment
+from . import encoders, registry, sentiment, spaces, vocabulary
 from .conf import setting
+from .exceptions import SentimentError, SpaceError
 from .models import SHOP_COLLECTION, Document, Embedding, EmbeddingSpace, PendingChange, ReviewVector
 from .registry import Kind, ProductDocument, ReviewDocument
 
 logger = logging.getLogger(__name__)
-
-
-class SpaceError(Exception):
-    """An embedding space cannot be used as asked (e.g. activating an incomplete one)."""
-
-
-# --- spaces -------------------------------------------------------------------------------------------------
-
-
-def active_space() -> EmbeddingSpace | None:
-    return EmbeddingSpace.objects.filter(is_active=True).first()
-
-
-def get_or_create_space(model_name: str) -> EmbeddingSpace:
-    """The space for `model_name` under the current text recipe, created (with its HNSW indexes) if new."""
-    identity = encoders.model_identity(model_name)
-    recipe = registry.recipe_version()
-    space = EmbeddingSpace.objects.filter(model_identity=identity, recipe=recipe).first()
-    if space is not None:
-        return space
-    dimensions = encoders.get_encoder(model_name).dimensions
-    with transaction.atomic():
-        space, created = EmbeddingSpace.objects.get_or_create(
-            model_identity=identity, dimensions=dimensions, recipe=recipe, defaults={"model_name": model_name}
-        )
-        if created:
-            create_space_indexes(space)
-    return space
-
-
-def create_space_indexes(space: EmbeddingSpace) -> None:
-    """One partial HNSW (cosine) index per kind for this space, on the vector cast to the space's dimensions."""
-    with connection.cursor() as cursor:
-        # Deferred foreign-key checks still pending in this transaction would block CREATE INDEX: run them now.
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        for kind in registry.KINDS:
-            cursor.execute(
-                f"CREATE INDEX IF NOT EXISTS {index_name(space, kind)} ON shopsearch_embedding "
-                f"USING hnsw ((vector::vector({int(space.dimensions)})) vector_cosine_ops) "
-                f"WITH (m = {int(setting('HNSW_M'))}, ef_construction = {int(setting('HNSW_EF_CONSTRUCTION'))}) "
-                f"WHERE space_id = {int(space.pk)} AND kind = '{kind}'"
-            )
-        cursor.execute(
-            f"CREATE INDEX IF NOT EXISTS {review_vector_index_name(space)} ON {ReviewVector._meta.db_table} "
-            f"USING hnsw ((vector::vector({int(space.dimensions)})) vector_cosine_ops) "
-            f"WITH (m = {int(setting('HNSW_M'))}, ef_construction = {int(setting('HNSW_EF_CONSTRUCTION'))}) "
-            f"WHERE space_id = {int(space.pk)}"
-        )
-
-
-def drop_space_indexes(space: EmbeddingSpace) -> None:
-    with connection.cursor() as cursor:
-        for kind in registry.KINDS:
-            cursor.execute(f"DROP INDEX IF EXISTS {index_name(space, kind)}")
-        cursor.execute(f"DROP INDEX IF EXISTS {review_vector_index_name(space)}")
-
-
-def index_name(space: EmbeddingSpace, kind: Kind) -> str:
-    return f"shopsearch_hnsw_s{int(space.pk)}_{kind}"
-
-
-def review_vector_index_name(space: EmbeddingSpace) -> str:
-    return f"shopsearch_hnsw_s{int(space.pk)}_review_centroid"
-
-
-def ensure_active_space() -> EmbeddingSpace:
-    """The active space; on a fresh install, the configured model's space, activated at once (it is empty)."""
-    space = active_space()
-    if space is not None:
-        return space
-    space = get_or_create_space(encoders.configured_model())
-    with transaction.atomic():
-        if not EmbeddingSpace.objects.filter(is_active=True).exists():
-            EmbeddingSpace.objects.filter(pk=space.pk).update(is_active=True, status=EmbeddingSpace.Status.READY, activated_at=timezone.now())
-    return active_space()
-
-
-def spaces_to_update() -> list[EmbeddingSpace]:
-    """Spaces a changed object must be written to: the active one and any being built (so none misses an edit)."""
-    return list(EmbeddingSpace.objects.filter(Q(is_active=True) | Q(status=EmbeddingSpace.Status.BUILDING)))
-
-
-def out_of_date(space: EmbeddingSpace, kinds: Sequence[Kind] = registry.KINDS) -> dict[Kind, set[str]]:
-    """Ids of the shop's objects of `kinds` whose index in `space` is behind the shop: no up-to-date vector, a
-    change not applied yet (PendingChange, also while its task runs), or no document at all (saved while no signal
-    fired or a document function failed) — and documents whose object is gone. What `reconcile` repairs."""
-    fresh = Embedding.objects.filter(space=space, document=OuterRef("pk"), content_hash=OuterRef("content_hash"))
-    behind: dict[Kind, set[str]] = {}
-    for kind in kinds:
-        shop = Document.objects.filter(collection=SHOP_COLLECTION, kind=kind)
-        ids = set(shop.exclude(pk__in=Subquery(fresh.values("document"))).values_list("object_id", flat=True))
-        ids |= set(PendingChange.objects.filter(kind=kind).values_list("object_id", flat=True))
-        model = registry.indexed_model(kind)
-        objects = {str(pk) for pk in model._default_manager.values_list("pk", flat=True)} if model is not None else set()
-        behind[kind] = ids | (objects ^ set(shop.values_list("object_id", flat=True)))
-    return behind
-
-
-def missing_count(space: EmbeddingSpace, kinds: Sequence[Kind] = registry.KINDS) -> int:
-    """How many of the shop's objects of `kinds` are not searchable as they are now in `space` (out_of_date)."""
-    return sum(len(ids) for ids in out_of_date(space, kinds).values())
-
-
-def activate(space: EmbeddingSpace, *, allow_incomplete: bool = False) -> None:
-    """Make `space` the one queries use, in one transaction. Refuses while documents still lack vectors."""
-    missing = missing_count(space)
-    if missing and not allow_incomplete:
-        raise SpaceError(
-            f"Space #{space.pk} ({space.model_identity}) still lacks {missing} vectors; run "
-            f"`manage.py reindex --model {space.model_name}` to finish it before switching."
-        )
-    with transaction.atomic():
-        EmbeddingSpace.objects.filter(is_active=True).exclude(pk=space.pk).update(is_active=False)
-        EmbeddingSpace.objects.filter(pk=space.pk).update(is_active=True, status=EmbeddingSpace.Status.READY, activated_at=timezone.now())
-    logger.info("shopsearch: space #%s (%s) is now active", space.pk, space.model_identity)
-
-
-def retire(space: EmbeddingSpace) -> None:
-    """Stop keeping `space` current: an abandoned build otherwise has every save embedded into it too. Its vectors stay
-    (`reindex --model` takes it up again); the serving space cannot be retired."""
-    if space.is_active:
-        raise SpaceError(f"Space #{space.pk} ({space.model_identity}) serves search; switch to another space before retiring it.")
-    EmbeddingSpace.objects.filter(pk=space.pk).update(status=EmbeddingSpace.Status.RETIRED)
-    logger.info("shopsearch: space #%s (%s) is retired", space.pk, space.model_identity)
 
 
 # --- documents ----------------------------------------------------------------------------------------------
@@ -158,12 +33,12 @@ def _document_fields(kind: Kind, doc: ProductDocument | ReviewDocument) -> dict:
         text = registry.product_text(doc)
         return {
             "title": doc.title, "description": doc.description, "attributes": dict(doc.attributes), "text": text,
-            "category": doc.category, "price": doc.price, "in_stock": doc.in_stock, "product_id": None,
+            "facets": registry.facet_values(doc), "category": doc.category, "price": doc.price, "in_stock": doc.in_stock, "product_id": None,
             "rating": None, "helpful_votes": 0, "published_at": None, "content_hash": registry.content_hash(text),
         }
     text = registry.review_text(doc)
     return {
-        "title": doc.title, "description": doc.text, "attributes": {}, "text": text, "category": None, "price": None,
+        "title": doc.title, "description": doc.text, "attributes": {}, "facets": {}, "text": text, "category": None, "price": None,
         "in_stock": True, "product_id": str(doc.product_id), "rating": doc.rating, "helpful_votes": doc.helpful_votes,
         "published_at": doc.created, "content_hash": registry.content_hash(text),
     }
@@ -254,19 +129,6 @@ def refresh_review_vectors(space: EmbeddingSpace, product_ids: Iterable[str], co
 # --- vectors ------------------------------------------------------------------------------------------------
 
 
-def encode_texts(space: EmbeddingSpace, texts: Sequence[str]) -> np.ndarray:
-    """Vectors of `texts` in `space`. A text already embedded there (a duplicate product, another collection, a
-    review file that repeats the shop's reviews) is read back by its content hash instead of encoded again."""
-    hashes = [registry.content_hash(text) for text in texts]
-    known: dict[str, np.ndarray] = {}
-    for start in range(0, len(hashes), 5000):
-        known.update(Embedding.objects.filter(space=space, content_hash__in=set(hashes[start : start + 5000])).values_list("content_hash", "vector"))
-    todo = {digest: text for digest, text in zip(hashes, texts) if digest not in known}
-    if todo:
-        known.update(zip(todo, encoders.get_encoder(space.model_name).encode(list(todo.values()))))
-    return np.asarray([np.asarray(known[digest], dtype=np.float32) for digest in hashes]).reshape(len(texts), space.dimensions)
-
-
 def embed_documents(space: EmbeddingSpace, documents: Sequence[Document]) -> tuple[int, int]:
     """Write vectors for the documents whose text changed since they were last embedded in `space`.
 
@@ -277,15 +139,7 @@ def embed_documents(space: EmbeddingSpace, documents: Sequence[Document]) -> tup
     )
     stale = [doc for doc in documents if known.get(doc.pk) != doc.content_hash]
     if stale:
-        # A text already embedded in this space (another collection's copy, a product sharing its description) is
-        # copied, not encoded again: the same model gives the same text the same vector.
-        vectors_of = dict(
-            Embedding.objects.filter(space=space, content_hash__in={doc.content_hash for doc in stale}).values_list("content_hash", "vector")
-        )
-        new = list({doc.content_hash: doc.text for doc in stale if doc.content_hash not in vectors_of}.items())
-        if new:
-            vectors_of.update(zip([content for content, _ in new], encode_texts(space, [text for _, text in new])))
-        vectors = [vectors_of[doc.content_hash] for doc in stale]
+        vectors = spaces.encode_texts(space, [doc.text for doc in stale])  # a text embedded there before is copied
         rows = [
             Embedding(space=space, document=doc, kind=doc.kind, vector=vector, content_hash=doc.content_hash)
             for doc, vector in zip(stale, vectors)
@@ -296,7 +150,7 @@ def embed_documents(space: EmbeddingSpace, documents: Sequence[Document]) -> tup
             rows,
             update_conflicts=True,
             unique_fields=["space", "document"],
-            update_fields=["vector", "content_hash", "created_at", *sentiment.FIELDS],
+            update_fields=["vector", "content_hash", "updated_at", *sentiment.FIELDS],
         )
     return len(stale), len(documents) - len(stale)
 
@@ -315,17 +169,20 @@ def index_objects(kind: Kind, object_ids: Iterable, space: EmbeddingSpace | None
         lock_objects(kind, ids)
         tickets = dict(PendingChange.objects.filter(kind=kind, object_id__in=ids).values_list("object_id", "seq"))
         reviewed = reviewed_products(kind, ids)  # before the sync: a review moved to another product leaves its old one
+        words = vocabulary.counts(SHOP_COLLECTION, ids) if kind == "product" else None  # before the sync, too
         documents = sync_documents(kind, ids)
         touched = reviewed | reviewed_products(kind, ids) if kind == "review" else {doc.object_id for doc in documents}
-        current = spaces_to_update()
-        spaces = [space] if space is not None else (current or [ensure_active_space()])
+        current = spaces.spaces_to_update()
+        targets = [space] if space is not None else (current or [spaces.ensure_active_space()])
         embedded = skipped = 0
-        for target in spaces:
+        for target in targets:
             done, unchanged = embed_documents(target, documents)
             refresh_review_vectors(target, touched)
             embedded, skipped = embedded + done, skipped + unchanged
-        if {s.pk for s in current} <= {s.pk for s in spaces}:
+        if {s.pk for s in current} <= {s.pk for s in targets}:
             clear_pending(kind, tickets)
+        if words is not None:  # last: the rows of common words stay locked only until the commit
+            vocabulary.apply(SHOP_COLLECTION, words, vocabulary.counts(SHOP_COLLECTION, ids))
     return embedded, skipped
 
 
@@ -432,8 +289,40 @@ def reindex(
                 summary.embedded += embedded
                 summary.skipped += skipped
             on_batch(kind, len(ids))
+    if "product" in kinds:  # recounted: orphans removed above left the batches' running counts
+        vocabulary.rebuild(SHOP_COLLECTION)
     analyze_tables()
     return summary
+
+
+def indexed_kinds() -> tuple[str, ...]:
+    return tuple(kind for kind in registry.KINDS if registry.indexed_model(kind) is not None)
+
+
+def switch_to(model: str, on_batch: Callable[[str, int], None] = lambda kind, n: None) -> EmbeddingSpace:
+    """Fill `model`'s space with the shop's catalogue (the active space keeps serving meanwhile), then activate it."""
+    space = spaces.get_or_create_space(model)
+    spaces.start_building(space)
+    summary = reindex(space, indexed_kinds(), on_batch=on_batch)
+    if summary.failed:
+        raise SpaceError(f"{summary.failed} objects failed to embed into space #{space.pk} (see the log); the old space keeps "
+                         f"serving. Run `manage.py reindex --model {model}` to finish and switch.")
+    spaces.activate(space)
+    space.refresh_from_db()
+    return space
+
+
+def rollback(on_batch: Callable[[str, int], None] = lambda kind, n: None) -> dict:
+    """Serve the previous space again: embed what changed in the catalogue since it served, then switch back."""
+    current, previous = spaces.active_space(), spaces.previous_space()
+    if previous is None:
+        raise SpaceError("There is no earlier space to roll back to: no other space has ever been active.")
+    try:
+        encoders.get_encoder(previous.model_name)
+    except ImproperlyConfigured as exc:
+        raise SpaceError(f"Cannot roll back to space #{previous.pk}: its model {previous.model_name!r} cannot be loaded ({exc}).") from exc
+    space = switch_to(previous.model_name, on_batch)
+    return {"active": space.pk, "model": space.model_name, "previous": current.pk if current else None}
 
 
 def reconcile(grace_seconds: float | None = None, batch_size: int | None = None) -> dict[str, int]:
@@ -454,18 +343,18 @@ def reconcile(grace_seconds: float | None = None, batch_size: int | None = None)
         if registry.indexed_model(kind) is None:
             continue
         ids: set[str] = set()
-        for space in spaces_to_update() or [ensure_active_space()]:
-            ids |= out_of_date(space, [kind])[kind]
+        for space in spaces.spaces_to_update() or [spaces.ensure_active_space()]:
+            ids |= spaces.out_of_date(space, [kind])[kind]
         ids -= set(young.filter(kind=kind).values_list("object_id", flat=True))
         todo = sorted(ids)
         for start in range(0, len(todo), batch_size):
             index_objects(kind, todo[start : start + batch_size])
         repaired[kind] = len(todo)
-    space = active_space()
+    space = spaces.active_space()
     if space is not None and sentiment.status(space) == "pending":  # switched to a new model: its reviews need labels
         try:
             sentiment.train_classifier(space)
-        except sentiment.SentimentError as exc:  # too few rated reviews yet: nothing to learn from
+        except SentimentError as exc:  # too few rated reviews yet: nothing to learn from
             logger.info("shopsearch: no sentiment classifier for space #%s yet: %s", space.pk, exc)
         else:
             repaired["sentiment_classifier"] = 1
@@ -474,7 +363,7 @@ def reconcile(grace_seconds: float | None = None, batch_size: int | None = None)
     return repaired
 
 
-INDEX_TABLES = ("shopsearch_document", "shopsearch_embedding", "shopsearch_reviewvector")
+INDEX_TABLES = ("shopsearch_document", "shopsearch_embedding", "shopsearch_reviewvector", "shopsearch_word")
 
 
 def analyze_tables(tables: Sequence[str] = INDEX_TABLES) -> None:
@@ -510,9 +399,9 @@ def index_collection(
     for kind, objects in (("product", products), ("review", reviews)):
         wanted = {object_id: _document_fields(kind, doc) for object_id, doc in objects}
         existing = Document.objects.filter(collection=collection, kind=kind)
-        known = dict(existing.values_list("object_id", "content_hash"))
+        known = {oid: (text_hash, facets) for oid, text_hash, facets in existing.values_list("object_id", "content_hash", "facets")}
         existing.exclude(object_id__in=list(wanted)).delete()
-        changed = [oid for oid, values in wanted.items() if known.get(oid) != values["content_hash"]]
+        changed = [oid for oid, values in wanted.items() if known.get(oid) != (values["content_hash"], values["facets"])]
         for start in range(0, len(changed), 1000):
             Document.objects.bulk_create(
                 [Document(collection=collection, kind=kind, object_id=oid, **wanted[oid]) for oid in changed[start : start + 1000]],
@@ -527,7 +416,9 @@ def index_collection(
             embedded, skipped = embedded + done, skipped + unchanged
             if kind == "product":
                 on_batch(done + unchanged)
-    analyze_tables(("shopsearch_document", "shopsearch_embedding"))  # before the centroids: their joins over just-loaded tables otherwise plan as if empty
+    vocabulary.rebuild(collection)
+    # before the centroids: their joins over just-loaded tables otherwise plan as if empty
+    analyze_tables(("shopsearch_document", "shopsearch_embedding", "shopsearch_word"))
     product_ids = [oid for oid, _ in products]
     for start in range(0, len(product_ids), 1000):
         refresh_review_vectors(space, product_ids[start : start + 1000], collection)

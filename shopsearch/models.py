@@ -78,10 +78,10 @@ class Embedding(models.Model):
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="embeddings")
     kind = models.CharField(max_length=10)  # copy of document.kind: the per-space HNSW indexes are partial on it
     # No fixed dimensions: spaces differ. Each space gets partial HNSW indexes on `vector::vector(<dims>)`
-    # (indexing.create_space_indexes), and queries use the same cast.
+    # (spaces.create_space_indexes), and queries use the same cast.
     vector = VectorField()
     content_hash = models.CharField(max_length=32)  # hash of the text this vector was made from
-    created_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True)  # when this vector was last (re)written
     # Reviews: what the space's active sentiment classifier made of this vector (sentiment.py), kept with it so a
     # changed text or a new classifier is the only reason to recompute.
     sentiment_label = models.CharField(max_length=8, null=True, blank=True)
@@ -155,7 +155,7 @@ class ReviewVector(models.Model):
 
     Kept current by the workers (indexing.refresh_review_vectors) whenever a review is embedded, edited, moved to
     another product or deleted; similar products blend it with the product's own vector. Each space has a partial
-    HNSW index on it (indexing.create_space_indexes).
+    HNSW index on it (spaces.create_space_indexes).
     """
 
     space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="review_vectors")

@@ -19,17 +19,16 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
+from . import sql
 from .conf import setting
+from .exceptions import InvalidSession, NotReady, UnknownProduct
 from .models import SHOP_COLLECTION, Document, Embedding, EmbeddingSpace, Event, ReviewVector
 from .routers import read_connection as connection  # the replica inside routers.replica_reads()
-from .search import Filters, Hit, NotReady, _hits, _vector_literal, filter_sql, nearest_products, require_active_space, scan_exactly, scan_settings
+from .search import Filters, Hit, _hits, filter_sql, nearest_products
+from .spaces import require_active_space
 
 Strategy = Literal["average", "best_score"]
 STRATEGIES: tuple[Strategy, ...] = ("average", "best_score")
-
-
-class UnknownProduct(Exception):
-    """A product id that no indexed product has (the API answers 404)."""
 
 
 def product_vectors(space: EmbeddingSpace, object_id: str, collection: str) -> tuple[Document, np.ndarray, np.ndarray | None]:
@@ -48,13 +47,8 @@ def product_vectors(space: EmbeddingSpace, object_id: str, collection: str) -> t
         row = cursor.fetchone()
     if row is None:
         raise NotReady(f"Product {object_id} is still being indexed; try again in a moment.")
-    return document, _from_binary(row[0]), _from_binary(row[1]) if row[1] is not None else None
+    return document, sql.from_binary(row[0]), sql.from_binary(row[1]) if row[1] is not None else None
 
-
-def _from_binary(data: bytes) -> np.ndarray:
-    """A vector from pgvector's binary form (vector_send: 2-byte dimensions, 2 unused bytes, big-endian float4s):
-    100x faster to read than its text form '[0.1,…]', which made diversity's candidate vectors its slowest step."""
-    return np.frombuffer(data, dtype=">f4", offset=4).astype(np.float32)
 
 
 # --- similar products ---------------------------------------------------------------------------------------------
@@ -116,22 +110,22 @@ def nearest_review_centroids(
     dims = int(space.dimensions)
     where, params = filter_sql(filters)
     where, params = " AND d.collection = %s AND d.object_id <> ALL(%s) AND d.content_hash <> %s" + where, [collection, list(exclude_ids), exclude_hash, *params]
-    distance = f"rv.vector::vector({dims}) <=> %s::vector({dims})"
-    literal = _vector_literal(review)
-    if scan_exactly(where, params):
-        sql = f"""
+    distance = sql.distance("rv.vector", dims)
+    literal = sql.vector_param(review)
+    if sql.scan_exactly(where, params):
+        statement = f"""
             WITH passing AS MATERIALIZED (SELECT d.id FROM shopsearch_document d WHERE d.kind = 'product'{where})
             SELECT rv.document_id, {distance} FROM passing p JOIN {ReviewVector._meta.db_table} rv ON rv.document_id = p.id AND rv.space_id = {int(space.pk)}
             ORDER BY 2 LIMIT %s"""
         args = [*params, literal, limit]
     else:
-        sql = f"""
+        statement = f"""
             SELECT rv.document_id, {distance} AS distance FROM {ReviewVector._meta.db_table} rv JOIN shopsearch_document d ON d.id = rv.document_id
             WHERE rv.space_id = {int(space.pk)}{where} ORDER BY distance LIMIT %s"""
         args = [literal, *params, limit]
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        scan_settings(cursor)
-        cursor.execute(sql, args)
+        sql.scan_settings(cursor)
+        cursor.execute(statement, args)
         return [(doc_id, float(dist)) for doc_id, dist in cursor.fetchall()]
 
 
@@ -139,15 +133,15 @@ def _blended_scores(space: EmbeddingSpace, doc_ids: list[int], vector: np.ndarra
     """Exact similarity of each candidate to the product: text cosine, blended with the review centroids' cosine
     where both products have one."""
     dims = int(space.dimensions)
-    review_sim = f"1 - (rv.vector::vector({dims}) <=> %s::vector({dims}))" if review is not None else "NULL"
-    sql = f"""
-        SELECT e.document_id, 1 - (e.vector::vector({dims}) <=> %s::vector({dims})), {review_sim}
+    review_sim = f"1 - ({sql.distance('rv.vector', dims)})" if review is not None else "NULL"
+    statement = f"""
+        SELECT e.document_id, 1 - ({sql.distance("e.vector", dims)}), {review_sim}
         FROM shopsearch_embedding e
         LEFT JOIN {ReviewVector._meta.db_table} rv ON rv.document_id = e.document_id AND rv.space_id = e.space_id
         WHERE e.space_id = {int(space.pk)} AND e.document_id = ANY(%s)"""
-    params = [_vector_literal(vector), *([_vector_literal(review)] if review is not None else []), doc_ids]
+    params = [sql.vector_param(vector), *([sql.vector_param(review)] if review is not None else []), doc_ids]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(statement, params)
         return {doc_id: (1 - weight) * text + weight * rev if rev is not None else text for doc_id, text, rev in cursor.fetchall()}
 
 
@@ -156,18 +150,18 @@ def _mmr(space: EmbeddingSpace, scored: dict[int, float], weight: float, diversi
     the scores do (text, plus review centroids where both have one)."""
     ranked = sorted(scored.items(), key=lambda item: (-item[1], item[0]))[: max(limit, int(setting("MMR_CANDIDATES")))]
     ids = [doc_id for doc_id, _ in ranked]
-    sql = f"""
+    statement = f"""
         SELECT e.document_id, vector_send(e.vector), vector_send(rv.vector) FROM shopsearch_embedding e
         LEFT JOIN {ReviewVector._meta.db_table} rv ON rv.document_id = e.document_id AND rv.space_id = e.space_id
         WHERE e.space_id = {int(space.pk)} AND e.document_id = ANY(%s)"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [ids])
+        cursor.execute(statement, [ids])
         rows = {doc_id: (text, review) for doc_id, text, review in cursor.fetchall()}
-    text = np.asarray([_from_binary(rows[doc_id][0]) for doc_id in ids])
+    text = np.asarray([sql.from_binary(rows[doc_id][0]) for doc_id in ids])
     pairwise = text @ text.T
     has_review = np.asarray([weight > 0 and rows[doc_id][1] is not None for doc_id in ids])
     if has_review.any():
-        review = np.asarray([_from_binary(rows[doc_id][1]) if has else np.zeros(text.shape[1], np.float32) for doc_id, has in zip(ids, has_review)])
+        review = np.asarray([sql.from_binary(rows[doc_id][1]) if has else np.zeros(text.shape[1], np.float32) for doc_id, has in zip(ids, has_review)])
         pairwise = np.where(np.outer(has_review, has_review), (1 - weight) * pairwise + weight * (review @ review.T), pairwise)
     relevance = np.asarray([score for _, score in ranked])
     picked: list[int] = []
@@ -223,10 +217,10 @@ def recommend(
 
 def _best_score(space: EmbeddingSpace, pos: np.ndarray, neg: np.ndarray, filters: Filters, limit: int, exclude: list[str]) -> list[tuple[int, float]]:
     dims = int(space.dimensions)
-    distance = f"e.vector::vector({dims}) <=> x.vec"
+    distance = sql.distance("e.vector", dims, "x.vec")
     where, params = filter_sql(filters)
     # x is materialised (used twice), so each example's text is parsed into a vector once, not once per candidate.
-    sql = f"""
+    statement = f"""
         WITH x AS MATERIALIZED (SELECT t.vec::vector({dims}) AS vec, t.positive FROM unnest(%s::text[], %s::boolean[]) AS t(vec, positive)),
         pool AS (
             SELECT DISTINCT c.document_id FROM x CROSS JOIN LATERAL (
@@ -245,8 +239,8 @@ def _best_score(space: EmbeddingSpace, pos: np.ndarray, neg: np.ndarray, filters
     flags = [True] * len(pos) + [False] * len(neg)
     per_example = max(limit, int(setting("EXAMPLES_CANDIDATES")))
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        scan_settings(cursor)
-        cursor.execute(sql, [[_vector_literal(v) for v in examples], flags, SHOP_COLLECTION, exclude, *params, per_example, limit])
+        sql.scan_settings(cursor)
+        cursor.execute(statement, [[sql.vector_param(v) for v in examples], flags, SHOP_COLLECTION, exclude, *params, per_example, limit])
         return [(doc_id, float(score)) for doc_id, score in cursor.fetchall()]
 
 
@@ -256,10 +250,6 @@ def _best_score(space: EmbeddingSpace, pos: np.ndarray, neg: np.ndarray, filters
 # for-session recommendations need the signed form, so nobody can guess another shopper's session, read its
 # recommendations or post events in its name; the events table stores the id alone.
 SESSION_SALT = "shopsearch.session"
-
-
-class InvalidSession(Exception):
-    """A session id this server did not issue (the API answers 400)."""
 
 
 def new_session() -> str:
@@ -341,7 +331,7 @@ def trending(filters: Filters = Filters(), days: int | None = None, limit: int |
     case = "CASE ev.type " + " ".join("WHEN %s THEN %s::float8" for _ in type_weights) + " ELSE 0::float8 END"
     where, params = filter_sql(filters)
     # Events are summed per product first, so only one row per product meets the documents (and the filters).
-    sql = f"""
+    statement = f"""
         WITH sessions AS (
             SELECT ev.product_id, max(({case}) * power(0.5::float8, extract(epoch FROM now() - ev.created_at)::float8 / 3600.0 / %s::float8)) AS score
             FROM {Event._meta.db_table} ev WHERE ev.created_at >= now() - make_interval(days => %s)
@@ -353,5 +343,25 @@ def trending(filters: Filters = Filters(), days: int | None = None, limit: int |
         ORDER BY c.score DESC, d.id LIMIT %s"""
     case_params = [value for item in type_weights.items() for value in (item[0], float(item[1]))]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*case_params, float(setting("TRENDING_HALF_LIFE_HOURS")), int(days), SHOP_COLLECTION, *params, limit])
+        cursor.execute(statement, [*case_params, float(setting("TRENDING_HALF_LIFE_HOURS")), int(days), SHOP_COLLECTION, *params, limit])
         return _hits([(doc_id, float(score)) for doc_id, score in cursor.fetchall() if score > 0])
+
+
+def also_viewed(product_id: str, limit: int | None = None) -> list[Hit]:
+    """"Shoppers also viewed": the products most sessions that viewed this one also viewed (item-to-item co-occurrence,
+    each session counted once per product), never the product itself. A product needs ALSO_VIEWED_MIN_SESSIONS
+    such sessions: below that it would show what one other shopper happened to look at, which is neither a pattern
+    nor theirs to publish. The score is the number of co-viewing sessions."""
+    limit = limit or setting("PAGE_SIZE")
+    statement = f"""
+        WITH viewers AS (SELECT DISTINCT session_id FROM {Event._meta.db_table} WHERE product_id = %s AND type = 'view'),
+        co AS (
+            SELECT ev.product_id, count(DISTINCT ev.session_id) AS sessions
+            FROM {Event._meta.db_table} ev JOIN viewers v ON v.session_id = ev.session_id
+            WHERE ev.type = 'view' AND ev.product_id <> %s GROUP BY ev.product_id HAVING count(DISTINCT ev.session_id) >= %s)
+        SELECT d.id, co.sessions FROM co
+        JOIN shopsearch_document d ON d.collection = %s AND d.kind = 'product' AND d.object_id = co.product_id
+        ORDER BY co.sessions DESC, d.id LIMIT %s"""
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [str(product_id), str(product_id), int(setting("ALSO_VIEWED_MIN_SESSIONS")), SHOP_COLLECTION, limit])
+        return _hits([(doc_id, float(sessions)) for doc_id, sessions in cursor.fetchall()])

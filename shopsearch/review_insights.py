@@ -17,29 +17,31 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import logging
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Avg, Count, Exists, OuterRef, Q
 from django.db.models.functions import TruncMonth
 
-from . import encoders, indexing, search, sentiment
+from . import encoders, fit, search, sentiment, spaces, sql
 from .conf import setting
-from .models import SHOP_COLLECTION, DiscoveredAspect, Document, Embedding, EmbeddingSpace, ReviewSentence
+from .exceptions import UnknownAspect
+from .models import SHOP_COLLECTION, DiscoveredAspect, Document, Embedding, EmbeddingSpace, ReviewSentence, SentimentClassifier
 
 # A sentence ends at . ! ? (with closing quotes or brackets) before white space, or at a line break.
 _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s)|\n")
 _ABBREVIATIONS = {"e.g", "i.e", "etc", "vs", "approx", "mr", "mrs", "ms", "dr", "st", "no", "jr", "sr"}
 _LAST_WORD = re.compile(r"([a-z]+(?:\.[a-z]+)*)$", re.IGNORECASE)
 
-
-class UnknownAspect(Exception):
-    """An aspect name that is neither configured nor discovered."""
+logger = logging.getLogger(__name__)
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -88,7 +90,7 @@ def build_sentences(space: EmbeddingSpace, reviews: Sequence[Document]) -> int:
                                        start=start, end=end, text=review.text[start:end], content_hash=review.content_hash))
     texts = [row.text for row in rows]
     if rows:
-        vectors = indexing.encode_texts(space, texts)
+        vectors = spaces.encode_texts(space, texts)
         for row, vector in zip(rows, vectors):
             row.vector = vector
         _label(space, rows, vectors)
@@ -141,6 +143,7 @@ def refresh_all(space: EmbeddingSpace, batch_size: int | None = None) -> int:
     stale = _stale_reviews(space, Document.objects.filter(collection=SHOP_COLLECTION, kind="review").order_by("pk"))
     for start in range(0, len(stale), batch_size):
         written += build_sentences(space, stale[start : start + batch_size])
+    changed = {review.product_id for review in stale}
     classifier = sentiment.active_classifier(space)
     version = aspects_version()
     behind = ReviewSentence.objects.filter(space=space).exclude(aspects_version=version)
@@ -152,12 +155,22 @@ def refresh_all(space: EmbeddingSpace, batch_size: int | None = None) -> int:
         _score_aspects(space, rows, vectors)
         ReviewSentence.objects.bulk_update(rows, ["sentiment_label", "sentiment_score", "sentiment_classifier", "aspect_similarity", "aspects_version"])
         written += len(rows)
+        changed |= {row.product_id for row in rows}
+    warm(space, changed)
     return written
+
+
+def train_sentiment(space: EmbeddingSpace, path: Path | None = None, holdout: float = 0.0) -> tuple[SentimentClassifier, dict]:
+    """Train the space's review classifier (sentiment.train_classifier: from the shop's star ratings, or a reviews
+    file) and bring the review sentences under its labels too, so aspects and in-review search agree with it."""
+    classifier, result = sentiment.train_classifier(space, path, holdout)
+    refresh_all(space)
+    return classifier, result
 
 
 def refresh_sentences(review_ids: Iterable[str]) -> int:
     """Re-split changed reviews in the active space (the worker's low-priority pass after indexing them)."""
-    space = indexing.active_space()
+    space = spaces.active_space()
     if space is None:
         return 0
     documents = Document.objects.filter(collection=SHOP_COLLECTION, kind="review", object_id__in=[str(i) for i in review_ids])
@@ -165,11 +178,13 @@ def refresh_sentences(review_ids: Iterable[str]) -> int:
     # a review moved to another product leaves the old product's sentences (by id: a join delete over tables the
     # planner has no statistics for yet ran for minutes)
     sentences = ReviewSentence.objects.filter(space=space, document_id__in=list(product_of)).values_list("pk", "document_id", "product_id")
-    moved = [pk for pk, document_id, product_id in sentences if product_id != (product_of[document_id] or "")]
+    moved = [(pk, product_id) for pk, document_id, product_id in sentences if product_id != (product_of[document_id] or "")]
     if moved:
-        ReviewSentence.objects.filter(pk__in=moved).delete()
+        ReviewSentence.objects.filter(pk__in=[pk for pk, _ in moved]).delete()
     stale = _stale_reviews(space, documents)
-    return build_sentences(space, stale) if stale else 0
+    written = build_sentences(space, stale) if stale else 0
+    warm(space, {*product_of.values(), *(product_id for _, product_id in moved)})
+    return written
 
 
 # --- aspects --------------------------------------------------------------------------------------------------
@@ -248,6 +263,15 @@ def product_aspects(space: EmbeddingSpace, product_id: str, only: str | None = N
     return result
 
 
+def rating_months(product_id: str) -> list[dict]:
+    """Per month of the reviews' dates, oldest first: how many reviews and their mean star rating (no classifier
+    needed: the stars are the shoppers' own)."""
+    rows = (Document.objects.filter(collection=SHOP_COLLECTION, kind="review", product_id=str(product_id), rating__isnull=False,
+                                    published_at__isnull=False)
+            .annotate(month=TruncMonth("published_at")).values("month").annotate(reviews=Count("pk"), mean=Avg("rating")).order_by("month"))
+    return [{"month": row["month"].strftime("%Y-%m"), "reviews": row["reviews"], "mean_rating": round(float(row["mean"]), 2)} for row in rows]
+
+
 def product_summary(space: EmbeddingSpace, product_id: str, snippet_length: int = 240) -> dict:
     """What a product's reviews say: counts per label, share positive, mean score, a monthly trend and the most
     helpful positive and negative review. A product without reviews gets zeros, not an error."""
@@ -289,11 +313,79 @@ def product_summary(space: EmbeddingSpace, product_id: str, snippet_length: int 
     }
 
 
-def product_sentiment(space: EmbeddingSpace, product_id: str, aspect: str | None = None) -> dict:
-    """The product's sentiment summary (product_summary) with its aspects, and how many of its reviews the
-    worker has analysed sentence by sentence (the aspects count only those)."""
+def product_fit(space: EmbeddingSpace, product_id: str) -> dict | None:
+    """Which way the product's size errs (fit.product_fit), read from its sentences about the FIT_ASPECT aspect;
+    None where that aspect is not configured."""
+    aspect = next((a for a in configured_aspects() if a.name == setting("FIT_ASPECT")), None)
+    if aspect is None:
+        return None
+    rows = (ReviewSentence.objects.filter(space=space, product_id=str(product_id)).order_by("document_id", "position")
+            .values_list("document_id", "text", "aspect_similarity"))
+    by_review: dict[int, list[str]] = defaultdict(list)
+    for document_id, text, similarity in rows.iterator(chunk_size=2000):
+        if similarity.get(aspect.name, -1.0) >= aspect.threshold:
+            by_review[document_id].append(text)
+    return fit.product_fit(by_review)
+
+
+def _compute_sentiment(space: EmbeddingSpace, product_id: str) -> dict:
     return {**product_summary(space, product_id), "analysed": analysed(space, product_id),
-            "aspects": product_aspects(space, product_id, aspect)}
+            "aspects": product_aspects(space, product_id), "fit": product_fit(space, product_id)}
+
+
+# What an answer is computed from, per product: its review documents (text, votes, dates: updated_at), their labels
+# (sum of scores moves with any relabelling), their sentences (rewritten rows get new ids; relabelled or re-scored
+# ones move the sums and counts), the space's discovered aspects (recreated on every discovery) and classifier.
+_FINGERPRINT = """
+    SELECT (SELECT array[count(d.id)::text, max(d.updated_at)::text, count(e.id)::text, count(e.sentiment_label)::text, sum(e.sentiment_score)::text]
+            FROM shopsearch_document d LEFT JOIN shopsearch_embedding e ON e.document_id = d.id AND e.space_id = %(space)s
+            WHERE d.collection = %(collection)s AND d.kind = 'review' AND d.product_id = %(product)s),
+           (SELECT array[count(*)::text, max(id)::text, sum(sentiment_score)::text, count(*) FILTER (WHERE aspects_version = %(version)s)::text]
+            FROM shopsearch_reviewsentence WHERE space_id = %(space)s AND product_id = %(product)s),
+           (SELECT array[count(*)::text, max(id)::text] FROM shopsearch_discoveredaspect WHERE space_id = %(space)s),
+           (SELECT max(id) FROM shopsearch_sentimentclassifier WHERE space_id = %(space)s AND is_active)"""
+_ANSWER_SETTINGS = ("SENTIMENT_ASPECTS", "SENTIMENT_ASPECT_THRESHOLD", "ASPECT_EXAMPLES", "FIT_ASPECT", "FIT_MIN_REVIEWS")
+
+
+def _cache_key(space: EmbeddingSpace, product_id: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(_FINGERPRINT, {"space": space.pk, "collection": SHOP_COLLECTION, "product": str(product_id), "version": aspects_version()})
+        state = cursor.fetchone()
+    answer_settings = json.dumps([setting(name) for name in _ANSWER_SETTINGS], sort_keys=True, default=str)
+    digest = hashlib.sha256(json.dumps([space.pk, str(product_id), state, answer_settings], default=str).encode()).hexdigest()[:32]
+    return f"shopsearch:product-sentiment:{digest}"
+
+
+def product_sentiment(space: EmbeddingSpace, product_id: str, aspect: str | None = None) -> dict:
+    """The product's sentiment summary (product_summary) with its aspects, which way its size errs, and how many of
+    its reviews the worker has analysed sentence by sentence (the aspects count only those); `aspect` keeps one.
+
+    The answer is cached under a fingerprint of everything it is computed from (one indexed query), so a cached
+    answer is never stale: any new, edited, relabelled or re-analysed review changes the key. The worker computes
+    it when it has analysed a product's reviews (`warm`), so the first shopper does not wait for it either."""
+    key = _cache_key(space, product_id)
+    try:
+        answer = cache.get(key)
+    except Exception as exc:  # no cache: correct but slower
+        logger.warning("shopsearch: the cache does not answer (%s); computing the product's sentiment", exc)
+        answer = None
+    if answer is None:
+        answer = _compute_sentiment(space, product_id)
+        try:
+            cache.set(key, answer, timeout=setting("REVIEW_INSIGHTS_CACHE_SECONDS"))
+        except Exception:
+            logger.warning("shopsearch: could not cache the sentiment of product %s", product_id)
+    if aspect is not None:
+        answer = {**answer, "aspects": [row for row in answer["aspects"] if row["name"] == aspect]}
+        if not answer["aspects"]:
+            raise UnknownAspect(aspect)
+    return answer
+
+
+def warm(space: EmbeddingSpace, product_ids: Iterable[str]) -> None:
+    """Compute and cache the sentiment answers of these products (the worker, after analysing their reviews)."""
+    for product_id in sorted({str(p) for p in product_ids if p}):
+        product_sentiment(space, product_id)
 
 
 # --- discovered aspects ---------------------------------------------------------------------------------------
@@ -388,20 +480,20 @@ def search_reviews(space: EmbeddingSpace, product_id: str, query: str, page: int
     more follow. An exact scan: one product's sentences are few. Reviews the worker has not analysed yet are not
     among them."""
     dims = int(space.dimensions)
-    literal = "[" + ",".join(f"{x:.7g}" for x in search.encode_query(space, query)) + "]"
+    literal = sql.vector_param(search.encode_query(space, query))
     where, params = "", []
     if rating is not None:
         where, params = " AND d.rating = %s", [rating]
-    sql = f"""
+    statement = f"""
         SELECT * FROM (
             SELECT DISTINCT ON (s.document_id) s.document_id, s.start, s."end", s.sentiment_label,
-                   1 - (s.vector::vector({dims}) <=> %s::vector({dims})) AS similarity
+                   1 - ({sql.distance("s.vector", dims)}) AS similarity
             FROM shopsearch_reviewsentence s JOIN shopsearch_document d ON d.id = s.document_id
             WHERE s.space_id = %s AND s.product_id = %s{where}
             ORDER BY s.document_id, similarity DESC
         ) best ORDER BY similarity DESC, document_id LIMIT %s OFFSET %s"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [literal, space.pk, str(product_id), *params, page_size + 1, (page - 1) * page_size])
+        cursor.execute(statement, [literal, space.pk, str(product_id), *params, page_size + 1, (page - 1) * page_size])
         ranked = cursor.fetchall()
     documents = Document.objects.only("object_id", "text", "rating").in_bulk([row[0] for row in ranked[:page_size]])
     review_labels = dict(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import html
+import json
 import math
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,10 +27,10 @@ from typing import Literal, Sequence
 import numpy as np
 from django.db import transaction
 
-from . import encoders
-from . import analytics, rules
+from . import analytics, encoders, query_understanding, rules, spaces, sql
 from .conf import setting
 from .models import SHOP_COLLECTION, Document, EmbeddingSpace
+from .registry import declared_facets
 from .routers import read_connection as connection  # the replica inside routers.replica_reads()
 
 Mode = Literal["keyword", "semantic", "hybrid"]
@@ -49,8 +50,20 @@ AND_TSQUERY = OR_TSQUERY.replace("' | '", "' & '")
 TITLE_TSQUERY = OR_TSQUERY.replace("quote_literal(lexeme)", "quote_literal(lexeme) || ':A'")  # any of them in a title
 
 
-class NotReady(Exception):
-    """Search cannot answer yet: no active space, or the object has no vector yet (still being indexed)."""
+@dataclass(frozen=True)
+class AttributeFilter:
+    """One declared attribute facet's filter (registry.Facet): any of `values` (strings or booleans: OR'd), or a
+    number range (`minimum` and `maximum` inclusive, either may be open)."""
+
+    name: str
+    values: tuple[str | bool, ...] = ()
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+
+    def __str__(self) -> str:  # as the search log keeps it
+        if self.values:
+            return f"{self.name}={'|'.join(str(value) for value in self.values)}"
+        return f"{self.name}={'' if self.minimum is None else self.minimum}..{'' if self.maximum is None else self.maximum}"
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,8 @@ class Filters:
     min_price: Decimal | None = None
     max_price: Decimal | None = None
     in_stock: bool | None = None
+    attributes: tuple[AttributeFilter, ...] | None = None  # ANDed with each other and with the filters above
+    min_rating: Decimal | None = None  # mean star rating of the product's reviews at least this (unrated products fail)
 
 
 @dataclass
@@ -87,6 +102,8 @@ class SearchPage:
     total: int | None = None  # products retrieved (after filters); None when a retriever's list was cut at its depth
     relevance: float | None = None  # FUSION "adaptive", hybrid: the best hit's estimated probability of being relevant
     match: str | None = None  # "good" / "weak" / "none" from `relevance` (MATCH_THRESHOLDS); "none" when nothing matched
+    corrected_query: str | None = None  # the query as searched, where typos were corrected (query_understanding.py)
+    understood: dict | None = None  # price limits, boosted categories and the phrases taken out of the query
 
 
 def filter_sql(filters: Filters, alias: str = "d") -> tuple[str, list]:
@@ -104,7 +121,27 @@ def filter_sql(filters: Filters, alias: str = "d") -> tuple[str, list]:
     if filters.in_stock is not None:
         clauses.append(f"{alias}.in_stock = %s")
         params.append(filters.in_stock)
+    for attribute in filters.attributes or ():
+        clause, values = attribute_sql(attribute, alias)
+        clauses.append(clause)
+        params.extend(values)
+    if filters.min_rating is not None:
+        clauses.append(f"({_MEAN_RATING.format(alias=alias)}) >= %s")
+        params.append(filters.min_rating)
     return "".join(f" AND {clause}" for clause in clauses), params
+
+
+def attribute_sql(attribute: AttributeFilter, alias: str = "d") -> tuple[str, list]:
+    """One attribute filter as SQL on documents `alias`: values as containment tests on the `facets` jsonb (its GIN
+    index serves them in the keyword query; the vector scan tests each candidate row), a range as a JSON path."""
+    if attribute.values:
+        tests = " OR ".join(f"{alias}.facets @> %s::jsonb" for _ in attribute.values)
+        return f"({tests})", [json.dumps({attribute.name: [value]}) for value in attribute.values]
+    bounds = {"min": attribute.minimum, "max": attribute.maximum}
+    condition = " && ".join(f"@ {'>=' if key == 'min' else '<='} ${key}" for key, bound in bounds.items() if bound is not None)
+    path = f"$.{json.dumps(attribute.name)}[*] ? ({condition})"
+    variables = {key: float(bound) for key, bound in bounds.items() if bound is not None}
+    return f"jsonb_path_exists({alias}.facets, %s::jsonpath, %s::jsonb)", [path, json.dumps(variables)]
 
 
 def categories() -> list[str]:
@@ -119,11 +156,17 @@ def is_category(name: str) -> bool:
     return Document.objects.filter(collection=SHOP_COLLECTION, kind="product", category=name).exists()
 
 
-def require_active_space() -> EmbeddingSpace:
-    space = EmbeddingSpace.objects.filter(is_active=True).first()
-    if space is None:
-        raise NotReady("The search index is empty: run `python manage.py reindex` first.")
-    return space
+def has_attribute_value(name: str, value: str | bool) -> bool:
+    """Whether some indexed product has this value of attribute facet `name` (the facets GIN index answers)."""
+    return Document.objects.filter(collection=SHOP_COLLECTION, kind="product", facets__contains={name: [value]}).exists()
+
+
+def attribute_values(name: str) -> list[str]:
+    """Every value some indexed product has of string attribute facet `name`, sorted (for an error message)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT jsonb_array_elements_text(facets -> %s) AS value FROM shopsearch_document "
+                       "WHERE collection = %s AND kind = 'product' AND facets ? %s ORDER BY value", [name, SHOP_COLLECTION, name])
+        return [value for (value,) in cursor.fetchall()]
 
 
 def encode_query(space: EmbeddingSpace, query: str) -> np.ndarray:
@@ -168,47 +211,21 @@ def nearest_products(
         where += " AND d.content_hash <> %s"
         params.append(exclude_hash)
     where, params = " AND d.collection = %s" + where, [collection, *params]
-    exact = scan_exactly(where, params)
-    distance = f"e.vector::vector({dims}) <=> %s::vector({dims})"
-    sql = f"""
+    exact = sql.scan_exactly(where, params)
+    distance = sql.distance("e.vector", dims)
+    statement = f"""
         SELECT e.document_id, {distance} AS distance
         FROM shopsearch_embedding e JOIN shopsearch_document d ON d.id = e.document_id
         WHERE e.space_id = {int(space.pk)} AND e.kind = 'product'{where}
-        ORDER BY {f'({distance}) + 0' if exact else 'distance'} LIMIT %s"""
+        ORDER BY {sql.ordered_by_distance(distance, exact)} LIMIT %s"""
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        scan_settings(cursor)
-        literal = _vector_literal(vector)
-        cursor.execute(sql, [literal, *params, *([literal] if exact else []), limit])
+        sql.scan_settings(cursor)
+        literal = sql.vector_param(vector)
+        cursor.execute(statement, [literal, *params, *([literal] if exact else []), limit])
         return [(doc_id, float(dist)) for doc_id, dist in cursor.fetchall()]
 
 
-def scan_settings(cursor, ef_search: int = 0) -> None:
-    """HNSW settings for the rest of the transaction, in one round trip: iterative scans keep going until filtered
-    results fill the limit, in strict distance order; the candidate list is at least HNSW_EF_SEARCH long."""
-    cursor.execute(
-        "SELECT set_config('hnsw.iterative_scan', 'strict_order', true), set_config('hnsw.ef_search', %s, true)",
-        [str(max(int(setting("HNSW_EF_SEARCH")), ef_search, 1))],
-    )
 
-
-def scan_exactly(where: str, params: list, kind: str = "product") -> bool:
-    """Whether at most EXACT_SEARCH_MAX_ROWS documents of `kind` pass `where`: an exact scan over so few is cheap and
-    misses nothing, filtered or not, where HNSW may miss rows: among the demo catalogue's near-identical items a
-    graph search for a distinctive title put its product first 12 times in 30 (exact: 28), for edited and newly
-    created products alike (benchmarks/hnsw_recall.py). It counts documents, with a vector or not: an upper bound of
-    the vectors that needs no join (5x cheaper), and counting stops at the limit + 1, so a loose filter costs no
-    more than a selective one."""
-    limit = int(setting("EXACT_SEARCH_MAX_ROWS"))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM shopsearch_document d WHERE d.kind = %s{where} LIMIT %s) matching",
-            [kind, *params, limit + 1],
-        )
-        return cursor.fetchone()[0] <= limit
-
-
-def _vector_literal(vector: np.ndarray) -> str:
-    return "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
 
 
 def nearest_reviews(
@@ -218,17 +235,17 @@ def nearest_reviews(
     where the collection has at most EXACT_SEARCH_MAX_ROWS reviews, else through the reviews' HNSW index."""
     dims = int(space.dimensions)
     where, params = " AND d.collection = %s", [collection]
-    exact = scan_exactly(where, params, kind="review")
-    distance = f"e.vector::vector({dims}) <=> %s::vector({dims})"
-    sql = f"""
+    exact = sql.scan_exactly(where, params, kind="review")
+    distance = sql.distance("e.vector", dims)
+    statement = f"""
         SELECT e.document_id, d.product_id, {distance} AS distance
         FROM shopsearch_embedding e JOIN shopsearch_document d ON d.id = e.document_id
         WHERE e.space_id = {int(space.pk)} AND e.kind = 'review'{where}
-        ORDER BY {f'({distance}) + 0' if exact else 'distance'} LIMIT %s"""
-    literal = _vector_literal(vector)
+        ORDER BY {sql.ordered_by_distance(distance, exact)} LIMIT %s"""
+    literal = sql.vector_param(vector)
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        scan_settings(cursor, ef_search=limit)
-        cursor.execute(sql, [literal, *params, *([literal] if exact else []), limit])
+        sql.scan_settings(cursor, ef_search=limit)
+        cursor.execute(statement, [literal, *params, *([literal] if exact else []), limit])
         return [(doc_id, product_id, float(dist)) for doc_id, product_id, dist in cursor.fetchall()]
 
 
@@ -287,7 +304,7 @@ def keyword_matches(query: str, filters: Filters, limit: int, collection: str = 
     """
     where, params = filter_sql(filters)
     cap = int(setting("KEYWORD_MAX_MATCHES"))
-    sql = f"""
+    statement = f"""
         WITH q AS (SELECT {OR_TSQUERY} AS tsq, {AND_TSQUERY} AS all_tsq, {TITLE_TSQUERY} AS title_tsq,
                           shopsearch_unaccent(%s) AS raw),
         matched AS (
@@ -326,7 +343,7 @@ def keyword_matches(query: str, filters: Filters, limit: int, collection: str = 
     trigram_weight = float(setting("TRIGRAM_WEIGHT"))
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(setting("TRIGRAM_THRESHOLD"))])
-        cursor.execute(sql, [
+        cursor.execute(statement, [
             query, query, query, query, collection, *params, cap, collection, *params, cap, collection, *params, cap,
             setting("KEYWORD_RANK_NORMALIZATION"), trigram_weight,
             int(setting("KEYWORD_RESCORE")) * limit, query, collection, collection, trigram_weight, limit,
@@ -456,13 +473,19 @@ def search_products(
     sort: Sort = "relevance",
     space: EmbeddingSpace | None = None,
     collection: str = SHOP_COLLECTION,
+    understand: bool = True,
 ) -> SearchPage:
     """One page of products for `query`, best first: by keywords, by meaning, or both fused (the API's search).
 
     Each retriever returns at least `CANDIDATES` products so fusion and facets see more than one page. With
     `reviews` (semantic and hybrid), products whose reviews match the query are fused in as a third list, and each
     such hit says which of its review sentences matched. `sort` re-orders the retrieved candidates (`sorted_by`).
+    With `understand`, price phrases become filters, a named category is boosted and typos are corrected
+    (query_understanding.py); without, the query is searched as typed.
     """
+    interpret = query_understanding.interpret if understand else query_understanding.as_typed
+    meant = interpret(query, filters, collection)
+    filters = meant.filters
     page_size = page_size or setting("PAGE_SIZE")
     offset = (page - 1) * page_size
     depth = max(offset + page_size + 1, int(setting("CANDIDATES")))
@@ -471,22 +494,22 @@ def search_products(
     vector: list[tuple[int, float]] = []
     encoding: Future[np.ndarray] | None = None
     if mode in ("semantic", "hybrid"):
-        space = space or require_active_space()
+        space = space or spaces.require_active_space()
         # Hybrid: the model encodes the query on another thread (torch releases the GIL) while the keyword query
         # runs in the database, so a search waits for the slower of the two rather than for both.
-        encoding = _encoding_threads.submit(encode_query, space, query) if mode == "hybrid" else None
+        encoding = _encoding_threads.submit(encode_query, space, meant.semantic_text) if mode == "hybrid" else None
     if mode in ("keyword", "hybrid"):
-        matches = keyword_matches(query, filters, depth, collection)
+        matches = keyword_matches(meant.keyword_text, filters, depth, collection)
         keyword = [(match.id, match.score) for match in matches]
     review_matches: list[tuple[int, float]] = []
     if mode in ("semantic", "hybrid"):
-        query_vector = encoding.result() if encoding is not None else encode_query(space, query)
+        query_vector = encoding.result() if encoding is not None else encode_query(space, meant.semantic_text)
         vector = nearest_products(space, query_vector, filters, depth, collection=collection)
         if reviews:
             review_matches = review_matched_products(space, query_vector, filters, collection)
     if mode == "hybrid" or review_matches:
         similarities = [(doc_id, 1.0 - distance) for doc_id, distance in vector]
-        evidence = query_evidence(query, matches, similarities)
+        evidence = query_evidence(meant.keyword_text, matches, similarities)
         ranked = fuse(keyword, similarities, review_matches, evidence, {match.id: match.title_share for match in matches})
     elif mode == "keyword":
         ranked = keyword
@@ -494,10 +517,12 @@ def search_products(
         ranked = [(doc_id, 1.0 - distance) for doc_id, distance in vector]
     adaptive = setting("FUSION") == "adaptive" and (mode == "hybrid" or bool(review_matches))
     weights = fusion_weights(evidence) if adaptive else None
+    relevance = max((score for _, score in ranked), default=None) if adaptive else None  # calibrated: before boosts
+    ranked = query_understanding.boost(ranked, meant, probabilities=adaptive)
     if sort != "relevance":
         ranked = sorted_by(ranked, sort)
     window = ranked[offset : offset + page_size]
-    hits = _hits(window, query if highlight else None)
+    hits = _hits(window, meant.keyword_text if highlight else None)
     if review_matches:
         from_reviews = {doc_id for doc_id, _ in review_matches}
         matched = matched_review_sentences(space, query_vector, [doc_id for doc_id, _ in window if doc_id in from_reviews], query)
@@ -511,16 +536,17 @@ def search_products(
             kw, vec = keyword_at.get(doc_id, (None, None)), vector_at.get(doc_id, (None, None))
             rev = review_at.get(doc_id, (None, None))
             hit.explain = {"keyword_rank": kw[0], "keyword_score": kw[1], "vector_rank": vec[0], "vector_distance": vec[1],
-                           "fused_score": score if mode == "hybrid" or review_matches else None, "fusion_weights": weights}
+                           "fused_score": score if mode == "hybrid" or review_matches else None, "fusion_weights": weights,
+                           **query_understanding.explain(meant)}
             if reviews:
                 hit.explain.update(review_rank=rev[0], review_similarity=rev[1])
     cut = len(keyword) >= depth or len(vector) >= depth
-    estimated = adaptive and bool(ranked)
-    relevance = max(score for _, score in ranked) if estimated else None
+    estimated = relevance is not None
     return SearchPage(
         hits=hits, page=page, page_size=page_size, has_next=len(ranked) > offset + page_size, space=space,
-        facets=facet_counts([doc_id for doc_id, _ in ranked]) if facets else None, total=None if cut else len(ranked),
+        facets=facet_counts([doc_id for doc_id, _ in ranked], filters) if facets else None, total=None if cut else len(ranked),
         relevance=relevance, match=match_level(relevance) if estimated else ("none" if not ranked else None),
+        corrected_query=meant.corrected_query, understood=meant.understood,
     )
 
 
@@ -534,11 +560,11 @@ def sorted_by(ranked: list[tuple[int, float]], sort: Sort) -> list[tuple[int, fl
     """The retrieved (document id, score) pairs re-ordered by price (either way), mean review rating or review count,
     best first; ties keep their relevance order, and products without a price (or without rated reviews) come last."""
     ids = [doc_id for doc_id, _ in ranked]
-    sql = f"""
+    statement = f"""
         SELECT d.id, d.price, r.rating, r.reviews FROM shopsearch_document d
         LEFT JOIN LATERAL ({_REVIEW_STATS}) r ON true WHERE d.id = ANY(%s)"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [ids])
+        cursor.execute(statement, [ids])
         facts = {doc_id: (price, rating, count) for doc_id, price, rating, count in cursor.fetchall()}
     position = {doc_id: n for n, doc_id in enumerate(ids)}
 
@@ -560,8 +586,8 @@ def matched_review_sentences(space: EmbeddingSpace, vector: np.ndarray, doc_ids:
     if not doc_ids:
         return {}
     dims = int(space.dimensions)
-    distance = f"vector::vector({dims}) <=> %s::vector({dims})"
-    sql = f"""
+    distance = sql.distance("vector", dims)
+    statement = f"""
         SELECT p.id, best.text, sentence.start, sentence."end"
         FROM shopsearch_document p
         CROSS JOIN LATERAL (
@@ -572,9 +598,9 @@ def matched_review_sentences(space: EmbeddingSpace, vector: np.ndarray, doc_ids:
             SELECT s.start, s."end" FROM shopsearch_reviewsentence s WHERE s.space_id = %s AND s.document_id = best.id
             ORDER BY s.{distance} LIMIT 1) sentence ON true
         WHERE p.id = ANY(%s)"""
-    literal = _vector_literal(vector)
+    literal = sql.vector_param(vector)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [space.pk, literal, space.pk, literal, list(doc_ids)])
+        cursor.execute(statement, [space.pk, literal, space.pk, literal, list(doc_ids)])
         rows = cursor.fetchall()
     words = set(re.findall(r"\w{3,}", query.lower()))
     matched = {}
@@ -592,16 +618,16 @@ def _hits(ranked: list[tuple[int, float]], highlight_query: str | None = None) -
     ids = [doc_id for doc_id, _ in ranked]
     stats = f"LEFT JOIN LATERAL ({_REVIEW_STATS}) r ON true"
     if highlight_query is None:
-        sql, params = f"SELECT {_HIT_COLUMNS}, NULL, NULL FROM shopsearch_document d {stats} WHERE d.id = ANY(%s)", [ids]
+        statement, params = f"SELECT {_HIT_COLUMNS}, NULL, NULL FROM shopsearch_document d {stats} WHERE d.id = ANY(%s)", [ids]
     else:
         options = f"StartSel={_MARK_START}, StopSel={_MARK_STOP}"
-        sql = f"""
+        statement = f"""
             WITH q AS (SELECT coalesce({OR_TSQUERY}, ''::tsquery) AS tsq)
             SELECT {_HIT_COLUMNS}, ts_headline('english', d.title, q.tsq, %s), ts_headline('english', d.description, q.tsq, %s)
             FROM shopsearch_document d {stats}, q WHERE d.id = ANY(%s)"""
         params = [highlight_query, f"HighlightAll=true, {options}", f"MaxFragments=2, MinWords=8, MaxWords=25, {options}", ids]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(statement, params)
         rows = {row[0]: row for row in cursor.fetchall()}
     hits = []
     for doc_id, score in ranked:
@@ -614,9 +640,11 @@ def _hits(ranked: list[tuple[int, float]], highlight_query: str | None = None) -
 
 
 _HIT_COLUMNS = "d.id, d.object_id, d.title, d.category, d.price, d.in_stock, r.rating, r.reviews"
-# A product document `d`'s reviews: their mean rating and how many there are (the (kind, product_id) index).
-_REVIEW_STATS = """SELECT avg(x.rating) AS rating, count(*) AS reviews FROM shopsearch_document x
-    WHERE x.collection = d.collection AND x.kind = 'review' AND x.product_id = d.object_id"""
+# A product document's reviews (the (kind, product_id) index): their mean rating and how many there are, for `d`;
+# the mean alone for any alias (the min_rating filter).
+_REVIEWS_OF = "FROM shopsearch_document rv WHERE rv.collection = {alias}.collection AND rv.kind = 'review' AND rv.product_id = {alias}.object_id"
+_REVIEW_STATS = f"SELECT avg(rv.rating) AS rating, count(*) AS reviews {_REVIEWS_OF.format(alias='d')}"
+_MEAN_RATING = f"SELECT avg(rv.rating) {_REVIEWS_OF}"
 _MARK_START, _MARK_STOP = "\x02", "\x03"  # ts_headline marks matches with these; escaping then turns them into <mark>
 
 
@@ -624,16 +652,17 @@ def _marked(text: str) -> str:
     return html.escape(text).replace(_MARK_START, "<mark>").replace(_MARK_STOP, "</mark>")
 
 
-def facet_counts(doc_ids: Sequence[int]) -> dict:
-    """Counts of the retrieved products (the query's candidates after filters) by category, price bucket and stock."""
+def facet_counts(doc_ids: Sequence[int], filters: Filters = Filters()) -> dict:
+    """Counts of the retrieved products (the query's candidates after filters) by category, price bucket and stock,
+    mean review rating (`rating_counts`) and each declared attribute facet (`attribute_counts`)."""
     edges = [Decimal(str(edge)) for edge in setting("PRICE_BUCKETS")]
-    sql = """
+    statement = """
         SELECT GROUPING(category, bucket, in_stock), category, bucket, in_stock, count(*)
         FROM (SELECT category, width_bucket(price, %s::numeric[]) AS bucket, in_stock FROM shopsearch_document WHERE id = ANY(%s)) d
         GROUP BY GROUPING SETS ((category), (bucket), (in_stock))"""
     facets: dict = {"categories": [], "price": [], "in_stock": []}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [edges, list(doc_ids)])
+        cursor.execute(statement, [edges, list(doc_ids)])
         rows = cursor.fetchall()
     for grouping, category, bucket, in_stock, count in rows:
         if grouping == 0b011 and category is not None:
@@ -647,4 +676,52 @@ def facet_counts(doc_ids: Sequence[int]) -> dict:
     facets["categories"].sort(key=lambda row: (-row["count"], row["value"]))
     facets["price"].sort(key=lambda row: row["min"] if row["min"] is not None else Decimal("-1"))
     facets["in_stock"].sort(key=lambda row: not row["value"])
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT d.facets, r.rating FROM shopsearch_document d LEFT JOIN LATERAL ({_REVIEW_STATS}) r ON true "
+                       f"WHERE d.id = ANY(%s)", [list(doc_ids)])
+        products = cursor.fetchall()
+    facets["rating"] = rating_counts([rating for _, rating in products])
+    facets["attributes"] = attribute_counts([json.loads(values) for values, _ in products], filters)  # Django reads jsonb as text
     return facets
+
+
+def rating_counts(ratings: Sequence[Decimal | None]) -> list[dict]:
+    """The rating facet: per RATING_FACET_STEPS step ("4 and up"), how many of these mean ratings reach it; steps
+    no product reaches are left out, and unrated products count in none."""
+    rated = [float(rating) for rating in ratings if rating is not None]
+    counts = [{"min": step, "count": sum(rating >= step for rating in rated)} for step in sorted(setting("RATING_FACET_STEPS"), reverse=True)]
+    return [row for row in counts if row["count"]]
+
+
+def attribute_counts(products: Sequence[dict], filters: Filters = Filters()) -> list[dict]:
+    """Each declared attribute facet that some of these products (their stored `facets`) have, in declaration
+    order: strings and booleans as values with the number of products that have each (the FACET_VALUES most
+    frequent, and those being filtered on); numbers as their least and greatest value and, where the declaration
+    gives bucket edges, the products per range (min inclusive, max exclusive), each product counted once per range."""
+    chosen = {attribute.name: set(attribute.values) for attribute in filters.attributes or ()}
+    result = []
+    for facet in declared_facets().values():
+        per_product = [values[facet.name] for values in products if values and values.get(facet.name)]
+        if not per_product:
+            continue
+        if facet.type != "number":
+            counts: dict = {}
+            for values in per_product:
+                for value in values:
+                    counts[value] = counts.get(value, 0) + 1
+            ranked = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
+            kept = ranked[: int(setting("FACET_VALUES"))]
+            kept += [item for item in ranked[len(kept):] if item[0] in chosen.get(facet.name, ())]
+            result.append({"name": facet.name, "label": facet.label, "type": facet.type,
+                           "values": [{"value": value, "count": count} for value, count in kept]})
+            continue
+        numbers = [Decimal(str(value)) for values in per_product for value in values]
+        edges = list(facet.buckets)
+        buckets = []
+        for low, high in zip([None, *edges], [*edges, None]):
+            inside = sum(any((low is None or Decimal(str(v)) >= low) and (high is None or Decimal(str(v)) < high) for v in values) for values in per_product)
+            if edges and inside:
+                buckets.append({"min": low, "max": high, "count": inside})
+        result.append({"name": facet.name, "label": facet.label, "type": "number", "min": min(numbers), "max": max(numbers),
+                       "count": len(per_product), "buckets": buckets})
+    return result

@@ -30,8 +30,9 @@ from typing import Sequence
 import numpy as np
 from django.db import transaction
 
-from . import registry
+from . import registry, spaces
 from .conf import setting
+from .exceptions import SentimentError
 from .models import Embedding, EmbeddingSpace, SentimentClassifier
 
 LABELS = ("negative", "neutral", "positive")
@@ -48,10 +49,6 @@ GENERAL_EXAMPLES = {
                  "Worst purchase ever, a waste of money."),
 }
 DEFAULT_CLASSIFIER = Path(__file__).resolve().parent / "data" / "sentiment_default.json.gz"
-
-
-class SentimentError(Exception):
-    """Training or applying a classifier cannot go ahead as asked (too few examples, wrong space, ...)."""
 
 
 def label_for_rating(rating: int) -> str:
@@ -131,9 +128,7 @@ def _negated(vectorizer, texts: Sequence[str], words):
 
 def general_anchors(space: EmbeddingSpace) -> np.ndarray:
     """Mean vectors of GENERAL_EXAMPLES' positive and negative statements in `space` (rows 0 and 1)."""
-    from .indexing import encode_texts
-
-    return np.vstack([encode_texts(space, list(GENERAL_EXAMPLES[label])).mean(axis=0) for label in ("positive", "negative")])
+    return np.vstack([spaces.encode_texts(space, list(GENERAL_EXAMPLES[label])).mean(axis=0) for label in ("positive", "negative")])
 
 
 def _general_scale(vectors: np.ndarray, anchors: np.ndarray) -> dict:
@@ -330,6 +325,13 @@ def _shipped_default() -> dict | None:
     return json.loads(gzip.decompress(DEFAULT_CLASSIFIER.read_bytes())) if DEFAULT_CLASSIFIER.exists() else None
 
 
+def write_default(classifier: SentimentClassifier, path: Path) -> None:
+    """Write `classifier` as a gzipped JSON file in the form the shipped default (DEFAULT_CLASSIFIER) is read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {"space": space_identity(classifier.space), "weights": classifier.weights, "metrics": classifier.metrics, "trained_on": classifier.trained_on}
+    path.write_bytes(gzip.compress(json.dumps(body).encode(), mtime=0))
+
+
 def space_identity(space: EmbeddingSpace) -> dict:
     return {"model_identity": space.model_identity, "dimensions": space.dimensions, "recipe": space.recipe}
 
@@ -409,11 +411,9 @@ class Titles:
 
 def title_examples(space: EmbeddingSpace, reviews: LabelledReviews) -> Titles:
     """The reviews' non-empty titles, embedded with the space's model (training only; the worker never needs them)."""
-    from .indexing import encode_texts
-
     rows = [i for i, title in enumerate(reviews.titles) if title.strip()]
     texts = [reviews.titles[i].strip() for i in rows]
-    vectors = encode_texts(space, texts) if texts else np.zeros((0, space.dimensions), dtype=np.float32)
+    vectors = spaces.encode_texts(space, texts) if texts else np.zeros((0, space.dimensions), dtype=np.float32)
     return Titles(np.asarray(rows, dtype=int), texts, vectors)
 
 
@@ -438,13 +438,11 @@ def read_review_file(path: Path) -> list[dict]:
 
 def file_reviews(space: EmbeddingSpace, path: Path, keep=lambda review_id: True) -> LabelledReviews:
     """Reviews of a file, embedded with the space's model through the same recipe as the shop's reviews."""
-    from .indexing import encode_texts
-
     rows = [row for row in read_review_file(path) if keep(row["id"])]
     texts = [registry.review_text(registry.ReviewDocument(product_id=None, text=row["text"], title=row.get("title") or "")) for row in rows]
     labels = [label_for_rating(row["rating"]) if row.get("rating") else ("positive" if row["label"] == "pos" else "negative") for row in rows]
     titles = [str(row.get("title") or "") for row in rows]
-    return LabelledReviews([row["id"] for row in rows], texts, labels, encode_texts(space, texts), titles)
+    return LabelledReviews([row["id"] for row in rows], texts, labels, spaces.encode_texts(space, texts), titles)
 
 
 def shop_reviews(space: EmbeddingSpace, keep=lambda review_id: True) -> LabelledReviews:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
-from . import indexing, registry, tasks
+from . import indexing, registry, spaces, tasks
 from .models import EmbeddingSpace
 
 
@@ -21,7 +21,7 @@ def _on_change(sender, instance, raw: bool = False, **_kwargs) -> None:
 
 
 def _on_space_delete(sender, instance: EmbeddingSpace, **_kwargs) -> None:
-    indexing.drop_space_indexes(instance)  # a deleted space's partial HNSW indexes would only cost writes
+    spaces.drop_space_indexes(instance)  # a deleted space's partial HNSW indexes would only cost writes
 
 
 def connect() -> None:

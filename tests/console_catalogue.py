@@ -8,7 +8,7 @@ from .conftest import BRIDGE, COATS, DRESSES
 def clusters() -> dict[str, str]:
     """Product ids by key (coat0..5, dress0..5, bridge); needs the fake_model fixture."""
     from catalog.models import Category, Product
-    from shopsearch import indexing
+    from shopsearch import indexing, spaces
 
     coats, dresses = Category.objects.create(name="Coats"), Category.objects.create(name="Dresses")
     rows = [(f"coat{n}", title, coats, 10 * (n + 1), n % 2 == 0) for n, title in enumerate(COATS)]
@@ -16,5 +16,5 @@ def clusters() -> dict[str, str]:
     rows.append(("bridge", BRIDGE, coats, 5, True))
     made = Product.objects.bulk_create([Product(external_id=key, title=title, category=category, price=price, in_stock=stock)
                                         for key, title, category, price, stock in rows])
-    indexing.reindex(indexing.ensure_active_space(), kinds=("product",))
+    indexing.reindex(spaces.ensure_active_space(), kinds=("product",))
     return {product.external_id: str(product.pk) for product in made}

@@ -11,7 +11,7 @@ from django.db import transaction
 from rest_framework.test import APIClient
 
 from catalog.models import Review
-from shopsearch import indexing, review_insights, tasks
+from shopsearch import review_insights, spaces, tasks
 from shopsearch.models import DiscoveredAspect, Document, ReviewSentence, SentimentClassifier
 
 from .conftest import demo_rows, load_products, wait_for
@@ -27,7 +27,7 @@ def attach(product, rows: list[dict]) -> list[Review]:
 @pytest.fixture
 def classifier(real_model, tmp_path):
     """A sentiment classifier for the bundled model's space, trained on 20 real reviews per label (the minimum)."""
-    indexing.ensure_active_space()
+    spaces.ensure_active_space()
     picked = {label: [] for label in ("negative", "neutral", "positive")}
     for row in demo_rows("demo_reviews.jsonl.gz", limit=2000):
         label = "negative" if row["rating"] <= 2 else "neutral" if row["rating"] == 3 else "positive"
@@ -94,7 +94,7 @@ def test_aspects_find_runs_small_under_size_fit(classifier, shop, settings):
     assert 0 < fit["share_negative"] + fit["share_positive"] <= 1 and all(e["sentiment"] in ("negative", "neutral", "positive") for e in fit["examples"])
     assert all(e["similarity"] >= next(a.threshold for a in review_insights.configured_aspects() if a.name == "size/fit") for e in fit["examples"])
     # the worker's pass after indexing wrote every review's sentences; requests only read them, and catching up writes nothing
-    space = indexing.active_space()
+    space = spaces.active_space()
     documents = Document.objects.filter(kind="review", product_id=str(shop[0].pk))
     assert set(ReviewSentence.objects.filter(space=space, product_id=str(shop[0].pk)).values_list("document_id", flat=True)) == set(documents.values_list("pk", flat=True))
     assert body["analysed"] == body["reviews"] == 15
@@ -155,7 +155,7 @@ def test_editing_a_review_refreshes_its_cached_sentences_through_the_worker(clas
     with transaction.atomic():
         [product] = load_products(demo_rows("demo_products.jsonl.gz", limit=1))
         first, second = attach(product, demo_rows("demo_reviews.jsonl.gz", limit=2, where=lambda r: r["rating"] >= 4))
-    space = indexing.active_space()
+    space = spaces.active_space()
 
     wait_for(lambda: Document.objects.filter(kind="review", product_id=str(product.pk)).count() == 2, "index the reviews", timeout=120)
     wait_for(lambda: APIClient().get(f"/api/products/{product.pk}/sentiment/").json()["analysed"] == 2, "analyse the reviews", timeout=120)
@@ -176,7 +176,7 @@ def test_editing_a_review_refreshes_its_cached_sentences_through_the_worker(clas
 
 @pytest.mark.django_db
 def test_a_review_moved_to_another_product_leaves_the_old_products_sentences(fake_model, shop, run_on_commit):
-    space = indexing.active_space()
+    space = spaces.active_space()
     moved = Review.objects.filter(product=shop[0]).first()
     before = ReviewSentence.objects.filter(space=space, product_id=str(shop[0].pk)).count()
     moved.product = shop[1]

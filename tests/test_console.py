@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
-from shopsearch import analytics, console, indexing
+from shopsearch import analytics, console, exceptions, indexing, spaces
 from shopsearch.admin import EmbeddingSpaceAdmin
 from shopsearch.models import ConsoleJob, EmbeddingSpace, Event, SearchLog
 
@@ -65,7 +65,7 @@ def test_an_unknown_action_is_a_400_naming_the_field(client):
 
 def test_a_second_start_of_the_same_job_is_refused(clusters):
     first = console.start("reindex_all", {}, "owner")
-    with pytest.raises(console.JobRefused, match="already queued"):
+    with pytest.raises(exceptions.JobRefused, match="already queued"):
         console.start("reindex_kind", {"kind": "product"}, "owner")
     ConsoleJob.objects.filter(pk=first.pk).update(status=ConsoleJob.Status.DONE)
     assert console.start("reindex_missing", {}, "owner").job == "reindex"
@@ -77,7 +77,7 @@ def test_the_active_space_cannot_be_deleted(clusters, rf):
     request = rf.get("/")
     request.user = User.objects.create_superuser("root", password="x")
     model_admin = EmbeddingSpaceAdmin(EmbeddingSpace, admin.site)
-    active = indexing.active_space()
+    active = spaces.active_space()
     assert model_admin.has_delete_permission(request, active) is False
     other = EmbeddingSpace.objects.create(model_name="m", model_identity="m@1", dimensions=64, recipe="1")
     assert model_admin.has_delete_permission(request, other) is True
@@ -102,10 +102,10 @@ def test_a_reindex_started_in_the_admin_runs_on_a_real_worker(real_model, client
     from catalog.models import Product
 
     Product.objects.bulk_create([Product(external_id=f"p{n}", title=f"Linen summer dress {n}") for n in range(4)])  # no signals
-    space = indexing.ensure_active_space()
+    space = spaces.ensure_active_space()
     indexing.reindex(space)
     Product.objects.bulk_create([Product(external_id=f"silent{n}", title=f"Quiet wool scarf {n}") for n in range(3)])
-    assert indexing.missing_count(space) == 3
+    assert spaces.missing_count(space) == 3
     client.force_login(User.objects.create_superuser("root", password="x"))
     response = client.post(START, {"action": "reindex_kind", "kind": "product"})
     assert response.status_code == 302 and response["Location"] == DASHBOARD
@@ -114,7 +114,7 @@ def test_a_reindex_started_in_the_admin_runs_on_a_real_worker(real_model, client
     job.refresh_from_db()
     assert (job.status, job.total, job.done) == ("done", 7, 7), job.message  # counted batch by batch
     assert "embedded 3" in job.message
-    assert indexing.missing_count(space) == 0
+    assert spaces.missing_count(space) == 0
     body = client.get(DASHBOARD).content.decode()
     assert 'data-status="done"' in body and "embedded 3" in body and 'data-status="active"' in body
 
@@ -162,18 +162,18 @@ def test_analytics_figures_from_known_searches_and_clicks_are_exact(client):
 
 
 def test_switch_and_roll_back_record_their_outcome(clusters, run_on_commit):
-    active = indexing.active_space()
+    active = spaces.active_space()
     other = EmbeddingSpace.objects.create(model_name="test-hashing-encoder", model_identity="other@1", dimensions=64, recipe="1")
     job = run_on_commit(console.start, "switch_space", {"space": other.pk}, "owner")  # eager: runs at commit
     job.refresh_from_db()
     assert job.status == "failed" and f"Space #{other.pk}" in job.message and "still lacks" in job.message
-    assert indexing.active_space() == active
+    assert spaces.active_space() == active
     job = run_on_commit(console.start, "rollback", {}, "owner")
     job.refresh_from_db()
     assert job.status == "failed" and "no earlier space to roll back to" in job.message
-    with pytest.raises(console.JobRefused, match="no embedding space #999"):
+    with pytest.raises(exceptions.JobRefused, match="no embedding space #999"):
         console.start("switch_space", {"space": 999}, "owner")
-    with pytest.raises(console.JobRefused, match="kind must be one of product, review"):
+    with pytest.raises(exceptions.JobRefused, match="kind must be one of product, review"):
         console.start("reindex_kind", {"kind": "category"}, "owner")
 
 
@@ -184,7 +184,7 @@ def test_reindex_of_what_is_missing_records_progress_and_outcome(clusters, run_o
     job = run_on_commit(console.start, "reindex_missing", {}, "owner")
     job.refresh_from_db()
     assert (job.status, job.total, job.done) == ("done", 1, 1), job.message
-    assert indexing.missing_count(indexing.active_space()) == 0
+    assert spaces.missing_count(spaces.active_space()) == 0
 
 
 def test_discover_aspects_runs_as_a_job(clusters, run_on_commit):

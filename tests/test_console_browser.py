@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from catalog.models import Product
-from shopsearch import indexing
+from shopsearch import indexing, spaces
 from shopsearch.models import ConsoleJob, SearchLog
 
 from .browser import browser_available, chromium
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not browser_available(), reas
 @pytest.fixture
 def owner(transactional_db, fake_model):
     Product.objects.bulk_create([Product(external_id=f"p{n}", title=f"Linen summer dress {n}") for n in range(5)])
-    indexing.reindex(indexing.ensure_active_space())
+    indexing.reindex(spaces.ensure_active_space())
     Product.objects.bulk_create([Product(external_id="silent", title="Wool scarf added without signals")])
     SearchLog.objects.create(query="linen", normalized="linen", mode="hybrid", results=5, latency_ms=12.5)
     return User.objects.create_superuser("owner", password="owner-pass")

@@ -12,7 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from shopsearch import encoders, finetune, indexing
+from shopsearch import encoders, finetune, indexing, spaces
 from shopsearch.models import EmbeddingSpace, Event
 from shopsearch.registry import ProductDocument
 
@@ -132,17 +132,17 @@ def test_rollback_serves_the_previous_space_with_the_edits_made_since(fake_model
     with pytest.raises(CommandError, match="no earlier space to roll back to"):
         call_command("finetune_embeddings", "--rollback")
     run_on_commit(load_products, demo_rows("demo_products.jsonl.gz", limit=3))
-    first = indexing.active_space()
+    first = spaces.active_space()
     assert first.model_name == FAKE_MODEL
-    second = indexing.get_or_create_space(other.name)
+    second = spaces.get_or_create_space(other.name)
     indexing.reindex(second)
-    indexing.activate(second)
+    spaces.activate(second)
     added = run_on_commit(load_products, demo_rows("demo_products.jsonl.gz", limit=4)[3:])  # while the second space serves
-    assert indexing.missing_count(first) == 1
+    assert spaces.missing_count(first) == 1
     report = finetune_command(capsys, "--rollback")
     assert report == {"active": first.pk, "model": FAKE_MODEL, "previous": second.pk}
-    assert indexing.active_space().pk == first.pk and indexing.missing_count(first) == 0 and len(added) == 1
-    assert finetune.previous_space().pk == second.pk  # a second rollback rolls forward again
+    assert spaces.active_space().pk == first.pk and spaces.missing_count(first) == 0 and len(added) == 1
+    assert spaces.previous_space().pk == second.pk  # a second rollback rolls forward again
     assert finetune_command(capsys, "--rollback")["active"] == second.pk
 
 
@@ -195,7 +195,7 @@ def test_a_real_fine_tune_writes_a_model_and_space_and_keeps_the_old_space_below
     for name, chosen, cap in (("train", train, 8), ("eval", held_out, 6)):
         ids = {qid for qid, _ in chosen}
         crowdflower_subset(tmp_path / name, chosen, [row for row in qrels if row[0] in ids], products, cap)
-    serving = indexing.ensure_active_space()
+    serving = spaces.ensure_active_space()
 
     report = finetune_command(capsys, "--from", "qrels", str(tmp_path / "train"), "--evaluate", str(tmp_path / "eval"),
                               "--activate-if-better", "1.0", "--batch-size", "8")
@@ -215,7 +215,7 @@ def test_a_real_fine_tune_writes_a_model_and_space_and_keeps_the_old_space_below
     assert report["evaluation"]["base"]["space"] == serving.pk
     # nDCG@10 lies in [0, 1]: a gain of 1.0 is impossible unless the base scored 0 and the new model perfectly.
     assert report["activated"] is False and "below the margin 1.0" in report["reason"]
-    assert indexing.active_space().pk == serving.pk
+    assert spaces.active_space().pk == serving.pk
     assert new_space.status == EmbeddingSpace.Status.RETIRED and not new_space.is_active
 
 

@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from catalog.models import Category, Product, Review
-from shopsearch import indexing, search
+from shopsearch import indexing, search, spaces
 from shopsearch.conf import setting
 
 from .conftest import demo_rows
@@ -33,7 +33,7 @@ def load_catalogue(demo_limit: int | None) -> dict[str, str]:
                 category=categories.get(r["category"]), price=(index % 50) + 10, in_stock=index % 3 != 0)
         for index, r in enumerate(rows)
     ])
-    indexing.reindex(indexing.ensure_active_space(), kinds=("product",), batch_size=500)
+    indexing.reindex(spaces.ensure_active_space(), kinds=("product",), batch_size=500)
     return {key: str(product.pk) for key, product in created.items()}
 
 
@@ -177,7 +177,7 @@ def test_reviews_true_finds_the_product_whose_review_says_it(real_model, api):
                                                  category=categories.get(r["category"])) for r in rows}
     Review.objects.bulk_create([Review(external_id=review["id"], product=product, title=review["title"], text=review["text"],
                                        rating=review["rating"]) for key, product in products.items() for review in reviews_by_product.get(key, [])])
-    indexing.reindex(indexing.ensure_active_space(), kinds=("product", "review"), batch_size=256)
+    indexing.reindex(spaces.ensure_active_space(), kinds=("product", "review"), batch_size=256)
     # Real demo data: item 119 is titled "Swim #119" and item 249 "Lounge #249", yet their reviews say
     # "packs well wasn't wrinkly when i took it out of the suitcase" and "perfect packing piece that doesnt wrinkle".
     cases = [(str(products["wc-item-119"].pk), "swimsuit that packs well and is not wrinkly out of the suitcase"),

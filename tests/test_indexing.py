@@ -5,7 +5,7 @@ import pytest
 from django.core.management import call_command
 
 from catalog.models import Product
-from shopsearch import indexing, search
+from shopsearch import exceptions, indexing, search, spaces
 from shopsearch.models import Document, Embedding, EmbeddingSpace
 from shopsearch.registry import ProductDocument
 
@@ -20,12 +20,12 @@ def products(fake_model, run_on_commit):
 
 
 def vector_of(product: Product, space: EmbeddingSpace | None = None) -> list[float]:
-    space = space or indexing.active_space()
+    space = space or spaces.active_space()
     return list(Embedding.objects.get(space=space, document__kind="product", document__object_id=str(product.pk)).vector)
 
 
 def test_saving_a_product_embeds_it_in_the_active_space(products):
-    space = indexing.active_space()
+    space = spaces.active_space()
     assert space.model_identity == FAKE_MODEL and space.dimensions == 64
     assert Embedding.objects.filter(space=space, kind="product").count() == len(products)
     document = Document.objects.get(kind="product", object_id=str(products[0].pk))
@@ -62,7 +62,7 @@ def test_a_text_already_embedded_in_the_space_is_copied_not_encoded_again(produc
     shop = Document.objects.get(kind="product", object_id=str(products[0].pk))
     copy = ProductDocument(title=shop.title, description=shop.description, attributes=shop.attributes)
     fresh = ProductDocument(title="Linen summer dress", description="Light and airy.")
-    space = indexing.active_space()
+    space = spaces.active_space()
     assert indexing.index_collection("eval:reuse", space, [("a", copy), ("b", copy), ("c", fresh)]) == (3, 0)
     assert encoded == ["Linen summer dress\nLight and airy."]  # the shop's text and its duplicate: copied
     vectors = {row.document.object_id: list(row.vector) for row in Embedding.objects.filter(space=space, document__collection="eval:reuse")}
@@ -71,7 +71,7 @@ def test_a_text_already_embedded_in_the_space_is_copied_not_encoded_again(produc
 
 def test_reindex_skips_unchanged_and_removes_orphans(products):
     Product.objects.filter(pk=products[0].pk).delete()  # its on_commit task never runs (as when no worker listened)
-    summary = indexing.reindex(indexing.active_space(), kinds=("product",))
+    summary = indexing.reindex(spaces.active_space(), kinds=("product",))
     assert summary.as_dict() == {"embedded": 0, "skipped": len(products) - 1, "failed": 0, "removed": 1}
 
 
@@ -86,9 +86,9 @@ def test_bulk_loads_leave_the_planner_statistics_current(products):
 
     with connection.cursor() as cursor:  # as a fresh test database is: never analysed
         cursor.execute("UPDATE pg_class SET reltuples = -1 WHERE relname = 'shopsearch_embedding'")
-    indexing.reindex(indexing.active_space(), kinds=("product",))
+    indexing.reindex(spaces.active_space(), kinds=("product",))
     assert estimated_rows() == len(products)
-    indexing.index_collection("eval:stats", indexing.active_space(), [("a", ProductDocument(title="Linen summer dress", description=""))])
+    indexing.index_collection("eval:stats", spaces.active_space(), [("a", ProductDocument(title="Linen summer dress", description=""))])
     assert estimated_rows() == len(products) + 1
 
 
@@ -113,7 +113,7 @@ def test_reindex_command_resumes_after_a_failed_batch(products, fake_model, monk
 
 
 def test_new_model_space_fills_while_the_old_one_serves_then_switches(products, fake_model, monkeypatch, settings, run_on_commit):
-    old = indexing.active_space()
+    old = spaces.active_space()
     other = type(fake_model)()
     other.name, other.dimensions = "other-fake-model", 64
     original = other.encode
@@ -121,26 +121,26 @@ def test_new_model_space_fills_while_the_old_one_serves_then_switches(products, 
     patched = indexing.encoders.get_encoder
     monkeypatch.setattr(indexing.encoders, "get_encoder", lambda name: other if name == "other-fake-model" else patched(name))
 
-    new = indexing.get_or_create_space("other-fake-model")
+    new = spaces.get_or_create_space("other-fake-model")
     assert new.status == EmbeddingSpace.Status.BUILDING and not new.is_active
     indexing.index_objects("product", [p.pk for p in products[:10]], new)  # an interrupted fill
-    with pytest.raises(indexing.SpaceError, match="still lacks 20 vectors"):
-        indexing.activate(new)
-    assert indexing.active_space() == old
+    with pytest.raises(exceptions.SpaceError, match="still lacks 20 vectors"):
+        spaces.activate(new)
+    assert spaces.active_space() == old
     # an edit meanwhile reaches both the serving space and the one being built
     products[20].title = "Edited while building"
     run_on_commit(products[20].save)
     assert Embedding.objects.filter(space=new, document__object_id=str(products[20].pk)).exists()
 
     call_command("reindex", "--model", "other-fake-model", "--kind", "product", "--no-progress")
-    assert indexing.active_space() == new
+    assert spaces.active_space() == new
     assert EmbeddingSpace.objects.filter(is_active=True).count() == 1
 
 
 def test_queries_only_meet_vectors_of_the_active_space(products, fake_model):
-    active = indexing.active_space()
+    active = spaces.active_space()
     stray = EmbeddingSpace.objects.create(model_name="x", model_identity="stray", dimensions=64, recipe="p1.1")
-    indexing.create_space_indexes(stray)
+    spaces.create_space_indexes(stray)
     target = Document.objects.get(kind="product", object_id=str(products[0].pk))
     query_vector = fake_model.encode(["completely unrelated words zebra quantum"])[0]
     # the stray space holds a vector identical to the query for one product; the active space must not see it
@@ -155,7 +155,7 @@ def test_queries_only_meet_vectors_of_the_active_space(products, fake_model):
 def test_a_space_has_its_own_hnsw_indexes_until_it_is_deleted(fake_model):
     from django.db import connection
 
-    space = indexing.get_or_create_space("test-hashing-encoder")
+    space = spaces.get_or_create_space("test-hashing-encoder")
 
     def index_names() -> set[str]:
         with connection.cursor() as cursor:
@@ -170,21 +170,21 @@ def test_a_space_has_its_own_hnsw_indexes_until_it_is_deleted(fake_model):
 
 def test_a_retired_space_no_longer_gets_every_save_and_the_serving_one_cannot_be_retired(products, fake_model, run_on_commit):
     abandoned = EmbeddingSpace.objects.create(model_name=FAKE_MODEL, model_identity="abandoned-build", dimensions=64, recipe="x")
-    indexing.create_space_indexes(abandoned)
+    spaces.create_space_indexes(abandoned)
     products[0].title = "Edited while a build lies abandoned"
     run_on_commit(products[0].save)
     assert Embedding.objects.filter(space=abandoned).count() == 1  # a building space is kept current: twice the work
-    indexing.retire(abandoned)
+    spaces.retire(abandoned)
     products[1].title = "Edited after the build was retired"
     run_on_commit(products[1].save)
     assert Embedding.objects.filter(space=abandoned).count() == 1
-    with pytest.raises(indexing.SpaceError, match="serves search"):
-        indexing.retire(indexing.active_space())
+    with pytest.raises(exceptions.SpaceError, match="serves search"):
+        spaces.retire(spaces.active_space())
 
 
 def test_the_admin_retires_an_abandoned_build_but_not_the_serving_space(products, admin_client):
     abandoned = EmbeddingSpace.objects.create(model_name=FAKE_MODEL, model_identity="abandoned-build", dimensions=64, recipe="x")
-    active = indexing.active_space()
+    active = spaces.active_space()
     for space in (abandoned, active):
         response = admin_client.post("/admin/shopsearch/embeddingspace/", {"action": "retire_spaces", "_selected_action": [space.pk]}, follow=True)
         assert response.status_code == 200

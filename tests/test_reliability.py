@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.db import transaction
 
 from catalog.models import Product
-from shopsearch import indexing, registry
+from shopsearch import indexing, registry, spaces
 from shopsearch.models import Document, Embedding, PendingChange
 
 from .conftest import ROOT, demo_rows, wait_for
@@ -58,9 +58,9 @@ def make_products(n: int, prefix: str) -> list[Product]:
 
 
 def test_two_quick_saves_on_two_worker_processes_end_with_the_latest_text_and_a_killed_process_is_replaced(real_model, celery_worker_process):
-    indexing.ensure_active_space()
+    spaces.ensure_active_space()
     products = make_products(8, "race")
-    indexing.reindex(indexing.active_space(), kinds=("product",))
+    indexing.reindex(spaces.active_space(), kinds=("product",))
     time.sleep(5)  # let both pool processes finish loading the model, so both take tasks
     # The first edit is long (256 tokens take the model longest), the second short: the second task overtakes the
     # first, which without per-object ordering wrote the older text's vector last.
@@ -121,10 +121,10 @@ def shop_process(script: str, redis_url: str, timeout: float = 300) -> subproces
 
 @pytest.mark.skipif(subprocess.run(["which", "redis-server"], capture_output=True).returncode != 0, reason="no redis-server")
 def test_a_redis_restart_loses_queued_updates_the_count_shows_them_and_reconcile_repairs_them(real_model, tmp_path):
-    space = indexing.ensure_active_space()
+    space = spaces.ensure_active_space()
     products = make_products(12, "lost")
     indexing.reindex(space, kinds=("product",))
-    assert indexing.missing_count(space) == 0
+    assert spaces.missing_count(space) == 0
     port = free_port()
     redis = start_redis(port, tmp_path)
     try:  # no worker listens: the saves' tasks wait in this Redis, which keeps nothing on disk
@@ -140,17 +140,17 @@ def test_a_redis_restart_loses_queued_updates_the_count_shows_them_and_reconcile
     finally:
         redis.kill()
         redis.wait()
-    assert indexing.missing_count(space) == 10  # 8 edited, 1 created, 1 deleted: all counted, none applied
+    assert spaces.missing_count(space) == 10  # 8 edited, 1 created, 1 deleted: all counted, none applied
     assert indexing.reconcile(grace_seconds=3600) == {"product": 0, "review": 0}  # younger than the grace: tasks may be on their way
     call_command("reindex", missing=True, stdout=open(os.devnull, "w"))
-    assert indexing.missing_count(space) == 0
+    assert spaces.missing_count(space) == 0
     survivors = list(Product.objects.filter(external_id__startswith="lost"))
     assert vectors_match_latest_text(survivors, real_model) == []
     assert not Document.objects.filter(kind="product", object_id=str(products[8].pk)).exists()
 
 
 def test_a_save_waits_for_an_unanswering_broker_no_longer_than_the_timeout(real_model):
-    indexing.ensure_active_space()
+    spaces.ensure_active_space()
     port = free_port()  # nothing listens there
     result = shop_process(
         "import json, time\n"
@@ -177,7 +177,7 @@ def test_a_save_waits_for_an_unanswering_broker_no_longer_than_the_timeout(real_
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_batch_leaves_pending_changes_that_reconcile_applies(real_model, celery_worker_process):
-    space = indexing.ensure_active_space()
+    space = spaces.ensure_active_space()
     products = make_products(150, "killed")
     indexing.reindex(space, kinds=("product",))
     time.sleep(5)
@@ -190,7 +190,7 @@ def test_a_worker_killed_mid_batch_leaves_pending_changes_that_reconcile_applies
         os.kill(pid, signal.SIGKILL)
     celery_worker_process.wait()
     assert 0 < PendingChange.objects.count() < 150  # some applied, the rest stranded with the killed worker
-    assert indexing.missing_count(space) == PendingChange.objects.count()
+    assert spaces.missing_count(space) == PendingChange.objects.count()
     call_command("reindex", missing=True, stdout=open(os.devnull, "w"))
-    assert indexing.missing_count(space) == 0 and not PendingChange.objects.exists()
+    assert spaces.missing_count(space) == 0 and not PendingChange.objects.exists()
     assert vectors_match_latest_text(products, real_model) == []

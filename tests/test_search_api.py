@@ -5,7 +5,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from catalog.models import Category, Product
-from shopsearch import indexing
+from shopsearch import indexing, spaces
 
 from .conftest import demo_rows
 
@@ -22,7 +22,7 @@ def catalogue(fake_model):
                 category=categories.get(r["category"]), price=(index % 50) + 10, in_stock=index % 3 != 0)
         for index, r in enumerate(rows)
     ])
-    indexing.reindex(indexing.ensure_active_space(), kinds=("product",), batch_size=500)
+    indexing.reindex(spaces.ensure_active_space(), kinds=("product",), batch_size=500)
     return rows
 
 

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from catalog.models import Review
-from shopsearch import indexing, sentiment
+from shopsearch import exceptions, indexing, sentiment, spaces
 from shopsearch.models import Embedding, EmbeddingSpace, SentimentClassifier
 
 from .conftest import demo_rows, load_products
@@ -37,24 +37,24 @@ def shop_with_reviews(run_on_commit):
         products = run_on_commit(load_products, demo_rows("demo_products.jsonl.gz", limit=2))
         Review.objects.bulk_create([Review(external_id=r["id"], product=products[0], title=r.get("title", ""), text=r["text"],
                                            rating=r["rating"], helpful_votes=r.get("helpful_votes", 0)) for r in rows])
-        indexing.reindex(indexing.ensure_active_space(), kinds=("review",))
+        indexing.reindex(spaces.ensure_active_space(), kinds=("review",))
         return products
     return build
 
 
 def test_training_refuses_too_few_examples_per_label(fake_model):
     vectors = fake_model.encode(["great", "awful", "fine"] * 5)
-    with pytest.raises(sentiment.SentimentError, match="Too few reviews to train: 5 negative, 5 neutral, 5 positive"):
+    with pytest.raises(exceptions.SentimentError, match="Too few reviews to train: 5 negative, 5 neutral, 5 positive"):
         sentiment.train(vectors, ["great", "awful", "fine"] * 5, ["positive", "negative", "neutral"] * 5, vectors[:2])
 
 
 def test_a_classifier_never_serves_another_space(fake_model, shop_with_reviews):
     shop_with_reviews(balanced_reviews(25))
-    space = indexing.active_space()
+    space = spaces.active_space()
     source = sentiment.shop_reviews(space)
     weights, _ = sentiment.train(source.vectors, source.texts, source.labels, sentiment.general_anchors(space))
     other = EmbeddingSpace.objects.create(model_name="x", model_identity="other", dimensions=32, recipe=space.recipe)
-    with pytest.raises(sentiment.SentimentError, match="made for 64-dimensional vectors"):
+    with pytest.raises(exceptions.SentimentError, match="made for 64-dimensional vectors"):
         sentiment.save_classifier(other, weights, {}, "test")
     classifier = sentiment.save_classifier(space, weights, {}, "test")
     assert sentiment.active_classifier(other) is None  # the shipped default is for the bundled model's space only
@@ -63,7 +63,7 @@ def test_a_classifier_never_serves_another_space(fake_model, shop_with_reviews):
 
 def test_text_unlike_the_training_reviews_is_judged_by_the_general_signal(fake_model, shop_with_reviews):
     shop_with_reviews(balanced_reviews(25))
-    space = indexing.active_space()
+    space = spaces.active_space()
     source = sentiment.shop_reviews(space)
     weights, _ = sentiment.train(source.vectors, source.texts, source.labels, sentiment.general_anchors(space))
     centroids = np.asarray(weights["domain"]["centroids"], dtype=np.float32)
@@ -80,7 +80,7 @@ def test_text_unlike_the_training_reviews_is_judged_by_the_general_signal(fake_m
 
 def test_worker_pass_labels_reviews_and_the_product_summary_counts_them(fake_model, shop_with_reviews, run_on_commit):
     products = shop_with_reviews(balanced_reviews(25))
-    space = indexing.active_space()
+    space = spaces.active_space()
     assert not Embedding.objects.filter(kind="review", sentiment_label__isnull=False).exists()  # no classifier yet
     call_command("train_sentiment", "--no-color")
     assert Embedding.objects.filter(space=space, kind="review", sentiment_label__isnull=True).count() == 0  # applied at once
@@ -128,7 +128,7 @@ def test_real_model_classifier_gets_the_obvious_ones_right(real_model, shop_with
 @pytest.mark.model
 def test_shipped_default_reads_reviews_of_other_shops(real_model):
     """The default classifier learned from clothing reviews; on other shops' sentences its general fallback speaks."""
-    space = indexing.ensure_active_space()
+    space = spaces.ensure_active_space()
     classifier = sentiment.active_classifier(space)
     assert classifier is not None and classifier.trained_on.startswith("reviews.jsonl")
     written = {  # for this test, about no shop in the training data
@@ -161,7 +161,7 @@ def test_holdout_is_a_fixed_share_by_id():
 
 def test_titles_become_extra_examples_of_their_own_reviews(fake_model, shop_with_reviews):
     shop_with_reviews(balanced_reviews(25))
-    space = indexing.active_space()
+    space = spaces.active_space()
     reviews = sentiment.shop_reviews(space)
     titles = sentiment.title_examples(space, reviews)
     assert 0 < len(titles.texts) <= len(reviews.texts) and titles.vectors.shape == (len(titles.texts), space.dimensions)
@@ -180,9 +180,9 @@ def test_a_switch_to_a_new_model_says_sentiment_is_pending_and_reconcile_trains_
     other.encode = lambda texts: original([t[::-1] for t in texts])  # another vector space
     patched = indexing.encoders.get_encoder
     monkeypatch.setattr(indexing.encoders, "get_encoder", lambda name: other if name == "other-fake-model" else patched(name))
-    new = indexing.get_or_create_space("other-fake-model")
+    new = spaces.get_or_create_space("other-fake-model")
     indexing.reindex(new)
-    indexing.activate(new)
+    spaces.activate(new)
 
     client = APIClient()
     body = client.get(f"/api/products/{products[0].pk}/sentiment/").json()

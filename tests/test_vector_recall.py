@@ -15,7 +15,7 @@ import pytest
 from django.db import transaction
 
 from catalog.models import Category, Product, Review
-from shopsearch import indexing, recommend, search
+from shopsearch import indexing, recommend, search, spaces
 from shopsearch.models import SHOP_COLLECTION, Document, Embedding, PendingChange, ReviewVector
 
 from .conftest import SHARED_DATA, demo_rows
@@ -50,11 +50,11 @@ def test_edited_demo_products_are_served_as_an_exact_scan_ranks_them(real_model,
     products = Product.objects.bulk_create([
         Product(external_id=row["id"], title=row["title"], description=row["description"], attributes=row["attributes"],
                 category=categories.get(row.get("category"))) for row in rows])
-    indexing.reindex(indexing.ensure_active_space())  # a bulk load, then edits one save at a time
+    indexing.reindex(spaces.ensure_active_space())  # a bulk load, then edits one save at a time
     edited = rng.sample([product for product in products if product.category_id], 12)
     with django_capture_on_commit_callbacks(execute=True):
         edit_titles(edited, rng)
-    space = indexing.active_space()
+    space = spaces.active_space()
     assert not PendingChange.objects.exists()  # every change applied
     for product in edited:
         vector = search.encode_query(space, product.title)
@@ -77,7 +77,7 @@ def test_hnsw_indexes_find_edited_products_reviews_and_centroids_as_an_exact_sca
     written = Review.objects.bulk_create([
         Review(external_id=r["id"], product=made[r["product_id"]], title=r.get("title", ""), text=r["text"], rating=r["rating"])
         for r in reviews if r["product_id"] in made])
-    indexing.reindex(indexing.ensure_active_space())
+    indexing.reindex(spaces.ensure_active_space())
     edited = rng.sample(list(made.values()), 15)
     changed_reviews = rng.sample(written, 15)
     with django_capture_on_commit_callbacks(execute=True):
@@ -87,7 +87,7 @@ def test_hnsw_indexes_find_edited_products_reviews_and_centroids_as_an_exact_sca
             with transaction.atomic():
                 review.save()
     settings.SHOPSEARCH = {**settings.SHOPSEARCH, "EXACT_SEARCH_MAX_ROWS": 0}  # every search through HNSW
-    space = indexing.active_space()
+    space = spaces.active_space()
 
     agree = 0
     for product in edited:

@@ -1,5 +1,5 @@
 """Every API error is JSON with a `detail` message; validation errors also keep DRF's per-field messages, so the
-message names the parameter. A database that cannot be reached is a 503 with Retry-After (the next request
+message names the parameter. A shopsearch domain error (exceptions.py) answers with its class's `status_code`. A database that cannot be reached is a 503 with Retry-After (the next request
 connects again: nothing needs a restart). Unexpected errors still become a JSON 500 without a traceback."""
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from ..exceptions import ShopsearchError
 
 logger = logging.getLogger("shopsearch")
 
@@ -35,6 +37,8 @@ def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):  # Django's body limit: the client's fault, not a 500
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return Response({"detail": f"The request body is larger than {limit} bytes; send less per request."}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, ShopsearchError):
+        return Response({"detail": str(exc)}, status=exc.status_code)
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("shopsearch: unexpected error in %s", context.get("view").__class__.__name__)

@@ -4,8 +4,9 @@ from __future__ import annotations
 from django.core.validators import MaxValueValidator
 from rest_framework import serializers
 
-from .. import recommend, review_insights, search
+from .. import recommend, registry, review_insights, search
 from ..conf import setting
+from ..exceptions import InvalidSession
 from ..models import Event
 
 
@@ -21,6 +22,39 @@ class FilterParams(serializers.Serializer):
     min_price = serializers.DecimalField(required=False, max_digits=12, decimal_places=2, min_value=0)
     max_price = serializers.DecimalField(required=False, max_digits=12, decimal_places=2, min_value=0)
     in_stock = serializers.BooleanField(required=False, allow_null=True, default=None, help_text="true/false; omit for both.")
+    min_rating = serializers.DecimalField(required=False, max_digits=3, decimal_places=2, min_value=1, max_value=5,
+                                          help_text="Only products whose reviews' mean star rating is at least this (the rating facet's steps).")
+
+    def get_fields(self) -> dict:
+        """The fixed filters, and per declared attribute facet (PRODUCT_FACETS, read now) its parameters: attr.<name>
+        for strings (repeat it: any of the values) and booleans, attr.<name>.min / attr.<name>.max for numbers."""
+        fields = super().get_fields()
+        for facet in registry.declared_facets().values():
+            key = f"attr.{facet.name}"
+            if facet.type == "number":
+                for end, word in (("min", "at least"), ("max", "at most")):
+                    fields[f"{key}.{end}"] = serializers.DecimalField(
+                        required=False, max_digits=18, decimal_places=6,
+                        help_text=f"{facet.label}: only products with a value {word} this (number attribute facet).")
+            elif facet.type == "boolean":
+                fields[key] = serializers.BooleanField(required=False, allow_null=True, default=None,
+                                                       help_text=f"{facet.label}: true/false (boolean attribute facet); omit for both.")
+            else:
+                fields[key] = AttributeValues(facet.name, help_text=f"{facet.label}: exact value; repeat the parameter for any of several "
+                                                                    f"(string attribute facet, multi-valued products match any of theirs).")
+        return fields
+
+    def to_internal_value(self, data) -> dict:
+        """An attr.* parameter for no declared facet is an error (as a misspelled filter should be), named."""
+        declared = registry.declared_facets()
+        for key in data:
+            if isinstance(key, str) and key.startswith("attr.") and key not in self.fields:
+                name = key.removeprefix("attr.").removesuffix(".min").removesuffix(".max")
+                facet = declared.get(name)
+                hint = (f"{facet.name} is a {facet.type} facet: use " + (f"attr.{name}.min / attr.{name}.max" if facet.type == "number" else f"attr.{name}")
+                        if facet else f"Declared attribute facets: {', '.join(declared) or 'none'}")
+                raise serializers.ValidationError({key: [f"Unknown attribute filter {key!r}. {hint}."]})
+        return super().to_internal_value(data)
 
     def validate_category(self, value: str) -> str:
         if not search.is_category(value):
@@ -33,15 +67,46 @@ class FilterParams(serializers.Serializer):
         low, high = attrs.get("min_price"), attrs.get("max_price")
         if low is not None and high is not None and low > high:
             raise serializers.ValidationError({"min_price": f"min_price ({low}) is above max_price ({high})."})
+        for name, value in attrs.get("attr", {}).items():  # DRF nests the dotted names: {"attr": {"waist": {"min": 30}}}
+            if isinstance(value, dict) and value.get("min") is not None and value.get("max") is not None and value["min"] > value["max"]:
+                raise serializers.ValidationError({f"attr.{name}.min": f"attr.{name}.min ({value['min']}) is above attr.{name}.max ({value['max']})."})
         return attrs
 
     def filters(self) -> search.Filters:
         return to_filters(self.validated_data)
 
 
+class AttributeValues(serializers.ListField):
+    """The values asked for of one string attribute facet (a query parameter repeated, or a JSON list or string);
+    each must be a value some indexed product has, as a category must."""
+
+    child = serializers.CharField(max_length=200)
+
+    def __init__(self, facet: str, **kwargs) -> None:
+        self.facet = facet
+        super().__init__(required=False, allow_empty=False, max_length=50, **kwargs)
+
+    def to_internal_value(self, data) -> list[str]:
+        values = list(dict.fromkeys(super().to_internal_value([data] if isinstance(data, str) else data)))
+        for value in values:
+            if not search.has_attribute_value(self.facet, value):
+                known = search.attribute_values(self.facet)
+                sample = ", ".join(known[:10]) + (" …" if len(known) > 10 else "")
+                raise serializers.ValidationError(f"No product has {self.facet} {value!r}. Known values: {sample or 'none yet'}.")
+        return values
+
+
 def to_filters(data: dict) -> search.Filters:
-    """Filters from validated FilterParams data (top level, or nested as `filters` in a request body)."""
-    return search.Filters(category=data.get("category"), min_price=data.get("min_price"), max_price=data.get("max_price"), in_stock=data.get("in_stock"))
+    """Filters from validated FilterParams data (top level, or nested as `filters` in a request body); DRF nests the
+    attr.* parameters by their dots: {"attr": {"colour": ["Black"], "eco": True, "waist": {"min": 30, "max": 32}}}."""
+    attributes = []
+    for name, value in data.get("attr", {}).items():
+        if isinstance(value, dict) and (value.get("min") is not None or value.get("max") is not None):
+            attributes.append(search.AttributeFilter(name, minimum=value.get("min"), maximum=value.get("max")))
+        elif not isinstance(value, dict) and value not in (None, []):
+            attributes.append(search.AttributeFilter(name, tuple(value) if isinstance(value, list) else (value,)))
+    return search.Filters(category=data.get("category"), min_price=data.get("min_price"), max_price=data.get("max_price"), in_stock=data.get("in_stock"),
+                          attributes=tuple(attributes) or None, min_rating=data.get("min_rating"))
 
 
 class BoundedInteger(serializers.IntegerField):
@@ -77,7 +142,7 @@ class SignedSession(serializers.CharField):
     def to_internal_value(self, data) -> str:
         try:
             return recommend.session_key(super().to_internal_value(data))
-        except recommend.InvalidSession as exc:
+        except InvalidSession as exc:
             raise serializers.ValidationError(str(exc)) from exc
 
 
@@ -98,10 +163,17 @@ class SearchParams(FilterParams):
         required=False, default=False,
         help_text="true: also find products whose reviews say what the query says (semantic and hybrid modes).",
     )
+    understand = serializers.BooleanField(
+        required=False, default=True,
+        help_text="true (default): price phrases become filters, a named category is boosted, typos are corrected "
+                  "(see understood, corrected_query); false: search the query exactly as typed (the shopper removed what "
+                  "was understood).",
+    )
     sort = serializers.ChoiceField(
         choices=search.SORTS, required=False, default="relevance",
         help_text="relevance (default), or the retrieved products by price_asc, price_desc, rating (mean stars) or reviews (most reviewed).",
     )
+    session = SignedSession(required=False, help_text="The shopper's session id, as POST /api/sessions/ issued it: kept in the search log with the search.")
     page = BoundedInteger("MAX_RESULT_WINDOW", required=False, default=1, help_text="page × page_size may not exceed MAX_RESULT_WINDOW.")
     page_size = BoundedInteger("MAX_PAGE_SIZE", required=False, help_text="Hits per page (default PAGE_SIZE, at most MAX_PAGE_SIZE).")
 
@@ -213,6 +285,17 @@ class HighlightSerializer(serializers.Serializer):
     description = serializers.CharField(help_text="Up to two fragments of the description around matches, same markup.")
 
 
+class UnderstoodSerializer(serializers.Serializer):
+    min_price = serializers.DecimalField(
+        max_digits=12, decimal_places=2, allow_null=True, help_text="From a price phrase (\"over 20\"): a filter.")
+    max_price = serializers.DecimalField(
+        max_digits=12, decimal_places=2, allow_null=True, help_text="From a price phrase (\"under 50\"): a filter.")
+    cheap = serializers.BooleanField(help_text="\"cheap\" and its like: the cheaper half of the retrieved products is boosted.")
+    categories = serializers.ListField(
+        child=serializers.CharField(), help_text="Categories the query names: their products are boosted.")
+    removed = serializers.ListField(child=serializers.CharField(), help_text="The phrases taken out of the query, as typed.")
+
+
 class ExplainSerializer(serializers.Serializer):
     keyword_rank = serializers.IntegerField(allow_null=True, help_text="1-based rank in the keyword list; null if not in it.")
     keyword_score = serializers.FloatField(allow_null=True, help_text="Text rank plus the title's trigram similarity share.")
@@ -229,6 +312,11 @@ class ExplainSerializer(serializers.Serializer):
         child=serializers.CharField(), required=False, help_text="Merchandising rules that moved, pinned or boosted this hit (rules.py)."
     )
     synonyms = serializers.ListField(child=serializers.CharField(), required=False, help_text="Terms synonyms added to the query.")
+    corrections = serializers.DictField(
+        child=serializers.CharField(), required=False, help_text="Query words no product has, each with the word searched instead."
+    )
+    understood = UnderstoodSerializer(
+        required=False, allow_null=True, help_text="What the query asked beyond its words (as in the page).")
 
 
 class SearchHitSerializer(HitSerializer):
@@ -262,10 +350,39 @@ class PriceBucketSerializer(serializers.Serializer):
     count = serializers.IntegerField()
 
 
+class RatingStepSerializer(serializers.Serializer):
+    min = serializers.FloatField(help_text="The step: products whose mean review rating is at least this (filter: min_rating).")
+    count = serializers.IntegerField()
+
+
+class AttributeValueCountSerializer(serializers.Serializer):
+    value = serializers.JSONField(help_text="A string, or true/false for a boolean facet (filter: attr.<name>=value).")
+    count = serializers.IntegerField(help_text="Retrieved products that have this value (a multi-valued product counts for each of its values).")
+
+
+class AttributeRangeSerializer(serializers.Serializer):
+    min = serializers.FloatField(allow_null=True, help_text="Inclusive; null: no lower bound (filter: attr.<name>.min).")
+    max = serializers.FloatField(allow_null=True, help_text="Exclusive; null: no upper bound (filter: attr.<name>.max).")
+    count = serializers.IntegerField()
+
+
+class AttributeFacetSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="As declared in PRODUCT_FACETS; the filter parameter is attr.<name>.")
+    label = serializers.CharField()
+    type = serializers.ChoiceField(choices=registry.FACET_TYPES)
+    values = AttributeValueCountSerializer(many=True, required=False, help_text="string and boolean facets: most frequent first.")
+    min = serializers.FloatField(required=False, help_text="number facets: the least value among the retrieved products.")
+    max = serializers.FloatField(required=False, help_text="number facets: the greatest value among the retrieved products.")
+    count = serializers.IntegerField(required=False, help_text="number facets: retrieved products that have a value.")
+    buckets = AttributeRangeSerializer(many=True, required=False, help_text="number facets with declared bucket edges: products per range.")
+
+
 class FacetsSerializer(serializers.Serializer):
     categories = ValueCountSerializer(many=True)
     price = PriceBucketSerializer(many=True)
     in_stock = StockCountSerializer(many=True)
+    rating = RatingStepSerializer(many=True, help_text="Products per RATING_FACET_STEPS step ('4 and up'); unrated products count in none.")
+    attributes = AttributeFacetSerializer(many=True, help_text="Each declared attribute facet some retrieved product has, in declaration order.")
 
 
 class SearchResponseSerializer(serializers.Serializer):
@@ -281,6 +398,10 @@ class SearchResponseSerializer(serializers.Serializer):
                   "(nothing relevant: say so rather than show the results as answers); null where not estimated (keyword/semantic modes).",
     )
     relevance = serializers.FloatField(allow_null=True, help_text="Hybrid: the best hit's estimated probability of being relevant (0-1).")
+    corrected_query = serializers.CharField(
+        allow_null=True,
+        help_text="The query as searched where words no product has were corrected (\"showing results for …\"); null: none were.")
+    understood = UnderstoodSerializer(allow_null=True, help_text="What the query asked beyond its words; null: nothing.")
     results = SearchHitSerializer(many=True)
     facets = FacetsSerializer(help_text="Counts over the products this query retrieved (its candidates after filters).")
 

@@ -7,23 +7,18 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import parsers, status
-from rest_framework.exceptions import APIException, NotFound, ParseError
+from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import recommend, review_insights, search
+from .. import recommend, review_insights, search, spaces
 from ..conf import setting
 from ..models import Document
 from ..routers import replica_reads
 from . import serializers
 from .throttling import ClientRateThrottle, NewSessionRateThrottle, SessionRateThrottle
-
-
-class StillIndexing(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "not_indexed"
 
 
 class JSONParser(parsers.JSONParser):
@@ -68,26 +63,14 @@ class SearchView(PublicAPIView):
         params = serializers.SearchParams(data=request.query_params)
         params.is_valid(raise_exception=True)
         data = params.validated_data
-        try:
-            page = search.search_products(
-                data["q"], data["mode"], params.filters(), page=data["page"], page_size=data["page_size"], explain=data["explain"],
-                reviews=data["reviews"], sort=data["sort"],
-            )
-        except search.NotReady as exc:
-            raise StillIndexing(str(exc)) from exc
+        page = search.search_products(
+            data["q"], data["mode"], params.filters(), page=data["page"], page_size=data["page_size"], explain=data["explain"],
+            reviews=data["reviews"], sort=data["sort"], understand=data["understand"], session_id=data.get("session", ""),
+        )
         body = {"query": data["q"], "mode": data["mode"], "page": page.page, "page_size": page.page_size, "has_next": page.has_next,
-                "total": page.total, "match": page.match, "relevance": page.relevance, "results": page.hits, "facets": page.facets}
+                "total": page.total, "match": page.match, "relevance": page.relevance,
+                "corrected_query": page.corrected_query, "understood": page.understood, "results": page.hits, "facets": page.facets}
         return Response(serializers.SearchResponseSerializer(body).data)
-
-
-def recommendations(call, *args, **kwargs) -> list:
-    """Run a recommend.py function, mapping an unknown product to 404 and a missing vector or index to 409."""
-    try:
-        return call(*args, **kwargs)
-    except recommend.UnknownProduct as exc:
-        raise NotFound(str(exc)) from exc
-    except search.NotReady as exc:
-        raise StillIndexing(str(exc)) from exc
 
 
 class SimilarProductsView(PublicAPIView):
@@ -99,8 +82,8 @@ class SimilarProductsView(PublicAPIView):
         params = serializers.SimilarParams(data=request.query_params)
         params.is_valid(raise_exception=True)
         data = params.validated_data
-        hits = recommendations(
-            recommend.similar_products, product_id, params.filters(), limit=data.get("limit"), same_category=data["same_category"], diversity=data["diversity"]
+        hits = recommend.similar_products(
+            product_id, params.filters(), limit=data.get("limit"), same_category=data["same_category"], diversity=data["diversity"]
         )
         return Response(serializers.SimilarResponseSerializer({"product": product_id, "results": hits}).data)
 
@@ -114,8 +97,8 @@ class RecommendationsView(PublicAPIView):
         params = serializers.RecommendationParams(data=request.data)
         params.is_valid(raise_exception=True)
         data = params.validated_data
-        hits = recommendations(
-            recommend.recommend, data["positive"], data["negative"], data["strategy"], serializers.to_filters(data.get("filters", {})), data.get("limit")
+        hits = recommend.recommend(
+            data["positive"], data["negative"], data["strategy"], serializers.to_filters(data.get("filters", {})), data.get("limit")
         )
         return Response(serializers.RecommendationsResponseSerializer({"results": hits}).data)
 
@@ -164,7 +147,7 @@ class SessionRecommendationsView(PublicAPIView):
     def get(self, request: Request) -> Response:
         params = serializers.SessionParams(data=request.query_params)
         params.is_valid(raise_exception=True)
-        hits = recommendations(recommend.for_session, params.validated_data["session"], params.filters(), params.validated_data.get("limit"))
+        hits = recommend.for_session(params.validated_data["session"], params.filters(), params.validated_data.get("limit"))
         return Response(serializers.RecommendationsResponseSerializer({"results": hits}).data)
 
 
@@ -176,7 +159,7 @@ class TrendingView(PublicAPIView):
     def get(self, request: Request) -> Response:
         params = serializers.TrendingParams(data=request.query_params)
         params.is_valid(raise_exception=True)
-        hits = recommendations(recommend.trending, params.filters(), params.validated_data.get("days"), params.validated_data.get("limit"))
+        hits = recommend.trending(params.filters(), params.validated_data.get("days"), params.validated_data.get("limit"))
         return Response(serializers.RecommendationsResponseSerializer({"results": hits}).data)
 
 
@@ -184,10 +167,7 @@ def _product_space(product_id: str):
     """The active space, once `product_id` is known to be an indexed product (404 otherwise, 409 before indexing)."""
     if not Document.objects.filter(collection="", kind="product", object_id=str(product_id)).exists():
         raise NotFound(f"No indexed product with id {product_id!r}.")
-    try:
-        return search.require_active_space()
-    except search.NotReady as exc:
-        raise StillIndexing(str(exc)) from exc
+    return spaces.require_active_space()
 
 
 class ProductSentimentView(PublicAPIView):

@@ -8,10 +8,10 @@ from django.db import migrations, models
 def index_existing_spaces(apps, schema_editor):
     """Existing spaces get their partial HNSW index on review centroids (new spaces get it when created);
     `manage.py reindex` then fills the centroids."""
-    from shopsearch import indexing
+    from shopsearch import spaces
 
     for space in apps.get_model("shopsearch", "EmbeddingSpace").objects.all():
-        indexing.create_space_indexes(space)
+        spaces.create_space_indexes(space)
 
 
 class Migration(migrations.Migration):

@@ -6,7 +6,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from shopsearch import review_insights
-from shopsearch.search import NotReady, require_active_space
+from shopsearch.exceptions import ShopsearchError
+from shopsearch.spaces import require_active_space
 
 
 class Command(BaseCommand):
@@ -18,7 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         try:
             space = require_active_space()
-        except NotReady as exc:
+        except ShopsearchError as exc:
             raise CommandError(str(exc)) from exc
         found = review_insights.discover_aspects(space)
         for aspect in found:

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from shopsearch import evaluation, search
+from shopsearch.exceptions import ShopsearchError
 
 
 class Command(BaseCommand):
@@ -30,7 +31,7 @@ class Command(BaseCommand):
             raise CommandError("--max-queries must be at least 1")
         try:
             relevance = evaluation.load_relevance_set(options["dataset_dir"], titles_only=options["titles_only"])
-        except evaluation.RelevanceSetError as exc:
+        except ShopsearchError as exc:
             raise CommandError(str(exc)) from exc
         modes = search.MODES if options["mode"] == "all" else (options["mode"],)
         self.stderr.write(f"Indexing {len(relevance.products)} products into collection {relevance.collection} …")

@@ -7,7 +7,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from shopsearch import sentiment
-from shopsearch.search import NotReady, require_active_space
+from shopsearch.exceptions import ShopsearchError
+from shopsearch.spaces import require_active_space
 
 
 class Command(BaseCommand):
@@ -28,7 +29,7 @@ class Command(BaseCommand):
                 raise CommandError(f"Space #{space.pk} has no sentiment classifier yet: run `manage.py train_sentiment`.")
             holdout = options["holdout"]
             reviews = sentiment.file_reviews(space, options["file"], (lambda i: sentiment.in_holdout(i, holdout)) if holdout else (lambda i: True))
-        except (NotReady, sentiment.SentimentError) as exc:
+        except ShopsearchError as exc:
             raise CommandError(str(exc)) from exc
         predictions = sentiment.predict(classifier.weights, reviews.vectors, reviews.texts)
         result = sentiment.metrics(reviews.labels, [p.label for p in predictions], [p.score for p in predictions])

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from shopsearch import evaluation
+from shopsearch.exceptions import ShopsearchError
 
 
 class Command(BaseCommand):
@@ -33,7 +34,7 @@ class Command(BaseCommand):
                 else:
                     relevance = evaluation.load_relevance_set(options["dataset_dir"])
                     report = evaluation.corelevance(relevance, options["model"], on_batch=bar.update)
-            except (evaluation.RelevanceSetError, OSError) as exc:
+            except (ShopsearchError, OSError) as exc:
                 raise CommandError(str(exc)) from exc
         if options["json"]:
             self.stdout.write(json.dumps(report))

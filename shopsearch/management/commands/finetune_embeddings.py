@@ -4,7 +4,8 @@ queries it never saw before it serves, and roll back to the previous space in on
 from __future__ import annotations
 
 import json
-from datetime import datetime, time as day_start
+from datetime import datetime
+from datetime import time as day_start
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
@@ -14,6 +15,7 @@ from tqdm import tqdm
 
 from shopsearch import finetune, indexing, tasks
 from shopsearch.conf import setting
+from shopsearch.exceptions import ShopsearchError
 
 
 def parse_since(value: str) -> datetime:
@@ -56,7 +58,7 @@ class Command(BaseCommand):
                 report = self._enqueue(options)
             else:
                 report = self._finetune(options)
-        except (finetune.FinetuneError, indexing.SpaceError, ImproperlyConfigured) as exc:
+        except (ShopsearchError, ImproperlyConfigured) as exc:
             raise CommandError(str(exc)) from exc
         if options["json"]:
             self.stdout.write(json.dumps(report, default=str))
@@ -110,7 +112,7 @@ class Command(BaseCommand):
     def _rollback(self, options) -> dict:
         bar = tqdm(unit=" objects", disable=options["no_progress"] or None, file=self.stderr._out, desc="catching up")
         try:
-            report = finetune.rollback(on_batch=lambda kind, n: bar.update(n))
+            report = indexing.rollback(on_batch=lambda kind, n: bar.update(n))
         finally:
             bar.close()
         kept = f"; space #{report['previous']} is kept: --rollback again returns to it" if report["previous"] else ""

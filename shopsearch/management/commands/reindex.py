@@ -9,17 +9,15 @@ from __future__ import annotations
 import json
 import time
 
-from celery import current_app
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from shopsearch import indexing, registry, review_insights, sentiment, tasks
+from shopsearch import indexing, registry, review_insights, sentiment, spaces, tasks
 from shopsearch.conf import setting
+from shopsearch.exceptions import ShopsearchError
 from shopsearch.models import EmbeddingSpace
 
-STALL_SECONDS = 300  # --async gives up waiting when no progress is seen for this long
-WORKER_WAIT_SECONDS = 120  # --async waits this long for a worker to answer (one that is still loading its model)
 
 
 class Command(BaseCommand):
@@ -50,11 +48,10 @@ class Command(BaseCommand):
             return
         kinds = tuple(options["kind"] or [k for k in registry.KINDS if registry.indexed_model(k) is not None])
         try:
-            space = indexing.get_or_create_space(options["model"]) if options["model"] else indexing.ensure_active_space()
+            space = spaces.get_or_create_space(options["model"]) if options["model"] else spaces.ensure_active_space()
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
-        if not space.is_active and space.status != EmbeddingSpace.Status.BUILDING:
-            EmbeddingSpace.objects.filter(pk=space.pk).update(status=EmbeddingSpace.Status.BUILDING)
+        spaces.start_building(space)
         self.stdout.write(f"Indexing {', '.join(kinds)} into space #{space.pk} ({space.model_identity}, {space.dimensions}d)"
                           f"{' — the active space' if space.is_active else '; the active space keeps serving meanwhile'}")
         total = sum(indexing.object_count(kind) for kind in kinds)
@@ -62,9 +59,12 @@ class Command(BaseCommand):
         started = time.monotonic()
         try:
             if options["use_workers"]:
-                summary = self._run_on_workers(space, kinds, batch_size, bar)
+                summary = tasks.reindex_on_workers(space, kinds, batch_size, on_progress=bar.update)
             else:
                 summary = indexing.reindex(space, kinds, batch_size, on_batch=lambda kind, n: bar.update(n))
+        except ShopsearchError as exc:
+            bar.close()
+            raise CommandError(str(exc)) from exc
         except KeyboardInterrupt:
             bar.close()
             self.stderr.write("Interrupted: finished batches are kept; run the same command again to resume. "
@@ -86,8 +86,8 @@ class Command(BaseCommand):
 
     def _switch_over(self, space: EmbeddingSpace) -> bool:
         try:
-            indexing.activate(space)
-        except indexing.SpaceError as exc:
+            spaces.activate(space)
+        except ShopsearchError as exc:
             self.stderr.write(f"Not switched over: {exc}")
             return False
         self.stdout.write(self.style.SUCCESS(f"Search now uses space #{space.pk} ({space.model_identity})."))
@@ -95,34 +95,3 @@ class Command(BaseCommand):
             self.stdout.write("Review sentiment: the new space has no classifier yet; the periodic reconcile trains one from "
                               "the shop's star ratings (or run `manage.py train_sentiment` now). Until then reviews show as unlabelled.")
         return True
-
-    def _run_on_workers(self, space, kinds, batch_size, bar) -> indexing.ReindexSummary:
-        deadline = time.monotonic() + WORKER_WAIT_SECONDS
-        while not current_app.control.ping(timeout=2.0):
-            if time.monotonic() > deadline:
-                raise CommandError(f"--async needs a running Celery worker (`celery -A <project> worker`); none answered "
-                                   f"within {WORKER_WAIT_SECONDS} s. Start one, or run without --async to index in this process.")
-        summary = indexing.ReindexSummary()
-        batches = []
-        for kind in kinds:  # documents first (no model needed), so what is missing can be counted and watched
-            summary.removed += indexing.remove_orphans(kind)
-            for ids in indexing.object_id_batches(kind, batch_size):
-                indexing.sync_documents(kind, ids)
-                batches.append((kind, [str(pk) for pk in ids]))
-        pending = indexing.missing_count(space, kinds)
-        summary.skipped = bar.total - pending
-        for kind, ids in batches:
-            tasks.index_objects.apply_async((kind, ids, space.pk))
-        bar.update(summary.skipped)
-        last_change, remaining = time.monotonic(), pending
-        while remaining:
-            time.sleep(1.0)
-            now_missing = indexing.missing_count(space, kinds)
-            if now_missing != remaining:
-                bar.update(remaining - now_missing)
-                remaining, last_change = now_missing, time.monotonic()
-            elif time.monotonic() - last_change > STALL_SECONDS:
-                break
-        summary.embedded = pending - remaining
-        summary.failed = remaining
-        return summary

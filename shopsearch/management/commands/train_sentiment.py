@@ -1,14 +1,14 @@
 """Train the review sentiment classifier of the active embedding space from star ratings, and apply it."""
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from shopsearch import review_insights, sentiment
-from shopsearch.search import NotReady, require_active_space
+from shopsearch.exceptions import ShopsearchError
+from shopsearch.spaces import require_active_space
 
 
 class Command(BaseCommand):
@@ -27,17 +27,13 @@ class Command(BaseCommand):
             raise CommandError(f"--file: no such file: {options['file']}")
         try:
             space = require_active_space()
-            classifier, result = sentiment.train_classifier(space, options["file"], options["holdout"])
-            review_insights.refresh_all(space)  # the review sentences take the new classifier's labels too
-        except (NotReady, sentiment.SentimentError) as exc:
+            classifier, result = review_insights.train_sentiment(space, options["file"], options["holdout"])
+        except ShopsearchError as exc:
             raise CommandError(str(exc)) from exc
-        metrics, trained_on = result["cross_validated"], classifier.trained_on
+        metrics = result["cross_validated"]
         self.stdout.write(f"Trained on {result['reviews']} reviews and their titles (space #{space.pk}, {space.model_identity})")
         if options["save_default"]:
-            options["save_default"].parent.mkdir(parents=True, exist_ok=True)
-            options["save_default"].write_bytes(gzip.compress(json.dumps({
-                "space": sentiment.space_identity(space), "weights": classifier.weights, "metrics": metrics, "trained_on": trained_on,
-            }).encode(), mtime=0))
+            sentiment.write_default(classifier, options["save_default"])
         self.stdout.write(self.style.SUCCESS(
             f"Classifier #{classifier.pk} active for space #{space.pk}: cross-validated balanced accuracy "
             f"{metrics['balanced_accuracy']:.3f}, macro-F1 {metrics.get('macro_f1_3class', float('nan')):.3f}"))
