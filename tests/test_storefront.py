@@ -77,3 +77,64 @@ def test_unknown_product_is_a_plain_404_page(rated, client, settings):
 
 def test_storefront_turns_review_matching_on_when_the_shop_has_reviews(rated, client):
     assert 'data-reviews="true"' in client.get("/").content.decode()
+
+
+@pytest.fixture
+def dated(clusters, run_on_commit):
+    """coat0 with five reviews, four about its size, dated across two months (hand-computed: June 2 reviews, mean
+    4.5 stars; July 3, mean 2.67), and its sentences analysed."""
+    from datetime import datetime, timezone
+
+    from catalog.models import Product
+
+    coat = Product.objects.get(pk=clusters["coat0"])
+    rows = [("2026-06-03", 5, "Warm and lovely. It runs small, I had to size up."), ("2026-06-20", 4, "It runs small. Order a size up."),
+            ("2026-07-01", 2, "Way too tight, it runs small."), ("2026-07-09", 5, "True to size and warm."),
+            ("2026-07-30", 1, "Scratchy wool, the seams split.")]
+
+    def create():
+        for n, (day, rating, text) in enumerate(rows):
+            review = Review.objects.create(external_id=f"d{n}", product=coat, text=text, rating=rating)
+            review.created = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+            review.save()
+
+    run_on_commit(create)
+    return clusters
+
+
+def test_product_page_shows_the_monthly_trend_and_which_way_the_size_errs(dated, client):
+    html = client.get(f"/products/{dated['coat0']}/").content.decode()
+    assert 'id="trend"' in html
+    trend = html[html.index('id="trend"'):html.index("</table>", html.index('id="trend"'))]
+    assert trend.index("2026-06") < trend.index("4.5 out of 5") < trend.index("2026-07") < trend.index("2.7 out of 5")  # oldest first
+    verdict = " ".join(html[html.index('class="fit-verdict"'):html.index("</p>", html.index('class="fit-verdict"'))].split())
+    assert "Runs small</strong>, going by the 4 reviews that say how the size runs: 3 runs small, 1 true to size, 0 runs large." in verdict
+    assert 'id="aspects"' in html and "size/fit" in html
+
+
+def test_one_month_of_reviews_is_no_trend(rated, client):
+    assert 'id="trend"' not in client.get(f"/products/{rated['coat0']}/").content.decode()  # both reviews written today
+
+
+def test_the_cached_sentiment_answer_follows_every_edit(dated, run_on_commit):
+    from shopsearch import review_insights, spaces
+
+    space = spaces.active_space()
+    before = review_insights.product_sentiment(space, dated["coat0"])
+    assert review_insights.product_sentiment(space, dated["coat0"]) == before  # read from the cache
+    review = Review.objects.get(external_id="d3")
+    review.text = "Runs small, I had to size up."
+    run_on_commit(review.save)
+    after = review_insights.product_sentiment(space, dated["coat0"])
+    assert (before["fit"]["reviews"]["small"], after["fit"]["reviews"]["small"]) == (3, 4)
+
+
+def test_shoppers_also_viewed_comes_from_sessions_that_viewed_both(rated, client):
+    from shopsearch.models import Event
+
+    views = {"s1": ["coat0", "coat1", "dress0"], "s2": ["coat0", "coat1"], "s3": ["coat0", "dress1"], "s4": ["dress1"]}
+    Event.objects.bulk_create([Event(type="view", session_id=session, product_id=rated[key]) for session, keys in views.items() for key in keys])
+    html = client.get(f"/products/{rated['coat0']}/").content.decode()
+    shown = html[html.index('id="also-viewed"'):]
+    assert "Wool coat for winter, warm and heavy, style B" in shown  # coat1: two sessions viewed both
+    assert "Linen dress" not in shown  # dress0 and dress1: one co-viewing session each

@@ -1,7 +1,7 @@
-/* The product page: records the view, the add-to-cart button, aspects from the sentiment API, answers to a
-   shopper's question from the review-search API, similar products and the recently viewed list. The server already
-   drew the product's facts and its star counts; everything here only adds to them, so a slow or failing call
-   leaves the rest of the page usable. The API's highlight (HTML-escaped by the server, sentence in <mark>) is the
+/* The product page: records the view, the add-to-cart button, answers to a shopper's question from the
+   review-search API, similar products and the recently viewed list. The server already drew the product's facts and
+   what its reviews say (stars, trend, aspects, size, also viewed); everything here only adds to them, so a slow or
+   failing call leaves the rest of the page usable. The API's highlight (HTML-escaped by the server, sentence in <mark>) is the
    only HTML inserted. */
 (function () {
   "use strict";
@@ -25,8 +25,7 @@
     node.append(...children);
     return node;
   };
-  const percent = (share) => `${Math.round(100 * share)}%`;
-
+  
   document.getElementById("add-to-cart").addEventListener("click", () => {
     events.track("add_to_cart", id);
     events.flush(false);
@@ -55,35 +54,6 @@
     if (!recent.length) return;
     document.getElementById("recent").replaceChildren(...recent.slice(0, 6).map((item) => productCard({...item, rating: null})));
     document.getElementById("recent-section").hidden = false;
-  }
-
-  function aspectRow(aspect) {
-    const positive = aspect.share_positive, negative = aspect.share_negative;
-    const bar = element("span", {className: "split"});
-    bar.setAttribute("aria-hidden", "true");
-    bar.style.setProperty("--positive", percent(positive));
-    bar.style.setProperty("--negative", percent(negative));
-    const examples = aspect.examples.slice(0, 2).map((example) =>
-      element("li", {className: example.sentiment || ""}, element("q", {textContent: example.sentence})));
-    return element("li", {className: "aspect"},
-      element("h4", {textContent: aspect.name}),
-      element("p", {className: "meta", textContent: `${aspect.mentions} mention${aspect.mentions === 1 ? "" : "s"} in ${aspect.reviews} review${aspect.reviews === 1 ? "" : "s"}: ${percent(positive)} positive, ${percent(negative)} negative`}),
-      bar, element("ul", {className: "examples"}, ...examples));
-  }
-
-  async function aspects() {
-    const box = document.getElementById("aspects");
-    if (!box) return;
-    try {
-      const body = await getJson(`${base}sentiment/`);
-      const talked = body.aspects.filter((aspect) => aspect.mentions > 0).sort((a, b) => b.mentions - a.mentions);
-      box.replaceChildren(talked.length ? element("ul", {className: "aspect-list"}, ...talked.slice(0, 8).map(aspectRow))
-                                        : element("p", {textContent: "Reviews do not single out any aspect yet."}));
-    } catch (error) {
-      box.replaceChildren(element("p", {className: "status error", textContent: `Aspects are not available: ${error.message}`}));
-    } finally {
-      box.removeAttribute("aria-busy");
-    }
   }
 
   const ask = document.getElementById("ask");
@@ -116,5 +86,4 @@
 
   similar();
   showRecent();
-  aspects();
 })();
