@@ -29,7 +29,7 @@ NOISE = 0.005
 
 
 def retrieve(relevance, space) -> list[dict]:
-    from shopsearch import search
+    from shopsearch import query_understanding, search
     from shopsearch.models import Document
 
     object_ids = dict(Document.objects.filter(collection=relevance.collection, kind="product").values_list("pk", "object_id"))
@@ -37,10 +37,13 @@ def retrieve(relevance, space) -> list[dict]:
     for qrel in relevance.qrels:
         grades[(qrel.query_id, qrel.doc_id)] = qrel.relevance
     rows = []
-    for qid, text in relevance.queries.items():
-        keyword = search.keyword_matches(text, search.Filters(), DEPTH, relevance.collection)
+    for qid, typed in relevance.queries.items():
+        meant = query_understanding.interpret(typed, search.Filters(), relevance.collection)  # as search does
+        text = meant.keyword_text
+        keyword = search.keyword_matches(text, meant.filters, DEPTH, relevance.collection)
+        query_vector = search.encode_query(space, meant.semantic_text)
         vector = [(doc, 1.0 - distance) for doc, distance in
-                  search.nearest_products(space, search.encode_query(space, text), search.Filters(), DEPTH, collection=relevance.collection)]
+                  search.nearest_products(space, query_vector, meant.filters, DEPTH, collection=relevance.collection)]
         rows.append({"qid": qid, "text": text, "keyword": keyword, "vector": vector, "object_ids": object_ids,
                      "grades": {object_ids[doc]: grades.get((qid, object_ids[doc]), 0) for doc in {m.id for m in keyword} | {d for d, _ in vector}}})
     return rows

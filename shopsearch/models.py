@@ -7,6 +7,7 @@ recipe); vectors of different spaces are never compared, and exactly one space i
 """
 from __future__ import annotations
 
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -71,6 +72,22 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.object_id}: {self.title[:60]}"
+
+
+class Word(models.Model):
+    """One word of a collection's product texts and how many products have it: the vocabulary typo correction
+    reads (vocabulary.py keeps it current; the trigram index finds the words near a misspelt one)."""
+
+    collection = models.CharField(max_length=100, default=SHOP_COLLECTION, blank=True)
+    word = models.CharField(max_length=40)
+    documents = models.IntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["collection", "word"], name="shopsearch_word_once")]
+        indexes = [GinIndex(fields=["word"], name="shopsearch_word_trgm", opclasses=["gin_trgm_ops"])]
+
+    def __str__(self) -> str:
+        return f"{self.word} ({self.documents})"
 
 
 class Embedding(models.Model):

@@ -1,6 +1,8 @@
-"""Query-adaptive fusion and the honest "no match", through the API on the real stack (real model, PostgreSQL):
-the fusion weights in explain follow what the query gives, a nonsense query is marked `none`, a named product `good`.
-Hand-written products (tests/data/relevance_tiny) among real demo items, as in test_hybrid_search."""
+"""Query-adaptive fusion, the honest "no match", typo correction and query understanding, through the API on the
+real stack (real model, PostgreSQL): the fusion weights in explain follow what the query gives, a nonsense query is
+marked `none`, a named product `good`; a misspelt description word is corrected and shown, "under 50" is a price
+filter that no longer matches product #50, a named category is boosted. Hand-written products
+(tests/data/relevance_tiny) among real demo items, as in test_hybrid_search."""
 from __future__ import annotations
 
 import math
@@ -8,6 +10,8 @@ import math
 import pytest
 from rest_framework.test import APIClient
 
+from catalog.models import Category, Product
+from shopsearch import indexing, vocabulary
 from shopsearch import search as search_module
 
 from .test_hybrid_search import load_catalogue
@@ -61,3 +65,47 @@ def test_adaptive_fusion_by_hand(settings):
     fused = dict(search_module.fuse([(1, 2.0), (2, 1.0), (3, 0.0)], [(2, 0.9), (4, 0.5)], evidence=evidence))
     logits = {1: -1 + 2.0, 2: -1 + 2.0 * 0.5 + 1.0, 3: -1.0, 4: -1.0}
     assert fused == pytest.approx({doc: 1 / (1 + math.exp(-logit)) for doc, logit in logits.items()})
+
+
+@pytest.mark.model
+def test_typos_prices_and_categories_are_understood(catalogue):
+    # "reinforced" is only in the description of the merino socks (p4); one letter swapped, it is corrected and shown
+    typo = search(q="reinforsed socks", explain="true")
+    assert typo["corrected_query"] == "reinforced socks"
+    assert typo["results"][0]["id"] == catalogue["p4"]
+    assert typo["results"][0]["explain"]["corrections"] == {"reinforsed": "reinforced"}
+    assert search(q="reinforced socks")["corrected_query"] is None  # a word the catalogue has is never changed
+    assert search(q="reinforsed socks", understand="false")["corrected_query"] is None
+
+    # "under 50" is a price filter, and no longer a word: product #50 (priced within it) is not matched by it
+    intimate = Category.objects.get_or_create(name="Intimate")[0]
+    numbered = Product.objects.create(external_id="n50", title="Intimates #50", description="Intimates from the Intimate department.",
+                                      category=intimate, price=30)
+    indexing.index_objects("product", [numbered.pk])
+    assert search(q="intimates 50", mode="keyword")["results"][0]["id"] == str(numbered.pk)  # as a word it would match
+    priced = search(q="socks under 50", mode="keyword")
+    assert priced["understood"]["max_price"] == "50.00" and priced["understood"]["removed"] == ["under 50"]
+    assert priced["results"] and str(numbered.pk) not in [hit["id"] for hit in priced["results"]]
+    assert all(float(hit["price"]) <= 50 for hit in search(q="socks under 50", page_size=100)["results"])
+    assert search(q="socks under 50", understand="false")["understood"] is None
+
+    # a query naming a category boosts that category's products (odds doubled), never filters the others out
+    plain = search(q="home lamp", explain="true", understand="false", page_size=50)
+    understood = search(q="home lamp", explain="true", page_size=50)
+    assert understood["understood"]["categories"] == ["Home"]
+    assert understood["results"][0]["explain"]["understood"]["categories"] == ["Home"]
+    before = {hit["id"]: (hit["category"], hit["score"]) for hit in plain["results"]}
+    after = {hit["id"]: hit["score"] for hit in understood["results"]}
+    common = [doc for doc in before if doc in after]
+    assert any(before[doc][0] != "Home" for doc in common), "the other categories stay in the results"
+    for doc in common:
+        category, score = before[doc]
+        expected = score if category != "Home" else 2 * score / (1 - score) / (1 + 2 * score / (1 - score))
+        assert after[doc] == pytest.approx(expected, rel=1e-6)
+
+
+def test_edit_distance_and_allowed_edits():
+    assert vocabulary.edit_distance("jaket", "jacket") == 1
+    assert vocabulary.edit_distance("jaens", "jeans") == 1  # a swap of neighbours is one edit
+    assert vocabulary.edit_distance("kitten", "sitting") == 3
+    assert [vocabulary.allowed_edits(n) for n in (4, 5, 8, 9)] == [0, 1, 1, 2]
