@@ -98,6 +98,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_EXAMPLES": 50,  # most ids in `positive` (and in `negative`) of one recommendations request
     "SESSION_RECENT_VIEWS": 20,  # for-session: the session's most recent views that count
     "SESSION_RECENCY_DECAY": 0.7,  # for-session: the k-th most recent view weighs decay^(k-1)
+    "ALSO_VIEWED_MIN_SESSIONS": 2,  # shoppers also viewed: fewest sessions that viewed both products (one would publish one shopper's path)
     "TRENDING_DAYS": 7,  # trending: default window of events, in days
     "TRENDING_HALF_LIFE_HOURS": 24.0,  # trending: an event's weight halves every this many hours
     "TRENDING_EVENT_WEIGHTS": {"view": 1.0, "click": 2.0, "add_to_cart": 4.0},  # trending: what each event type counts
@@ -117,7 +118,6 @@ DEFAULTS: dict[str, Any] = {
         {"name": "price/value", "phrases": ["the price", "worth the money", "too expensive", "bought it on sale"]},
         {"name": "size/fit", "phrases": ["runs small", "runs large", "true to size", "order a size up", "the fit"], "threshold": 0.45},
         {"name": "comfort", "phrases": ["comfortable to wear", "uncomfortable", "soft and cozy"]},
-    "ALSO_VIEWED_MIN_SESSIONS": 2,  # shoppers also viewed: fewest sessions that viewed both products (one would publish one shopper's path)
         {"name": "delivery/shipping", "phrases": ["fast shipping", "the package arrived late", "delivery"]},
         {"name": "durability", "phrases": ["fell apart after a few washes", "holds up well over time", "it ripped"], "threshold": 0.45},
         {"name": "appearance/look", "phrases": ["looks beautiful", "the color", "the pattern is pretty", "looks different than the picture"]},
