@@ -12,9 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, setup_django  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, machine, setup_django  # noqa: E402
 
 
 def main() -> None:
