@@ -15,7 +15,7 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS
-from .registry import KINDS
+from .registry import FACET_NAME, FACET_TYPES, KINDS
 
 
 def check_settings(app_configs=None, **kwargs) -> list[CheckMessage]:
@@ -26,7 +26,7 @@ def check_settings(app_configs=None, **kwargs) -> list[CheckMessage]:
                       hint='Write SHOPSEARCH = {"PRODUCT_MODEL": "shop.Product", ...}.', id="shopsearch.E001")]
     messages = [unknown_key(key) for key in configured if key not in DEFAULTS]
     messages += [wrong_type(key, value) for key, value in configured.items() if key in DEFAULTS and not fits(DEFAULTS[key], value)]
-    messages += model_errors(configured) + document_errors(configured)
+    messages += model_errors(configured) + document_errors(configured) + facet_errors(configured)
     if not configured.get("PRODUCT_MODEL"):
         messages.append(Warning("SHOPSEARCH['PRODUCT_MODEL'] is not set: no products are indexed or searchable.",
                                 hint="Set it to your product model's label, e.g. 'shop.Product', and PRODUCT_DOCUMENT to its document function.",
@@ -83,6 +83,37 @@ def model_errors(configured: dict) -> list[Error]:
                                 hint="Use '<app_label>.<ModelName>' of an app in INSTALLED_APPS, e.g. 'shop.Product'.",
                                 id="shopsearch.E004"))
     return errors
+
+
+def facet_errors(configured: dict) -> list[Error]:
+    """PRODUCT_FACETS entries that the API could not turn into filters: a name unusable as attr.<name>, an unknown
+    type or key, bucket edges that are not numbers (or given for a facet that is not a number)."""
+    facets = configured.get("PRODUCT_FACETS") or {}
+    if not isinstance(facets, dict):
+        return []  # wrong_type reports it
+    errors = []
+    for name, spec in facets.items():
+        spec = {"type": spec} if isinstance(spec, str) else spec
+        problem = None
+        if not isinstance(name, str) or not FACET_NAME.match(name):
+            problem = "its name must be 1-50 letters, digits, '_' or '-' (the filter parameter is attr.<name>)"
+        elif not isinstance(spec, dict) or set(spec) - {"type", "label", "buckets"}:
+            problem = 'each entry is "string" | "number" | "boolean", or a dict of type, label and buckets'
+        elif spec.get("type", "string") not in FACET_TYPES:
+            problem = f"type {spec.get('type')!r} is none of {', '.join(FACET_TYPES)}"
+        elif "buckets" in spec and (spec.get("type") != "number" or not isinstance(spec["buckets"], (list, tuple))
+                                    or not all(is_number(edge) for edge in spec["buckets"])):
+            problem = "buckets are a list of numbers, for a number facet"
+        if problem:
+            errors.append(Error(f"SHOPSEARCH['PRODUCT_FACETS'][{name!r}] = {spec!r}: {problem}.",
+                                hint='e.g. {"colour": "string", "eco": "boolean", '
+                                     '"waist": {"type": "number", "buckets": [30, 32, 34]}}',
+                                id="shopsearch.E007"))
+    return errors
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def document_errors(configured: dict) -> list[CheckMessage]:

@@ -79,6 +79,11 @@ DEFAULTS: dict[str, Any] = {
     "REVIEW_WEIGHT": 1.0,  # reviews=true: weight of the products whose reviews match the query, in fusion
     "REVIEW_CANDIDATES": 300,  # reviews=true: nearest reviews that vote for their products (best review counts)
     "PRICE_BUCKETS": [25, 50, 100, 200, 500],  # edges of the price facet's buckets
+    # Attribute facets the product documents fill (registry.py): name -> "string" | "number" | "boolean", or
+    # {"type": ..., "label": ..., "buckets": [edges of a number facet's ranges]}; filtered as attr.<name>=...
+    "PRODUCT_FACETS": {},
+    "FACET_VALUES": 20,  # most values an attribute facet lists (by count; values being filtered on are always listed)
+    "RATING_FACET_STEPS": [4, 3, 2, 1],  # the rating facet: products whose mean review rating is at least each step
     "HNSW_EF_CONSTRUCTION": 64,
     # Sentiment (sentiment.py): weight of the lexicon features beside the embedding and TF-IDF features,
     # regularisation, the fewest reviews a word or bigram must occur in to be a feature, and the fewest reviews per

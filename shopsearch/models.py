@@ -53,6 +53,9 @@ class Document(models.Model):
     title = models.TextField(blank=True)
     description = models.TextField(blank=True)
     attributes = models.JSONField(default=dict, blank=True)
+    # Declared attribute facets (registry.facet_values): {"size": ["S", "M"], "waist": [32], "eco": [true]}, always
+    # lists, so one containment test (`@>`, GIN index) filters single- and multi-valued facets alike.
+    facets = models.JSONField(default=dict, blank=True)
     text = models.TextField(help_text="Exactly the text that is embedded (registry recipe).")
     category = models.CharField(max_length=200, null=True, blank=True)
     price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
@@ -68,6 +71,7 @@ class Document(models.Model):
         indexes = [
             models.Index(fields=["kind", "product_id"], name="shopsearch_doc_product"),
             models.Index(fields=["kind", "category"], name="shopsearch_doc_category"),
+            GinIndex(fields=["facets"], name="shopsearch_doc_facets", opclasses=["jsonb_path_ops"]),
         ]
 
     def __str__(self) -> str:

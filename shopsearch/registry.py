@@ -5,14 +5,20 @@ The plugin never imports the shop's apps. `SHOPSEARCH["PRODUCT_MODEL"]` names th
 filter values the product has; the same two settings exist for reviews. The text that gets embedded is made from
 those documents here, in `product_text` and `review_text`: the single place to change the recipe (then bump
 `RECIPE_VERSION` so a new embedding space is built).
+
+Attribute facets (colour, size, material, ...) are declared once, in `SHOPSEARCH["PRODUCT_FACETS"]` (name → type,
+as Algolia's `attributesForFaceting` or Meilisearch's `filterableAttributes`), so the API can validate a filter and
+the schema can list it without looking at a single product; each document gives its values in `facets`, which
+`facet_values` checks against the declaration and turns into what is stored (a list of distinct values per facet).
 """
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Sequence
 
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
@@ -25,6 +31,11 @@ Kind = Literal["product", "review"]
 KINDS: tuple[Kind, ...] = ("product", "review")
 RECIPE = "p1"  # version of the recipe functions below; part of every embedding space's identity
 
+FacetType = Literal["string", "number", "boolean"]
+FACET_TYPES: tuple[FacetType, ...] = ("string", "number", "boolean")
+FacetValue = str | int | float | Decimal | bool
+FACET_NAME = re.compile(r"^[A-Za-z0-9_-]{1,50}$")  # the API's parameter is attr.<name> (attr.<name>.min for numbers)
+
 
 @dataclass(frozen=True)
 class ProductDocument:
@@ -36,6 +47,74 @@ class ProductDocument:
     category: str | None = None
     price: Decimal | None = None
     in_stock: bool = True
+    # Values of declared attribute facets (PRODUCT_FACETS): one value or a list of them (sizes, colours). Filter
+    # values only: they are not embedded (put what should be searchable in `attributes`).
+    facets: dict[str, FacetValue | Sequence[FacetValue]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Facet:
+    """An attribute facet the shop declared: its name (the API's `attr.<name>`), type, label, and for numbers the
+    edges of the ranges the facet counts (like PRICE_BUCKETS)."""
+
+    name: str
+    type: FacetType
+    label: str
+    buckets: tuple[Decimal, ...] = ()
+
+
+def declared_facets() -> dict[str, Facet]:
+    """The shop's attribute facets by name, in the order SHOPSEARCH["PRODUCT_FACETS"] declares them.
+
+    Each entry is `name: "string" | "number" | "boolean"` or `name: {"type": ..., "label": ..., "buckets": [...]}`
+    (checks.py reports a malformed one at start-up)."""
+    declared = {}
+    for name, spec in (setting("PRODUCT_FACETS") or {}).items():
+        spec = {"type": spec} if isinstance(spec, str) else dict(spec)
+        label = spec.get("label") or str(name).replace("_", " ").capitalize()
+        buckets = tuple(sorted(Decimal(str(edge)) for edge in spec.get("buckets", ())))
+        declared[str(name)] = Facet(str(name), spec.get("type", "string"), label, buckets)
+    return declared
+
+
+def facet_values(doc: ProductDocument) -> dict[str, list]:
+    """What is stored of `doc.facets`: per declared facet a list of its distinct values (strings, JSON numbers or
+    booleans), facets without a value left out. An undeclared name or a value of the wrong type is the shop's
+    mistake, said with the name and value (before anything is written)."""
+    declared = declared_facets()
+    stored: dict[str, list] = {}
+    for name, given in doc.facets.items():
+        facet = declared.get(name)
+        if facet is None:
+            known = ", ".join(declared) or "none"
+            raise ImproperlyConfigured(f"The product document of {doc.title!r} has a facet {name!r} that "
+                                       f"SHOPSEARCH['PRODUCT_FACETS'] does not declare (declared: {known}); "
+                                       "declare it or leave it out.")
+        values = given if isinstance(given, (list, tuple, set, frozenset)) else [given]
+        typed = [_typed(facet, value, doc) for value in values if value is not None and str(value).strip() != ""]
+        if typed:
+            stored[name] = list(dict.fromkeys(typed))
+    return stored
+
+
+def _typed(facet: Facet, value: Any, doc: ProductDocument) -> str | int | float | bool:
+    """One facet value as stored: strings trimmed, numbers as JSON numbers, booleans from a bool or from
+    true/false/yes/no/1/0."""
+    if facet.type == "string":
+        return str(value).strip()
+    if facet.type == "boolean":
+        word = str(value).strip().lower()
+        if isinstance(value, bool) or word in ("true", "false", "yes", "no", "1", "0"):
+            return value if isinstance(value, bool) else word in ("true", "yes", "1")
+    else:
+        try:
+            number = Decimal(str(value).strip())
+        except ArithmeticError:
+            number = None
+        if number is not None and number.is_finite() and not isinstance(value, bool):
+            return int(number) if number == number.to_integral_value() else float(number)
+    raise ImproperlyConfigured(f"The product document of {doc.title!r} gives facet {facet.name!r} the value {value!r}, "
+                               f"which is not a {facet.type}; give a {facet.type} or leave the value out.")
 
 
 @dataclass(frozen=True)

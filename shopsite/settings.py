@@ -179,6 +179,14 @@ SHOPSEARCH = {
     "PRODUCT_DOCUMENT": "catalog.search.product_document",
     "REVIEW_MODEL": "catalog.Review",
     "REVIEW_DOCUMENT": "catalog.search.review_document",
+    # What shoppers filter by besides category, price, stock and rating: the clothing catalogue's class, department
+    # and division (the CC0 data's only facts about an item), and the Luma catalogue's attributes (scripts/demo
+    # --catalogue luma); a facet the loaded catalogue has no values of is never shown.
+    "PRODUCT_FACETS": {
+        "class": "string", "department": "string", "division": "string",
+        "color": {"type": "string", "label": "Colour"}, "size": "string", "material": "string", "pattern": "string",
+        "climate": "string", "activity": "string", "eco_collection": {"type": "boolean", "label": "Eco collection"},
+    },
 }
 if os.environ.get("SHOPSEARCH_MODEL"):
     SHOPSEARCH["MODEL"] = os.environ["SHOPSEARCH_MODEL"]
