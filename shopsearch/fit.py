@@ -12,22 +12,27 @@ Each review counts once, with the direction most of its size/fit sentences take;
 direction most of those reviews take, true to size on a tie (errors that cancel out), and none until
 FIT_MIN_REVIEWS reviews say anything. Measured on judged demo sentences: tests/data/fit (README there).
 """
+
 from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from .conf import setting
 
 DIRECTIONS = ("small", "true_to_size", "large")
 VERDICTS = {"small": "runs small", "true_to_size": "true to size", "large": "runs large"}
 
-_AMOUNT = r"(?:(?:a|an|very|really|super|pretty|quite|slightly|little|bit|tad|way|full|half|at|least|one|two|1|2|size|sizes|too|so|" \
-          r"extremely|incredibly|definitely|kind|of|somewhat|more|on|the|side|just|much)\s+)*"
+_AMOUNT = (
+    r"(?:(?:a|an|very|really|super|pretty|quite|slightly|little|bit|tad|way|full|half|at|least|one|two|1|2|size|sizes|too|so|"
+    r"extremely|incredibly|definitely|kind|of|somewhat|more|on|the|side|just|much)\s+)*"
+)
 _RUN = r"\b(?:run|runs|running|ran|fits?|fitting|fitted|is|was|are|were|seems?|felt|feels?|cut)\s+"
-_UP = r"\b(?:size[ds]?|sizing|go|goes|going|gone|went|order|ordered|ordering|get|got|buy|bought|need|needed|exchange[ds]?|exchanging)\s+" \
-      r"(?:(?:a|one|two|1|2|whole|full|half|way|all\s+the\s+way)\s+)?(?:sizes?\s+)?(?:or\s+two\s+)?"
+_UP = (
+    r"\b(?:size[ds]?|sizing|go|goes|going|gone|went|order|ordered|ordering|get|got|buy|bought|need|needed|exchange[ds]?|exchanging)\s+"
+    r"(?:(?:a|one|two|1|2|whole|full|half|way|all\s+the\s+way)\s+)?(?:sizes?\s+)?(?:or\s+two\s+)?"
+)
 _CUES = {
     "small": [
         _RUN + _AMOUNT + r"(?:small|smaller|tight|snug|tiny)\b",
@@ -53,7 +58,9 @@ _CUES = {
         r"\b(?:my|the)\s+(?:usual|normal|regular|typical|standard)\s+size\s+(?:fits?|was|is)\b",
     ],
 }
-_PATTERNS = {direction: re.compile("|".join(f"(?:{cue})" for cue in cues), re.IGNORECASE) for direction, cues in _CUES.items()}
+_PATTERNS = {
+    direction: re.compile("|".join(f"(?:{cue})" for cue in cues), re.IGNORECASE) for direction, cues in _CUES.items()
+}
 # A negator up to three words before a cue denies it ("not too small", "doesn't run large", "never had to size up").
 _NEGATED = re.compile(r"(?:\b(?:not|no|never|nor|without)|n't|n’t)\s+(?:\S+\s+){0,3}$", re.IGNORECASE)
 _CONTRAST = re.compile(r"\b(?:but|however|though|although|yet)\b", re.IGNORECASE)
@@ -71,7 +78,8 @@ def _cues(text: str) -> set[str]:
 
 
 def sentence_direction(text: str) -> str | None:
-    """"small", "true_to_size" or "large": which way one size/fit sentence says the size errs; None when it does not say."""
+    """Which way one size/fit sentence says the size errs: "small", "true_to_size" or "large"; None when it does
+    not say."""
     clauses = _CONTRAST.split(text)
     for clause in (clauses[-1], text) if len(clauses) > 1 else (text,):
         cues = _cues(clause)
@@ -114,5 +122,15 @@ def product_fit(sentences_by_review: Mapping[object, Sequence[str]]) -> dict:
     verdict = None
     if said and said >= int(setting("FIT_MIN_REVIEWS")):
         top = max(counts.values())
-        verdict = "true_to_size" if counts["true_to_size"] == top or counts["small"] == counts["large"] == top else max(counts, key=counts.get)
-    return {"verdict": verdict, "label": VERDICTS.get(verdict), "reviews": counts, "reviews_saying": said, "examples": examples}
+        verdict = (
+            "true_to_size"
+            if counts["true_to_size"] == top or counts["small"] == counts["large"] == top
+            else max(counts, key=counts.get)
+        )
+    return {
+        "verdict": verdict,
+        "label": VERDICTS.get(verdict),
+        "reviews": counts,
+        "reviews_saying": said,
+        "examples": examples,
+    }
