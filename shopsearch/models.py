@@ -402,7 +402,43 @@ class ConsoleJob(models.Model):
             ("build_space", "Can build a new embedding space"),
             ("train_sentiment", "Can train the review sentiment classifier"),
             ("discover_aspects", "Can discover review aspects"),
+            ("finetune", "Can fine-tune the embedding model"),
+            ("compute_map", "Can compute the embedding map"),
         ]
 
     def __str__(self) -> str:
         return f"{self.action} ({self.status})"
+
+
+class EmbeddingMap(models.Model):
+    """A 2-D projection of one space's product vectors, for the console's map (embedding_map.py): the fitted
+    projection as plain numbers (so a query is placed by the same one) and every product's coordinates."""
+
+    space = models.OneToOneField(EmbeddingSpace, on_delete=models.CASCADE, related_name="map")
+    method = models.CharField(max_length=20)
+    mean = models.JSONField(help_text="the product vectors' mean, subtracted before projecting")
+    components = models.JSONField(help_text="the two projection axes (unit vectors of the space)")
+    explained_variance = models.JSONField(help_text="share of the vectors' variance along each axis")
+    points = models.JSONField(help_text="[[product id, x, y], ...]")
+    products = models.PositiveIntegerField()
+    seconds = models.FloatField(help_text="how long reading the vectors and fitting took")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"map of space #{self.space_id} ({self.products} products, {self.method})"
+
+
+class TaskFailure(models.Model):
+    """A Celery task of shopsearch's that failed for good (retries spent) or a console job that failed: the
+    dashboard's "failed in the last 24 h" (tasks.record_failure, from Celery's task_failure signal)."""
+
+    task = models.CharField(max_length=200)
+    task_id = models.CharField(max_length=100, blank=True, default="")
+    error = models.TextField()
+    failed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["failed_at"], name="shopsearch_failure_time")]
+
+    def __str__(self) -> str:
+        return f"{self.task} failed at {self.failed_at:%Y-%m-%d %H:%M:%S}"
