@@ -90,7 +90,10 @@
     controller = new AbortController();
     list.setAttribute("aria-busy", "true");
     try {
-      const body = await getJson(apiQuery(state), controller.signal);
+      // the shopper's signed session id goes with the search, so the owner's search log can tie searches to clicks
+      const session = window.shopsearchEvents ? await window.shopsearchEvents.ensureSession().catch(() => "") : "";
+      if (ticket !== latest) return;
+      const body = await getJson(apiQuery(state, session ? {session} : {}), controller.signal);
       if (ticket !== latest) return;  // a newer search has started since
       await render(body, ticket);
     } catch (error) {
