@@ -7,12 +7,15 @@ multi-valued and number facets with the real model and a real worker."""
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework.test import APIClient
 
 from catalog.models import Category, Product, Review
-from shopsearch import indexing, spaces
+from shopsearch import checks, indexing, spaces
+from shopsearch.registry import ProductDocument, facet_values
 
 from .conftest import demo_rows
 
@@ -138,3 +141,30 @@ def test_the_schema_lists_the_declared_attribute_filters(api):
     assert {"attr.department", "attr.division", "min_rating"} <= set(parameters)
     facets = schema["components"]["schemas"]["Facets"]["properties"]
     assert {"rating", "attributes"} <= set(facets)
+
+
+@pytest.mark.parametrize(
+    ("declared", "says"),
+    [
+        ({"colour": "text"}, "type 'text' is none of string, number, boolean"),
+        ({"size.min": "string"}, "its name must be 1-50 letters"),
+        ({"colour": {"type": "string", "buckets": [1]}}, "buckets are a list of numbers, for a number facet"),
+        ({"waist": {"type": "number", "bucket": [30]}}, "a dict of type, label and buckets"),
+    ],
+)
+def test_the_system_check_rejects_a_malformed_facet_declaration(settings, declared, says):
+    settings.SHOPSEARCH = {**settings.SHOPSEARCH, "PRODUCT_FACETS": declared}
+    (error,) = [message for message in checks.check_settings() if message.id == "shopsearch.E007"]
+    assert says in error.msg and "PRODUCT_FACETS" in error.msg
+
+
+def test_document_facet_values_are_typed_by_the_declaration(settings):
+    declared = {"size": "string", "waist": "number", "eco": "boolean"}
+    settings.SHOPSEARCH = {**settings.SHOPSEARCH, "PRODUCT_FACETS": declared}
+    given = {"size": ["S", "M", "S", ""], "waist": ["30", 31.5, Decimal("32")], "eco": "Yes"}
+    doc = ProductDocument(title="Short", facets=given)
+    assert facet_values(doc) == {"size": ["S", "M"], "waist": [30, 31.5, 32], "eco": [True]}
+    with pytest.raises(ImproperlyConfigured, match=r"facet 'colour' that SHOPSEARCH\['PRODUCT_FACETS'\] does not"):
+        facet_values(ProductDocument(title="Short", facets={"colour": "red"}))
+    with pytest.raises(ImproperlyConfigured, match=r"gives facet 'waist' the value 'XL', which is not a number"):
+        facet_values(ProductDocument(title="Short", facets={"waist": "XL"}))
