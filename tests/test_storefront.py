@@ -138,3 +138,11 @@ def test_shoppers_also_viewed_comes_from_sessions_that_viewed_both(rated, client
     shown = html[html.index('id="also-viewed"'):]
     assert "Wool coat for winter, warm and heavy, style B" in shown  # coat1: two sessions viewed both
     assert "Linen dress" not in shown  # dress0 and dress1: one co-viewing session each
+
+
+def test_the_sentiment_api_says_which_way_the_size_errs(dated):
+    body = APIClient().get(f"/api/products/{dated['coat0']}/sentiment/", {"aspect": "size/fit"}).json()
+    assert body["fit"]["verdict"] == "small" and body["fit"]["reviews"] == {"small": 3, "true_to_size": 1, "large": 0}
+    assert [aspect["name"] for aspect in body["aspects"]] == ["size/fit"]
+    response = APIClient().get(f"/api/products/{dated['coat0']}/sentiment/", {"aspect": "sleeve length"})
+    assert response.status_code == 400 and response.json()["detail"].startswith("aspect:")

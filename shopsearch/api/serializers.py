@@ -457,6 +457,21 @@ class AspectSerializer(serializers.Serializer):
     examples = AspectExampleSerializer(many=True)
 
 
+class FitCountsSerializer(serializers.Serializer):
+    small = serializers.IntegerField()
+    true_to_size = serializers.IntegerField()
+    large = serializers.IntegerField()
+
+
+class FitSerializer(serializers.Serializer):
+    verdict = serializers.ChoiceField(["small", "true_to_size", "large"], allow_null=True,
+                                      help_text="the direction most of the reviews that say one take; null below FIT_MIN_REVIEWS of them")
+    label = serializers.CharField(allow_null=True, help_text="runs small, true to size or runs large")
+    reviews = FitCountsSerializer(help_text="reviews per direction (each review once, by most of its size/fit sentences)")
+    reviews_saying = serializers.IntegerField(help_text="reviews that say a direction")
+    examples = serializers.DictField(child=serializers.CharField(), help_text="direction -> the first sentence that says it")
+
+
 class ProductSentimentSerializer(serializers.Serializer):
     product = serializers.CharField()
     reviews = serializers.IntegerField()
@@ -472,6 +487,7 @@ class ProductSentimentSerializer(serializers.Serializer):
     analysed = serializers.IntegerField(help_text="reviews the worker has analysed sentence by sentence (aspects count only "
                                         "these); fewer than `reviews` while it catches up")
     aspects = AspectSerializer(many=True, help_text="configured aspects first, then discovered ones; all of them unless aspect= names one")
+    fit = FitSerializer(allow_null=True, help_text="which way the size errs, from the FIT_ASPECT aspect's sentences; null without that aspect")
 
 
 class SentimentParams(serializers.Serializer):
