@@ -1,15 +1,16 @@
 /* The storefront search page: search as you type over the search API.
 
    State lives in the URL (/?q=&category=&sort=&page=&min_price=&max_price=&in_stock=): every view is a link, and
-   Back/Forward restore it (pushState on each new view, replaceState while the shopper keeps typing). Keystrokes
-   are debounced; a newer request aborts the older one and only the latest answer is ever drawn, so answers never
-   show out of order. Results, facets and chips are built with DOM calls; only the API's highlight fields (which the
+   Back/Forward restore it (pushState on each new view, replaceState while the shopper keeps typing). A keystroke
+   searches at once when no search is on its way; keystrokes while one is coalesce into one search for the latest
+   text, sent when that answer is drawn. So a shopper never waits for a debounce timer, and a fast typist still has
+   at most one search in flight. A newer view (a facet, Back) aborts the search on its way and only the latest answer
+   is ever drawn, so answers never show out of order. Results, facets and chips are built with DOM calls; only the API's highlight fields (which the
    server HTML-escapes, with <mark> around matched terms) are inserted as HTML. */
 (function () {
   "use strict";
-  const DEBOUNCE_MS = 150;
   const FILTERS = ["category", "min_price", "max_price", "in_stock"];
-  const KEYS = ["q", ...FILTERS, "sort", "page"];
+  const KEYS = ["q", ...FILTERS, "sort", "page", "exact"];  // exact=1: the query as typed, uncorrected
   const form = document.getElementById("search"), input = document.getElementById("q");
   const categorySelect = document.getElementById("category"), sortSelect = document.getElementById("sort");
   const statusBox = document.getElementById("status"), list = document.getElementById("results"), emptyBox = document.getElementById("empty");
@@ -17,7 +18,8 @@
   const pager = document.getElementById("pager"), prev = document.getElementById("prev"), next = document.getElementById("next");
   const api = form.dataset.api, reviews = form.dataset.reviews === "true";
   const money = new Intl.NumberFormat(document.documentElement.lang || "en", {minimumFractionDigits: 2, maximumFractionDigits: 2});
-  let state = fromUrl(), debounce = null, controller = null, latest = 0, typing = false;
+  const correction = document.getElementById("correction");
+  let state = fromUrl(), controller = null, latest = 0, typing = false, keyed = false;
 
   function fromUrl() {
     const params = new URLSearchParams(location.search), result = {};
@@ -34,6 +36,7 @@
   function apiQuery(s, extra) {
     const params = new URLSearchParams(toQuery(s));
     if (reviews) params.set("reviews", "true");
+    if (params.get("exact")) { params.delete("exact"); params.set("understand", "false"); }
     for (const [key, value] of Object.entries(extra || {})) params.set(key, value);
     return `${api}?${params}`;
   }
@@ -51,6 +54,7 @@
   // A new view: a new history entry, unless the shopper is still typing the same query.
   function go(changes, {fromTyping = false} = {}) {
     if (fromTyping && (changes.q || "") === (state.q || "")) return;  // white space only: the same search
+    if ("q" in changes && changes.q !== state.q && !("exact" in changes)) changes = {...changes, exact: ""};  // a new query is corrected again
     state = {...state, ...changes};
     for (const key of Object.keys(state)) if (!state[key]) delete state[key];
     if (!("page" in changes)) delete state.page;
@@ -76,7 +80,6 @@
   }
 
   async function run() {
-    clearTimeout(debounce);
     if (controller) controller.abort();
     const ticket = ++latest;
     if (!state.q || !/[\p{L}\p{N}]/u.test(state.q)) {
@@ -101,28 +104,47 @@
       list.replaceChildren(); pager.hidden = true; emptyBox.hidden = true;
       show(error.status === 409 ? `The shop's search index is still being built: ${error.message}` : error.message, true);
     } finally {
-      if (ticket === latest) list.removeAttribute("aria-busy");
+      if (ticket === latest) {
+        list.removeAttribute("aria-busy");
+        controller = null;
+        if (keyed) { keyed = false; go({q: input.value.trim()}, {fromTyping: true}); }  // typed while this one was on its way
+      }
     }
   }
 
   async function render(body, ticket) {
     document.title = `${body.query} · Shop search`;
+    renderCorrection(body);
     renderChips();
     renderFacets(body.facets || {});
     const start = (body.page - 1) * body.page_size + 1, end = start + body.results.length - 1;
     list.replaceChildren(...body.results.map((hit, index) => card(hit, start + index, body)));
     list.start = start;
+    list.dataset.query = body.query;  // which answer is drawn (benchmarks/storefront.py waits for it)
     pager.hidden = body.page <= 1 && !body.has_next;
     prev.disabled = body.page <= 1;
     next.disabled = !body.has_next;
     if (body.results.length) {
       emptyBox.hidden = true;
       const of = body.total !== null && body.total !== undefined ? body.total.toLocaleString() : (body.has_next ? "many" : end.toLocaleString());
-      show(`${start.toLocaleString()}–${end.toLocaleString()} of ${of} results for “${body.query}”`);
+      show(body.match === "none" ? `No close match for “${body.query}” — the closest products:`
+                                 : `${start.toLocaleString()}–${end.toLocaleString()} of ${of} results for “${body.query}”`);
+      list.classList.toggle("no-match", body.match === "none");
     } else {
       show(`No results for “${body.query}”.`);
       await explainEmpty(body, ticket);
     }
+  }
+
+  // The API corrected a word no product has ("showing results for"): say so, with one click to search as typed.
+  function renderCorrection(body) {
+    correction.hidden = !body.corrected_query;
+    if (!body.corrected_query) { correction.replaceChildren(); return; }
+    const instead = Object.assign(document.createElement("button"), {type: "button", className: "link", textContent: body.query});
+    instead.setAttribute("aria-label", `Search instead for ${body.query}, as typed`);
+    instead.addEventListener("click", () => go({exact: "1"}));
+    const corrected = Object.assign(document.createElement("strong"), {textContent: body.corrected_query});
+    correction.replaceChildren("Showing results for ", corrected, ". Search instead for ", instead, ".");
   }
 
   function stars(rating, count) {
@@ -293,8 +315,7 @@
   }
 
   input.addEventListener("input", () => {
-    clearTimeout(debounce);
-    debounce = setTimeout(() => go({q: input.value.trim()}, {fromTyping: true}), DEBOUNCE_MS);
+    if (controller) keyed = true; else go({q: input.value.trim()}, {fromTyping: true});
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
