@@ -1,0 +1,110 @@
+"""How long the console's embedding map takes to compute (embedding_map.compute: read the product vectors, fit the
+PCA, store every point) and to place one query on it (embedding_map.project_query: encode, project, nearest
+products). Prints JSON with the machine and the data.
+
+Two catalogues: the demo shop's (the CC0 demo products, imported into the benchmark's database and embedded with
+the bundled model if they are not there yet) and, with --relevance DIR, a relevance folder's products (e.g.
+../shared/data/crowdflower_dev, 9,913 products) indexed in their own collection (evaluation.prepare: vectors already
+in the database's space are reused). The map is computed --repeat times; the figures are the median and the range.
+
+Usage: python benchmarks/embedding_map.py [--database NAME] [--relevance DIR] [--repeat 3] [--queries 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+from common import ROOT, machine, percentile, setup_django
+
+DEMO_PRODUCTS = ROOT / "catalog" / "fixtures" / "demo_products.jsonl.gz"
+QUERIES = [
+    "warm coat for winter",
+    "summer dress",
+    "jeans",
+    "soft sweater",
+    "swimsuit",
+    "petite pants",
+    "lace top",
+    "running shorts",
+    "wool socks",
+    "leather bag",
+]
+
+
+def timed_maps(space, collection: str, repeat: int) -> dict:
+    from shopsearch import embedding_map
+
+    seconds, space_map = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        space_map = embedding_map.compute(space, collection=collection)
+        seconds.append(time.perf_counter() - started)
+    return {
+        "products": space_map.products,
+        "compute_seconds_median": round(statistics.median(seconds), 3),
+        "compute_seconds_min": round(min(seconds), 3),
+        "compute_seconds_max": round(max(seconds), 3),
+        "fit_seconds_reported_by_the_map": space_map.seconds,
+        "explained_variance": space_map.explained_variance,
+    }, space_map
+
+
+def timed_queries(space_map, queries: int) -> dict:
+    from shopsearch import embedding_map, search
+
+    texts = (QUERIES * (queries // len(QUERIES) + 1))[:queries]
+    search.encode_query(space_map.space, "warm up")  # loading the model is not a query's cost
+    search.clear_query_cache()
+    latencies = []
+    for text in texts:
+        started = time.perf_counter()
+        embedding_map.project_query(space_map, text)
+        latencies.append((time.perf_counter() - started) * 1000)
+        search.clear_query_cache()
+    return {
+        "queries": len(texts),
+        "place_query_ms_p50": round(percentile(latencies, 0.5), 1),
+        "place_query_ms_p95": round(percentile(latencies, 0.95), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", default="shopsearch_bench_map")
+    parser.add_argument("--relevance", help="also map this relevance folder's products")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--queries", type=int, default=20)
+    args = parser.parse_args()
+    setup_django(args.database)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from shopsearch import evaluation, spaces
+    from shopsearch.models import SHOP_COLLECTION, Document
+
+    report: dict = {"benchmark": "embedding_map", "machine": machine(), "database": args.database, "method": "pca"}
+    if not Document.objects.filter(collection=SHOP_COLLECTION, kind="product").exists():
+        call_command("import_catalog", products=DEMO_PRODUCTS, no_progress=True)
+    started = time.perf_counter()
+    call_command("reindex", kind=["product"], no_progress=True, verbosity=0)  # embeds only what is missing
+    report["demo_reindex_seconds"] = round(time.perf_counter() - started, 1)
+    space = spaces.require_active_space()
+    demo, space_map = timed_maps(space, SHOP_COLLECTION, args.repeat)
+    report["demo"] = {"data": str(DEMO_PRODUCTS.relative_to(ROOT)), **demo, **timed_queries(space_map, args.queries)}
+    if args.relevance:
+        relevance = evaluation.load_relevance_set(args.relevance)
+        started = time.perf_counter()
+        space, embedded, reused = evaluation.prepare(relevance)
+        prepared = {"embedded": embedded, "reused": reused, "index_seconds": round(time.perf_counter() - started, 1)}
+        other, space_map = timed_maps(space, relevance.collection, args.repeat)
+        report["relevance"] = {"data": str(args.relevance), **prepared, **other}
+        timed_maps(space, SHOP_COLLECTION, 1)  # the space's map is the shop's again
+    report["machine_after"] = machine()["load_average"]
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
