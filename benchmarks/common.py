@@ -49,3 +49,18 @@ def setup_django(database: str) -> None:
     import django
 
     django.setup()
+
+
+def prepared_documents(relevance):
+    """For keyword-only runs: the configured model's space and the relevance set's documents as an earlier
+    evaluation.prepare left them — it writes every document before it embeds any, so an interrupted run leaves them
+    all — with their typo vocabulary rebuilt. Computes no vector; fails if a product's document is missing."""
+    from shopsearch import encoders, spaces, vocabulary
+    from shopsearch.models import Document
+
+    documents = Document.objects.filter(collection=relevance.collection, kind="product")
+    missing = {object_id for object_id, _ in relevance.products} - set(documents.values_list("object_id", flat=True))
+    if missing:
+        raise SystemExit(f"{len(missing)} of the folder's products have no document: run once without --keyword-only")
+    vocabulary.rebuild(relevance.collection)
+    return spaces.get_or_create_space(encoders.configured_model())

@@ -7,7 +7,8 @@ the bundled model if they are not there yet) and, with --relevance DIR, a releva
 ../shared/data/crowdflower_dev, 9,913 products) indexed in their own collection (evaluation.prepare: vectors already
 in the database's space are reused). The map is computed --repeat times; the figures are the median and the range.
 
-Usage: python benchmarks/embedding_map.py [--database NAME] [--relevance DIR] [--repeat 3] [--queries 20]
+Usage: python benchmarks/embedding_map.py [--database NAME] [--relevance DIR [--embedded-only]] [--repeat 3]
+       [--queries 20]
 """
 
 from __future__ import annotations
@@ -75,6 +76,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", default="shopsearch_bench_map")
     parser.add_argument("--relevance", help="also map this relevance folder's products")
+    parser.add_argument(
+        "--embedded-only",
+        action="store_true",
+        help="with --relevance: map the folder's products that already have a vector here, embed none",
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--queries", type=int, default=20)
     args = parser.parse_args()
@@ -97,8 +103,15 @@ def main() -> None:
     if args.relevance:
         relevance = evaluation.load_relevance_set(args.relevance)
         started = time.perf_counter()
-        space, embedded, reused = evaluation.prepare(relevance)
-        prepared = {"embedded": embedded, "reused": reused, "index_seconds": round(time.perf_counter() - started, 1)}
+        if args.embedded_only:  # the vectors an earlier, interrupted prepare left: a map of that many products
+            space, prepared = spaces.require_active_space(), {"embedded_only": True}
+        else:
+            space, embedded, reused = evaluation.prepare(relevance)
+            prepared = {
+                "embedded": embedded,
+                "reused": reused,
+                "index_seconds": round(time.perf_counter() - started, 1),
+            }
         other, space_map = timed_maps(space, relevance.collection, args.repeat)
         report["relevance"] = {"data": str(args.relevance), **prepared, **other}
         timed_maps(space, SHOP_COLLECTION, 1)  # the space's map is the shop's again

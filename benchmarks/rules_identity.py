@@ -3,7 +3,8 @@
 Indexes a relevance folder (default ../shared/data/crowdflower_dev) in its own collection (evaluation.prepare; vectors
 already in the space are reused), then runs evaluation.evaluate twice per mode: through search.search_products as
 shipped (the rules wrapper, no rules) and through the unwrapped function; and compares every query's hit list.
-Usage: python benchmarks/rules_identity.py [DATASET_DIR] [--modes keyword,semantic,hybrid]
+Usage: python benchmarks/rules_identity.py [DATASET_DIR] [--modes keyword,semantic,hybrid] [--keyword-only]
+(--keyword-only: keyword mode on the documents an earlier, even interrupted, run wrote; nothing is embedded)
 """
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, machine, setup_django  # noqa: E402
+from common import ROOT, machine, prepared_documents, setup_django  # noqa: E402
 
 
 def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     modes = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--modes=")), "keyword,semantic,hybrid").split(",")
+    keyword_only = "--keyword-only" in sys.argv[1:]
+    modes = ["keyword"] if keyword_only else modes
     folder = Path(args[0]) if args else ROOT.parent / "shared" / "data" / "crowdflower_dev"
     setup_django("shopsearch_bench_rules")
     from django.core.management import call_command
@@ -28,7 +31,10 @@ def main() -> None:
 
     assert not Rule.objects.exists() and not Synonym.objects.exists(), "this database must have no rules"
     relevance = evaluation.load_relevance_set(folder)
-    space, embedded, skipped = evaluation.prepare(relevance)
+    if keyword_only:
+        space, embedded, skipped = prepared_documents(relevance), 0, 0
+    else:
+        space, embedded, skipped = evaluation.prepare(relevance)
     shipped = search.search_products
     unwrapped = shipped.__wrapped__.__wrapped__  # under analytics.logged and rules.merchandised
     queries = list(relevance.queries.items())

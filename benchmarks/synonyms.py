@@ -11,7 +11,7 @@ are deleted again. Also reported: the groups, and how many judged queries any gr
 is made, to explain the effect).
 
 Usage: python benchmarks/synonyms.py [DATASET_DIR] [--database NAME] [--modes keyword,semantic,hybrid]
-       [--min-products 3]
+       [--min-products 3] [--keyword-only]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from common import ROOT, machine, setup_django
+from common import ROOT, machine, prepared_documents, setup_django
 
 TOKEN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
@@ -64,8 +64,13 @@ def main() -> None:
     parser.add_argument("--database", default="shopsearch_bench_rules")
     parser.add_argument("--modes", default="keyword,semantic,hybrid")
     parser.add_argument("--min-products", type=int, default=3)
+    parser.add_argument(
+        "--keyword-only",
+        action="store_true",
+        help="keyword mode on the documents an earlier (even interrupted) run wrote; nothing is embedded",
+    )
     args = parser.parse_args()
-    modes = args.modes.split(",")
+    modes = ["keyword"] if args.keyword_only else args.modes.split(",")
     setup_django(args.database)
     from django.core.management import call_command
 
@@ -77,7 +82,10 @@ def main() -> None:
     relevance = evaluation.load_relevance_set(Path(args.folder))
     texts = [f"{document.title} {document.description}" for _, document in relevance.products]
     groups = compound_groups(texts, args.min_products)
-    space, embedded, reused = evaluation.prepare(relevance)
+    if args.keyword_only:
+        space, embedded, reused = prepared_documents(relevance), 0, 0
+    else:
+        space, embedded, reused = evaluation.prepare(relevance)
     without = evaluation.evaluate(relevance, space, modes)
     Synonym.objects.bulk_create([Synonym(kind=Synonym.Kind.GROUP, synonyms=", ".join(group)) for group in groups])
     rules.invalidate()
