@@ -11,8 +11,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from catalog.models import Category, Product
-from shopsearch import indexing, vocabulary
+from shopsearch import indexing, spaces, vocabulary
 from shopsearch import search as search_module
+from shopsearch.models import Word
 
 from .test_hybrid_search import load_catalogue
 
@@ -109,3 +110,26 @@ def test_edit_distance_and_allowed_edits():
     assert vocabulary.edit_distance("jaens", "jeans") == 1  # a swap of neighbours is one edit
     assert vocabulary.edit_distance("kitten", "sitting") == 3
     assert [vocabulary.allowed_edits(n) for n in (4, 5, 8, 9)] == [0, 1, 1, 2]
+
+
+def test_the_vocabulary_follows_indexing(fake_model):
+    """Each indexing batch moves the word counts by what it changed; reindex recounts them from the documents."""
+    def documents(word: str) -> int | None:
+        return Word.objects.filter(collection="", word=word).values_list("documents", flat=True).first()
+
+    first = Product.objects.create(external_id="w1", title="Zanzibar quilted gilet", description="Two pockets.", price=10)
+    second = Product.objects.create(external_id="w2", title="Zanzibar rain hat", description="Waxed cotton.", price=12)
+    indexing.index_objects("product", [first.pk, second.pk])
+    assert (documents("zanzibar"), documents("gilet"), documents("waxed")) == (2, 1, 1)
+    first.title = "Quilted gilet"
+    first.save()
+    indexing.index_objects("product", [first.pk])
+    assert (documents("zanzibar"), documents("gilet")) == (1, 1)
+    deleted = second.pk
+    second.delete()
+    indexing.index_objects("product", [deleted])
+    assert (documents("zanzibar"), documents("waxed")) == (None, None)
+    assert search_module.search_products("quiltd gilet", mode="keyword", log=False).corrected_query == "quilted gilet"
+    Word.objects.all().delete()  # lost, say; reindex recounts
+    indexing.reindex(spaces.ensure_active_space(), kinds=("product",))
+    assert documents("gilet") == 1
