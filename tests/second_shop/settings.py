@@ -51,4 +51,9 @@ SHOPSEARCH = {
     "PRODUCT_DOCUMENT": "tests.second_shop.sportshop.documents.item_document",
     "REVIEW_MODEL": "sportshop.Opinion",
     "REVIEW_DOCUMENT": "tests.second_shop.sportshop.documents.opinion_document",
+    "PRODUCT_FACETS": {
+        "size": "string", "color": {"type": "string", "label": "Colour"}, "material": "string",
+        "waist": {"type": "number", "label": "Waist (in)", "buckets": [29, 31]},
+        "eco_collection": {"type": "boolean", "label": "Eco collection"},
+    },
 }
