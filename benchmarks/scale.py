@@ -254,12 +254,20 @@ def sample_texts(rows: list[dict]) -> list[str]:
     ]
 
 
+def first_products(count: int) -> list[str]:
+    """The shop's first `count` product ids (primary keys, in import order: the catalogue's first rows)."""
+    from shopsearch import registry
+
+    model = registry.indexed_model("product")
+    return [str(pk) for pk in model._default_manager.order_by("pk").values_list("pk", flat=True)[:count]]
+
+
 def profile_with_bare(space, rows: list[dict]) -> dict:
     """pipeline_profile of these products between two bare-model measurements on their texts, all in this process
     (2 threads), so the ratio compares the pipeline with the model a few minutes apart at most."""
     texts = sample_texts(rows)
     before = bare_rates(texts)
-    profile = pipeline_profile(space, [r["id"] for r in rows])
+    profile = pipeline_profile(space, first_products(len(rows)))
     after = bare_rates(texts)
     bare = (before["products_per_s_2_threads"] + after["products_per_s_2_threads"]) / 2
     return {
@@ -542,7 +550,7 @@ def measure_size(size: int, database: str, args) -> dict:
     for run in indexing_runs:
         run["products_per_s"] = round(size / run["seconds"], 1)
         run["products_per_s_per_core"] = round(size / run["seconds"] / (os.cpu_count() or 1), 2)
-    profile = pipeline_profile(space, [r["id"] for r in sample])
+    profile = pipeline_profile(space, first_products(len(sample)))
     bare_after = bare_rates(texts)
     bare = {
         "texts": len(texts),
