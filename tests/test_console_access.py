@@ -23,7 +23,7 @@ ARGUMENTS = {"kind": "product", "space": "1", "model": "some/model", "source": "
 
 
 def user(name: str, *permissions: str, staff: bool = True) -> User:
-    made = User.objects.create_user(name, password="x", is_staff=staff)
+    made = User.objects.create_user(name, is_staff=staff)  # no password: force_login needs none, hashing costs seconds
     made.user_permissions.set(Permission.objects.filter(content_type__app_label="shopsearch", codename__in=permissions))
     return made
 

@@ -42,7 +42,7 @@ def test_build_space_fills_the_new_model_s_space_then_switches(clusters, run_on_
 
 
 def test_arguments_are_checked_before_anything_is_queued(clusters, client):
-    client.force_login(User.objects.create_superuser("root", password="x"))
+    client.force_login(User.objects.create_superuser("root"))
     for fields, named in [
         ({"action": "build_space"}, "model"),
         ({"action": "finetune", "source": "everything"}, "source"),
@@ -71,7 +71,7 @@ def test_failed_jobs_are_listed_as_failures_with_their_error(clusters, run_on_co
     assert [f.task for f in failures] == ["console job: train_sentiment", "console job: finetune"]
     assert failures[1].task_id == str(tuned.pk) and tuned.message in failures[1].error
     TaskFailure.objects.create(task="shopsearch.index_objects", error="OperationalError: old", failed_at=timezone.now() - timedelta(hours=30))
-    client.force_login(User.objects.create_superuser("root", password="x"))
+    client.force_login(User.objects.create_superuser("root"))
     response = client.get(DASHBOARD)
     health = response.context["pipeline"]
     assert health["failures"]["count"] == 2  # the one 30 h ago is outside the last 24 h
@@ -91,7 +91,7 @@ def test_last_reindex_duration_and_rate(clusters, client):
     started = timezone.now() - timedelta(seconds=20)
     ConsoleJob.objects.create(job="reindex", action="reindex_all", status="done", done=50, total=50,
                               started_at=started, finished_at=started + timedelta(seconds=10))
-    client.force_login(User.objects.create_superuser("root", password="x"))
+    client.force_login(User.objects.create_superuser("root"))
     health = client.get(DASHBOARD).context["pipeline"]
     assert (health["last_reindex_seconds"], health["last_reindex_rate"]) == (10.0, 5.0)
 

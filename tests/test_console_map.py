@@ -52,7 +52,7 @@ def test_a_query_lands_among_the_products_it_resembles(clusters):
 
 
 def test_the_map_page_draws_every_product_with_title_category_and_sentiment(clusters, client):
-    client.force_login(User.objects.create_superuser("root", password="x"))
+    client.force_login(User.objects.create_superuser("root"))
     assert "No map of space" in client.get(MAP).content.decode()
     assert client.get(PROJECT, {"q": "coat"}).status_code == 409
     space = spaces.active_space()
