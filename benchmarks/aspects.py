@@ -50,7 +50,7 @@ def main() -> None:
     from django.test import Client
 
     from catalog.models import Product, Review
-    from shopsearch import indexing, review_insights, sentiment
+    from shopsearch import indexing, review_insights, sentiment, spaces
     from shopsearch.conf import setting
     from shopsearch.models import ReviewSentence
 
@@ -69,7 +69,7 @@ def main() -> None:
     timed = min(counts, key=lambda row: (abs(row["n"] - args.reviews), row["product"]))
     product_id = str(timed["product"])
     indexing.index_objects("review", list(Review.objects.filter(product_id=timed["product"]).values_list("pk", flat=True)))
-    space = indexing.active_space()
+    space = spaces.active_space()
     if sentiment.active_classifier(space) is None:  # sentence sentiment needs one: train on other products' reviews
         train_file = ROOT / ".data" / "aspects_bench_train.jsonl"
         picked: dict[str, list] = {label: [] for label in sentiment.LABELS}

@@ -43,7 +43,7 @@ def main() -> None:
     from sklearn.metrics import balanced_accuracy_score
 
     from shopsearch import encoders, registry, sentiment
-    from shopsearch.search import require_active_space
+    from shopsearch.spaces import require_active_space
 
     space = require_active_space()
     if args.timing_only:
