@@ -186,7 +186,11 @@ def _category_terms(collection: str) -> list[tuple[str, list[list[str]]]]:
 def named_categories(text: str, collection: str) -> tuple[str, ...]:
     """The categories one of whose names (all its stemmed words) the query has."""
     terms = _category_terms(collection)
-    if not terms:
+    # A stem is its word's beginning, but for its last letter ("hobbi" for "hobby"): a query none of whose words
+    # begins so asks the database nothing (most queries name no category).
+    words = [vocabulary.fold(word) for word in re.findall(r"\w+", text)]
+    stems = {stem[:-1] or stem for _, names in terms for name in names for stem in name}
+    if not any(word.startswith(stem) for word in words for stem in stems):
         return ()
     with connection.cursor() as cursor:
         cursor.execute("SELECT tsvector_to_array(to_tsvector('english', shopsearch_unaccent(%s)))", [text])

@@ -126,11 +126,12 @@ def correct(query: str, collection: str) -> Correction:
     words = sorted({word for _, _, word in spans if len(word) >= MIN_TYPO_LENGTH and word.isalpha()})
     if not words:
         return Correction(query)
-    with transaction.atomic(using=read_connection.alias), read_connection.cursor() as cursor:
+    with read_connection.cursor() as cursor:  # one round trip, no transaction, when every word is known (most queries)
         cursor.execute("SELECT word FROM shopsearch_word WHERE collection = %s AND word = ANY(%s)", [collection, words])
         unknown = sorted(set(words) - {word for (word,) in cursor.fetchall()})
-        if not unknown:
-            return Correction(query)
+    if not unknown:
+        return Correction(query)
+    with transaction.atomic(using=read_connection.alias), read_connection.cursor() as cursor:
         cursor.execute(
             "SELECT set_config('pg_trgm.similarity_threshold', %s, true)", [str(setting("TYPO_CANDIDATE_SIMILARITY"))]
         )
