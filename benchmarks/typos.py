@@ -60,18 +60,43 @@ def typo(query_id: str, text: str) -> tuple[str, str | None, str | None]:
     return text[: match.start()] + changed + text[match.end() :], word.lower(), changed.lower()
 
 
+def first_products(relevance, count: int):
+    """The relevance set cut to its first `count` products (a collection of its own), their judgments, and the
+    queries that keep a relevant one: a smaller check whose vectors an interrupted load already made."""
+    products = relevance.products[:count]
+    kept = {object_id for object_id, _ in products}
+    qrels = [qrel for qrel in relevance.qrels if qrel.doc_id in kept]
+    answered = {qrel.query_id for qrel in qrels if qrel.relevance >= 1}
+    fingerprint = hashlib.sha256(f"{relevance.fingerprint} first {count}".encode()).hexdigest()
+    return dataclasses.replace(
+        relevance,
+        products=products,
+        qrels=[q for q in qrels if q.query_id in answered],
+        queries={qid: text for qid, text in relevance.queries.items() if qid in answered},
+        fingerprint=fingerprint,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("database")
     parser.add_argument("folder", nargs="?", default=str(ROOT.parent / "shared" / "data" / "crowdflower_dev"))
     parser.add_argument("--titles-only", action="store_true")
     parser.add_argument("--modes", default="keyword,semantic,hybrid")
+    parser.add_argument(
+        "--products",
+        type=int,
+        default=None,
+        help="only the first N products (file order), their judgments and the queries that keep a relevant one",
+    )
     args = parser.parse_args()
     setup_django(args.database)
     from shopsearch import encoders, evaluation, query_understanding, search, spaces, vocabulary
     from shopsearch.models import Document
 
     relevance = evaluation.load_relevance_set(args.folder, titles_only=args.titles_only)
+    if args.products:
+        relevance = first_products(relevance, args.products)
     modes = args.modes.split(",")
     if modes == ["keyword"] and Document.objects.filter(collection=relevance.collection).exists():
         # the keyword retriever needs no vectors: the collection an earlier evaluate_search loaded, words recounted
@@ -103,6 +128,8 @@ def main() -> None:
         },
         "clean": evaluation.evaluate(relevance, space, modes),
         "typo": evaluation.evaluate(typod, space, modes),
+        "clean_as_typed": evaluation.evaluate(relevance, space, modes, understand=False),
+        "typo_as_typed": evaluation.evaluate(typod, space, modes, understand=False),
         "typo_words_corrected_back": corrected_back,
         "examples": shown,
     }

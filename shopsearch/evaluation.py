@@ -84,8 +84,10 @@ def prepare(relevance: RelevanceSet, model: str | None = None, on_batch: Callabl
     return space, embedded, skipped
 
 
-def evaluate(relevance: RelevanceSet, space: EmbeddingSpace, modes: Iterable[str], max_queries: int | None = None) -> dict:
-    """Quality and latency of each mode over the set's queries (the first `max_queries`, in file order)."""
+def evaluate(relevance: RelevanceSet, space: EmbeddingSpace, modes: Iterable[str], max_queries: int | None = None,
+             understand: bool = True) -> dict:
+    """Quality and latency of each mode over the set's queries (the first `max_queries`, in file order); with
+    `understand` False the queries are searched as typed (what query understanding and typo correction add)."""
     queries = list(relevance.queries.items())[: max_queries or None]
     judged = {qid for qid, _ in queries}
     qrels = [qrel for qrel in relevance.qrels if qrel.query_id in judged]
@@ -96,7 +98,8 @@ def evaluate(relevance: RelevanceSet, space: EmbeddingSpace, modes: Iterable[str
         run, latencies = [], []
         for qid, text in queries:
             started = time.perf_counter()
-            page = search.search_products(text, mode=mode, page_size=DEPTH, space=space, collection=relevance.collection, highlight=False, facets=False)
+            page = search.search_products(text, mode=mode, page_size=DEPTH, space=space, collection=relevance.collection, highlight=False,
+                                          facets=False, understand=understand)
             latencies.append((time.perf_counter() - started) * 1000)
             run.extend(ir_measures.ScoredDoc(qid, hit.id, float(DEPTH - rank)) for rank, hit in enumerate(page.hits))
         scores = ir_measures.calc_aggregate(list(MEASURES.values()), qrels, run)
