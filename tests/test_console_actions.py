@@ -105,3 +105,31 @@ def test_the_search_log_keeps_the_shopper_s_signed_session(clusters, client):
     analytics.flush_search_log()
     logged = dict(SearchLog.objects.filter(normalized__in=["wool coat", "linen dress"]).values_list("normalized", "session_id"))
     assert logged == {"wool coat": session.split(":")[0], "linen dress": ""}
+
+
+@pytest.mark.slow  # minutes on 2 busy cores: the model loads in the test process and in the worker
+@pytest.mark.worker
+@pytest.mark.model
+@pytest.mark.django_db(transaction=True)
+def test_map_and_failures_through_a_real_worker(real_model, client, celery_worker_process):
+    from catalog.models import Product
+    from shopsearch import indexing
+    from shopsearch.models import EmbeddingMap
+
+    from .conftest import wait_for
+
+    Product.objects.bulk_create([Product(external_id=f"p{n}", title=title) for n, title in
+                                 enumerate(["Linen summer dress", "Wool winter coat", "Leather ankle boots", "Silk scarf"])])
+    indexing.reindex(spaces.ensure_active_space())
+    client.force_login(User.objects.create_superuser("root"))
+    for action in ("compute_map", "train_sentiment"):
+        assert client.post(START, {"action": action}).status_code == 302
+    wait_for(lambda: not ConsoleJob.objects.filter(status__in=["queued", "running"]).exists(), "finish both jobs", timeout=180)
+    jobs = {job.action: job for job in ConsoleJob.objects.all()}
+    assert (jobs["compute_map"].status, jobs["compute_map"].done, jobs["compute_map"].total) == ("done", 2, 2), jobs["compute_map"].message
+    assert EmbeddingMap.objects.get().products == 4
+    assert jobs["train_sentiment"].status == "failed"  # four products, no rated review
+    tasks.index_objects.apply_async(args=("product", []), kwargs={"space_id": "not-a-number"})  # fails for good in the worker
+    wait_for(lambda: TaskFailure.objects.filter(task="shopsearch.index_objects").exists(), "record the failed task", timeout=60)
+    body = client.get(DASHBOARD).content.decode()
+    assert "shopsearch.index_objects" in body and "console job: train_sentiment" in body
