@@ -19,6 +19,7 @@ import html
 import json
 import math
 import re
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -63,7 +64,8 @@ class AttributeFilter:
     def __str__(self) -> str:  # as the search log keeps it
         if self.values:
             return f"{self.name}={'|'.join(str(value) for value in self.values)}"
-        return f"{self.name}={'' if self.minimum is None else self.minimum}..{'' if self.maximum is None else self.maximum}"
+        low, high = ("" if bound is None else bound for bound in (self.minimum, self.maximum))
+        return f"{self.name}={low}..{high}"
 
 
 @dataclass(frozen=True)
@@ -138,9 +140,10 @@ def attribute_sql(attribute: AttributeFilter, alias: str = "d") -> tuple[str, li
         tests = " OR ".join(f"{alias}.facets @> %s::jsonb" for _ in attribute.values)
         return f"({tests})", [json.dumps({attribute.name: [value]}) for value in attribute.values]
     bounds = {"min": attribute.minimum, "max": attribute.maximum}
-    condition = " && ".join(f"@ {'>=' if key == 'min' else '<='} ${key}" for key, bound in bounds.items() if bound is not None)
+    given = [key for key, bound in bounds.items() if bound is not None]
+    condition = " && ".join(f"@ {'>=' if key == 'min' else '<='} ${key}" for key in given)
     path = f"$.{json.dumps(attribute.name)}[*] ? ({condition})"
-    variables = {key: float(bound) for key, bound in bounds.items() if bound is not None}
+    variables = {key: float(bounds[key]) for key in given}
     return f"jsonb_path_exists({alias}.facets, %s::jsonpath, %s::jsonb)", [path, json.dumps(variables)]
 
 
@@ -158,14 +161,16 @@ def is_category(name: str) -> bool:
 
 def has_attribute_value(name: str, value: str | bool) -> bool:
     """Whether some indexed product has this value of attribute facet `name` (the facets GIN index answers)."""
-    return Document.objects.filter(collection=SHOP_COLLECTION, kind="product", facets__contains={name: [value]}).exists()
+    products = Document.objects.filter(collection=SHOP_COLLECTION, kind="product")
+    return products.filter(facets__contains={name: [value]}).exists()
 
 
 def attribute_values(name: str) -> list[str]:
     """Every value some indexed product has of string attribute facet `name`, sorted (for an error message)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT DISTINCT jsonb_array_elements_text(facets -> %s) AS value FROM shopsearch_document "
-                       "WHERE collection = %s AND kind = 'product' AND facets ? %s ORDER BY value", [name, SHOP_COLLECTION, name])
+                       "WHERE collection = %s AND kind = 'product' AND facets ? %s ORDER BY value",
+                       [name, SHOP_COLLECTION, name])
         return [value for (value,) in cursor.fetchall()]
 
 
@@ -642,7 +647,8 @@ def _hits(ranked: list[tuple[int, float]], highlight_query: str | None = None) -
 _HIT_COLUMNS = "d.id, d.object_id, d.title, d.category, d.price, d.in_stock, r.rating, r.reviews"
 # A product document's reviews (the (kind, product_id) index): their mean rating and how many there are, for `d`;
 # the mean alone for any alias (the min_rating filter).
-_REVIEWS_OF = "FROM shopsearch_document rv WHERE rv.collection = {alias}.collection AND rv.kind = 'review' AND rv.product_id = {alias}.object_id"
+_REVIEWS_OF = ("FROM shopsearch_document rv WHERE rv.collection = {alias}.collection AND rv.kind = 'review' "
+               "AND rv.product_id = {alias}.object_id")
 _REVIEW_STATS = f"SELECT avg(rv.rating) AS rating, count(*) AS reviews {_REVIEWS_OF.format(alias='d')}"
 _MEAN_RATING = f"SELECT avg(rv.rating) {_REVIEWS_OF}"
 _MARK_START, _MARK_STOP = "\x02", "\x03"  # ts_headline marks matches with these; escaping then turns them into <mark>
@@ -677,11 +683,11 @@ def facet_counts(doc_ids: Sequence[int], filters: Filters = Filters()) -> dict:
     facets["price"].sort(key=lambda row: row["min"] if row["min"] is not None else Decimal("-1"))
     facets["in_stock"].sort(key=lambda row: not row["value"])
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT d.facets, r.rating FROM shopsearch_document d LEFT JOIN LATERAL ({_REVIEW_STATS}) r ON true "
-                       f"WHERE d.id = ANY(%s)", [list(doc_ids)])
+        cursor.execute(f"SELECT d.facets, r.rating FROM shopsearch_document d "
+                       f"LEFT JOIN LATERAL ({_REVIEW_STATS}) r ON true WHERE d.id = ANY(%s)", [list(doc_ids)])
         products = cursor.fetchall()
     facets["rating"] = rating_counts([rating for _, rating in products])
-    facets["attributes"] = attribute_counts([json.loads(values) for values, _ in products], filters)  # Django reads jsonb as text
+    facets["attributes"] = attribute_counts([json.loads(values) for values, _ in products], filters)  # jsonb as text
     return facets
 
 
@@ -689,39 +695,41 @@ def rating_counts(ratings: Sequence[Decimal | None]) -> list[dict]:
     """The rating facet: per RATING_FACET_STEPS step ("4 and up"), how many of these mean ratings reach it; steps
     no product reaches are left out, and unrated products count in none."""
     rated = [float(rating) for rating in ratings if rating is not None]
-    counts = [{"min": step, "count": sum(rating >= step for rating in rated)} for step in sorted(setting("RATING_FACET_STEPS"), reverse=True)]
-    return [row for row in counts if row["count"]]
+    steps = sorted(setting("RATING_FACET_STEPS"), reverse=True)
+    return [{"min": step, "count": count} for step in steps if (count := sum(rating >= step for rating in rated))]
 
 
 def attribute_counts(products: Sequence[dict], filters: Filters = Filters()) -> list[dict]:
     """Each declared attribute facet that some of these products (their stored `facets`) have, in declaration
     order: strings and booleans as values with the number of products that have each (the FACET_VALUES most
     frequent, and those being filtered on); numbers as their least and greatest value and, where the declaration
-    gives bucket edges, the products per range (min inclusive, max exclusive), each product counted once per range."""
+    gives bucket edges, the products per range (min inclusive, max exclusive), a product counted once per range."""
     chosen = {attribute.name: set(attribute.values) for attribute in filters.attributes or ()}
     result = []
     for facet in declared_facets().values():
-        per_product = [values[facet.name] for values in products if values and values.get(facet.name)]
-        if not per_product:
+        having = [product[facet.name] for product in products if product.get(facet.name)]
+        if not having:
             continue
-        if facet.type != "number":
-            counts: dict = {}
-            for values in per_product:
-                for value in values:
-                    counts[value] = counts.get(value, 0) + 1
-            ranked = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
+        row = {"name": facet.name, "label": facet.label, "type": facet.type}
+        if facet.type == "number":
+            numbers = [[Decimal(str(value)) for value in values] for values in having]
+            row |= {"min": min(map(min, numbers)), "max": max(map(max, numbers)), "count": len(having),
+                    "buckets": _ranges(numbers, list(facet.buckets))}
+        else:
+            ranked = Counter(value for values in having for value in values).most_common()
+            ranked.sort(key=lambda item: (-item[1], str(item[0])))
             kept = ranked[: int(setting("FACET_VALUES"))]
             kept += [item for item in ranked[len(kept):] if item[0] in chosen.get(facet.name, ())]
-            result.append({"name": facet.name, "label": facet.label, "type": facet.type,
-                           "values": [{"value": value, "count": count} for value, count in kept]})
-            continue
-        numbers = [Decimal(str(value)) for values in per_product for value in values]
-        edges = list(facet.buckets)
-        buckets = []
-        for low, high in zip([None, *edges], [*edges, None]):
-            inside = sum(any((low is None or Decimal(str(v)) >= low) and (high is None or Decimal(str(v)) < high) for v in values) for values in per_product)
-            if edges and inside:
-                buckets.append({"min": low, "max": high, "count": inside})
-        result.append({"name": facet.name, "label": facet.label, "type": "number", "min": min(numbers), "max": max(numbers),
-                       "count": len(per_product), "buckets": buckets})
+            row["values"] = [{"value": value, "count": count} for value, count in kept]
+        result.append(row)
     return result
+
+
+def _ranges(numbers: list[list[Decimal]], edges: list[Decimal]) -> list[dict]:
+    """Products (each a list of values) per range between `edges` (open at both ends), ranges with none left out."""
+    ranges = []
+    for low, high in zip([None, *edges], [*edges, None], strict=True) if edges else ():
+        count = sum(any((low is None or n >= low) and (high is None or n < high) for n in values) for values in numbers)
+        if count:
+            ranges.append({"min": low, "max": high, "count": count})
+    return ranges

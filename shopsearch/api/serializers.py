@@ -1,6 +1,8 @@
 """Query-parameter validation and response shapes of the search API."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.core.validators import MaxValueValidator
 from rest_framework import serializers
 
@@ -22,8 +24,9 @@ class FilterParams(serializers.Serializer):
     min_price = serializers.DecimalField(required=False, max_digits=12, decimal_places=2, min_value=0)
     max_price = serializers.DecimalField(required=False, max_digits=12, decimal_places=2, min_value=0)
     in_stock = serializers.BooleanField(required=False, allow_null=True, default=None, help_text="true/false; omit for both.")
-    min_rating = serializers.DecimalField(required=False, max_digits=3, decimal_places=2, min_value=1, max_value=5,
-                                          help_text="Only products whose reviews' mean star rating is at least this (the rating facet's steps).")
+    min_rating = serializers.DecimalField(
+        required=False, max_digits=3, decimal_places=2, min_value=1, max_value=5,
+        help_text="Only products whose reviews' mean star rating is at least this (the rating facet's steps).")
 
     def get_fields(self) -> dict:
         """The fixed filters, and per declared attribute facet (PRODUCT_FACETS, read now) its parameters: attr.<name>
@@ -37,22 +40,25 @@ class FilterParams(serializers.Serializer):
                         required=False, max_digits=18, decimal_places=6,
                         help_text=f"{facet.label}: only products with a value {word} this (number attribute facet).")
             elif facet.type == "boolean":
-                fields[key] = serializers.BooleanField(required=False, allow_null=True, default=None,
-                                                       help_text=f"{facet.label}: true/false (boolean attribute facet); omit for both.")
+                fields[key] = serializers.BooleanField(
+                    required=False, allow_null=True, default=None,
+                    help_text=f"{facet.label}: true/false (boolean attribute facet); omit for both.")
             else:
-                fields[key] = AttributeValues(facet.name, help_text=f"{facet.label}: exact value; repeat the parameter for any of several "
-                                                                    f"(string attribute facet, multi-valued products match any of theirs).")
+                fields[key] = AttributeValues(
+                    facet.name, help_text=f"{facet.label}: exact value; repeat the parameter for any of several "
+                                          "(string attribute facet; a multi-valued product matches any of its values).")
         return fields
 
     def to_internal_value(self, data) -> dict:
         """An attr.* parameter for no declared facet is an error (as a misspelled filter should be), named."""
         declared = registry.declared_facets()
-        for key in data:
+        for key in data if isinstance(data, Mapping) else ():  # not a mapping: DRF's own error says so
             if isinstance(key, str) and key.startswith("attr.") and key not in self.fields:
                 name = key.removeprefix("attr.").removesuffix(".min").removesuffix(".max")
                 facet = declared.get(name)
-                hint = (f"{facet.name} is a {facet.type} facet: use " + (f"attr.{name}.min / attr.{name}.max" if facet.type == "number" else f"attr.{name}")
-                        if facet else f"Declared attribute facets: {', '.join(declared) or 'none'}")
+                use = f"attr.{name}.min / attr.{name}.max" if facet and facet.type == "number" else f"attr.{name}"
+                hint = (f"{facet.name} is a {facet.type} facet: use {use}" if facet
+                        else f"Declared attribute facets: {', '.join(declared) or 'none'}")
                 raise serializers.ValidationError({key: [f"Unknown attribute filter {key!r}. {hint}."]})
         return super().to_internal_value(data)
 
