@@ -39,7 +39,8 @@ def prepared(database: str, size: int) -> bool:
 
     try:
         with psycopg.connect(embedded_db.database_url(database)) as conn:
-            return conn.execute("SELECT count(*) FROM shopsearch_document WHERE kind = 'product'").fetchone()[0] == size
+            shop = "SELECT count(*) FROM shopsearch_document WHERE collection = '' AND kind = 'product'"
+            return conn.execute(shop).fetchone()[0] == size
     except psycopg.Error:
         return False
 
@@ -68,41 +69,52 @@ def prepare(database: str, size: int) -> dict:
     return {key: round(value, 1) for key, value in timings.items()}
 
 
+COLUMNS = (
+    "collection, kind, object_id, product_id, title, description, attributes, facets, text, category, price, "
+    "in_stock, rating, helpful_votes, published_at, content_hash, updated_at"
+)
+
+
 def derive(database: str, size: int, base: int) -> dict:
-    """`size` documents in `database` quickly: a copy of the `base` size's database (CREATE DATABASE ... TEMPLATE)
-    plus size - base recombined documents written by one SQL statement (the import and sync through Django take
-    about an hour for 100k on these shared cores): document k (from 0) takes the title, category, price and stock
-    of base document k mod B and the description of base document (7919 k + 1) mod B, in id order (B = base, 7919
-    prime to it), object id "sql-mix-<k>". Documents only: no shop objects behind them, which keyword search never
-    reads."""
+    """`size` documents in `database` quickly: the `base` size's documents copied (COPY) into a freshly migrated
+    database, plus size - base recombined documents written by one SQL statement (the import and sync through
+    Django take about an hour for 100k on these shared cores): document k (from 0) takes the title, category, price
+    and stock of base document k mod B and the description of base document (7919 k + 1) mod B, in id order
+    (B = base, 7919 prime to it), object id "sql-mix-<k>". Documents only: no shop objects behind them, which
+    keyword search never reads."""
     import psycopg
-    from psycopg import sql
 
     from shopsite import embedded_db
 
     started = time.perf_counter()
-    with psycopg.connect(embedded_db.database_url("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(database), sql.Identifier(f"{database.rsplit('_', 1)[0]}_{base}")
-            )
+    scale.fresh_database(database)
+    scale.manage(database, "migrate", "-v0")
+    source = f"{database.rsplit('_', 1)[0]}_{base}"
+    source_url, target_url = embedded_db.database_url(source), embedded_db.database_url(database)
+    with psycopg.connect(source_url) as src, psycopg.connect(target_url) as dst:
+        with src.cursor().copy(f"COPY (SELECT {COLUMNS} FROM shopsearch_document ORDER BY id) TO STDOUT") as out:
+            with dst.cursor().copy(f"COPY shopsearch_document ({COLUMNS}) FROM STDIN") as into:
+                for block in out:
+                    into.write(block)
+        dst.execute(  # numbered once, indexed: the joins below are lookups, not a nested scan per row
+            "CREATE TEMP TABLE base AS SELECT row_number() OVER (ORDER BY id) - 1 AS n, title, description, category, "
+            "price, in_stock FROM shopsearch_document WHERE collection = '' AND kind = 'product'"
         )
-    with psycopg.connect(embedded_db.database_url(database), autocommit=True) as conn:
-        conn.execute(
+        dst.execute("CREATE UNIQUE INDEX ON base (n)")
+        dst.execute("ANALYZE base")
+        dst.execute(
             """
-            WITH base AS (SELECT row_number() OVER (ORDER BY id) - 1 AS n, * FROM shopsearch_document
-                          WHERE collection = '' AND kind = 'product')
             INSERT INTO shopsearch_document (collection, kind, object_id, title, description, attributes, facets, text,
                                              category, price, in_stock, helpful_votes, content_hash, updated_at)
             SELECT '', 'product', 'sql-mix-' || k, a.title, b.description, '{}', '{}',
-                   a.title || E'\n' || b.description, a.category, a.price, a.in_stock, 0,
-                   md5(a.title || E'\n' || b.description), now()
+                   a.title || E'\\n' || b.description, a.category, a.price, a.in_stock, 0,
+                   md5(a.title || E'\\n' || b.description), now()
             FROM generate_series(0, %(extra)s - 1) AS k
             JOIN base a ON a.n = k %% %(base)s JOIN base b ON b.n = (7919 * k + 1) %% %(base)s""",
             {"extra": size - base, "base": base},
         )
-        conn.execute("ANALYZE shopsearch_document")
+        dst.commit()
+        dst.execute("ANALYZE shopsearch_document")
     return {"derived_from": base, "seconds": round(time.perf_counter() - started, 1)}
 
 
