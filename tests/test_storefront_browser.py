@@ -103,11 +103,12 @@ def test_search_page_as_a_shopper_uses_it(shop, live_server, tmp_path):
         assert axe_violations(driver) == []
 
         # a facet narrows the results and updates its counts, the chips and the URL
-        dresses = driver.find_element("xpath", "//button[@class='facet'][span[1][normalize-space()='Dresses']]")
+        category_facets = "//fieldset[legend[normalize-space()='Category']]//button[@class='facet']"
+        dresses = driver.find_element("xpath", f"{category_facets}[span[1][normalize-space()='Dresses']]")
         dresses.click()
         wait(driver, lambda: query_of(driver).get("category") == "Dresses" and driver.find_elements("css selector", ".chip"), "apply the facet")
         wait(driver, lambda: all(c.text == "Dresses" for c in driver.find_elements("css selector", "#results .card .category")), "narrow the results")
-        facets = driver.find_elements("css selector", "#facet-groups .facet")
+        facets = driver.find_elements("xpath", category_facets)  # (the class and department facets have Dresses too)
         assert [f.get_attribute("aria-pressed") for f in facets if "Dresses" in f.text] == ["true"]
         narrowed = titles(driver)
         total = driver.find_element("id", "status").text
@@ -130,6 +131,29 @@ def test_search_page_as_a_shopper_uses_it(shop, live_server, tmp_path):
         driver.save_screenshot(str(tmp_path / "zero.png"))
         driver.find_element("css selector", "#empty button").click()
         wait(driver, lambda: "min_price" not in query_of(driver) and titles(driver) == first, "clear the filter")
+
+        # an attribute facet the shop declared (the items' class; a demo item is named after its class) narrows the
+        # results, its count becomes the result count, and it goes into the URL and a removable chip
+        group = driver.find_element("xpath", "//fieldset[legend[normalize-space()='Class']]")
+        options = {b.find_element("css selector", "span").text: int(b.find_element("css selector", ".count").text)
+                   for b in group.find_elements("css selector", ".facet")}
+        value, count = min(options.items(), key=lambda item: item[1])
+        assert len(options) > 1 and count < sum(options.values())
+        group.find_element("xpath", f".//button[span[1][normalize-space()='{value}']]").click()
+        wait(driver, lambda: query_of(driver).get("attr.class") == value and titles(driver)
+             and all(title.startswith(f"{value} #") for title in titles(driver)), "narrow the results to the class")
+        group = driver.find_element("xpath", "//fieldset[legend[normalize-space()='Class']]")
+        shown = len(titles(driver))
+        pressed = [(b.find_element("css selector", "span").text, b.get_attribute("aria-pressed"),
+                    b.find_element("css selector", ".count").text)
+                   for b in group.find_elements("css selector", ".facet")]
+        assert pressed == [(value, "true", str(shown))]  # the other classes' counts are 0 now: not offered
+        assert driver.find_element("id", "status").text.startswith(f"1–{shown} of {shown} results")
+        assert [chip.text for chip in driver.find_elements("css selector", "#chips .chip")] == [f"Class: {value}"]
+        driver.save_screenshot(str(tmp_path / "attribute-facet.png"))
+        driver.find_element("css selector", "#chips .chip").click()
+        wait(driver, lambda: "attr.class" not in query_of(driver) and titles(driver) == first,
+             "remove the attribute filter")
 
     with chromium(width=375, height=812) as phone:
         phone.get(live_server.url + "/?q=summer+dress")

@@ -1,6 +1,7 @@
 /* The storefront search page: search as you type over the search API.
 
-   State lives in the URL (/?q=&category=&sort=&page=&min_price=&max_price=&in_stock=): every view is a link, and
+   State lives in the URL (/?q=&category=&sort=&page=&min_price=&max_price=&in_stock=&min_rating=, and the shop's
+   attribute facets as attr.<name>=, repeated for several values, or attr.<name>.min/.max): every view is a link, and
    Back/Forward restore it (pushState on each new view, replaceState while the shopper keeps typing). A keystroke
    searches at once when no search is on its way; keystrokes while one is coalesce into one search for the latest
    text, sent when that answer is drawn. So a shopper never waits for a debounce timer, and a fast typist still has
@@ -9,7 +10,11 @@
    server HTML-escapes, with <mark> around matched terms) are inserted as HTML. */
 (function () {
   "use strict";
-  const FILTERS = ["category", "min_price", "max_price", "in_stock"];
+  const FILTERS = ["category", "min_price", "max_price", "in_stock", "min_rating"];
+  // The shop's attribute facets: attr.<name> (repeatable: any of the values; kept as a list) and, for numbers,
+  // attr.<name>.min / attr.<name>.max; their labels come with each answer's facets.
+  const isAttribute = (key) => key.startsWith("attr."), isRange = (key) => /\.(min|max)$/.test(key);
+  const labels = {};
   const KEYS = ["q", ...FILTERS, "sort", "page", "exact"];  // exact=1: the query as typed, uncorrected
   const form = document.getElementById("search"), input = document.getElementById("q");
   const categorySelect = document.getElementById("category"), sortSelect = document.getElementById("sort");
@@ -24,12 +29,16 @@
   function fromUrl() {
     const params = new URLSearchParams(location.search), result = {};
     for (const key of KEYS) if (params.get(key)) result[key] = params.get(key);
+    for (const key of new Set(params.keys())) {
+      if (isAttribute(key) && params.get(key)) result[key] = isRange(key) ? params.get(key) : params.getAll(key).filter(Boolean);
+    }
     return result;
   }
 
   function toQuery(s) {
     const params = new URLSearchParams();
     for (const key of KEYS) if (s[key] && !(key === "page" && s[key] === "1") && !(key === "sort" && s[key] === "relevance")) params.set(key, s[key]);
+    for (const key of Object.keys(s).filter(isAttribute).sort()) for (const value of [].concat(s[key] || [])) if (value) params.append(key, value);
     return params.toString();
   }
 
@@ -56,7 +65,7 @@
     if (fromTyping && (changes.q || "") === (state.q || "")) return;  // white space only: the same search
     if ("q" in changes && changes.q !== state.q && !("exact" in changes)) changes = {...changes, exact: ""};  // a new query is corrected again
     state = {...state, ...changes};
-    for (const key of Object.keys(state)) if (!state[key]) delete state[key];
+    for (const key of Object.keys(state)) if (!state[key] || (Array.isArray(state[key]) && !state[key].length)) delete state[key];
     if (!("page" in changes)) delete state.page;
     const url = `${location.pathname}${toQuery(state) ? "?" + toQuery(state) : ""}`;
     if (url !== `${location.pathname}${location.search}`) {
@@ -115,8 +124,8 @@
   async function render(body, ticket) {
     document.title = `${body.query} · Shop search`;
     renderCorrection(body);
-    renderChips();
     renderFacets(body.facets || {});
+    renderChips();  // after the facets: attribute chips read their labels
     const start = (body.page - 1) * body.page_size + 1, end = start + body.results.length - 1;
     list.replaceChildren(...body.results.map((hit, index) => card(hit, start + index, body)));
     list.start = start;
@@ -204,24 +213,35 @@
     if (key === "in_stock") return s.in_stock === "true" ? "In stock only" : "Out of stock only";
     if (key === "min_price") return `Price from ${money.format(Number(s.min_price))}`;
     if (key === "max_price") return `Price up to ${money.format(Number(s.max_price))}`;
+    if (key === "min_rating") return `Rated ${starsAndUp(s.min_rating)}`;
+    if (isAttribute(key)) {
+      const [, name, end] = key.split("."), label = labels[name] || name;
+      return end ? `${label} ${end === "min" ? "from" : "up to"} ${s[key]}` : `${label}: ${[].concat(s[key]).map(valueLabel).join(" or ")}`;
+    }
     return `${key}: ${s[key]}`;
   }
 
-  function active() { return FILTERS.filter((key) => state[key]); }
+  const valueLabel = (value) => (value === "true" ? "Yes" : value === "false" ? "No" : value);
+  const starsAndUp = (step) => `${step} star${Number(step) === 1 ? "" : "s"} and up`;
 
+  function active() { return [...FILTERS.filter((key) => state[key]), ...Object.keys(state).filter((key) => isAttribute(key) && state[key].length)]; }
+
+  const cleared = () => Object.fromEntries(active().map((key) => [key, ""]));
+
+  // One chip per active filter, and per value of an attribute filter (removing it keeps the other values).
   function renderChips() {
-    const chips = active().map((key) => {
-      const chip = document.createElement("button");
-      chip.type = "button";
-      chip.className = "chip";
-      chip.textContent = filterLabel(key, state);
-      chip.setAttribute("aria-label", `Remove filter ${filterLabel(key, state)}`);
-      chip.addEventListener("click", () => go({[key]: ""}));
-      return chip;
-    });
+    const chip = (text, onClick) => {
+      const button = Object.assign(document.createElement("button"), {type: "button", className: "chip", textContent: text});
+      button.setAttribute("aria-label", `Remove filter ${text}`);
+      button.addEventListener("click", onClick);
+      return button;
+    };
+    const chips = active().flatMap((key) => (isAttribute(key) && !isRange(key)
+      ? state[key].map((value) => chip(filterLabel(key, {[key]: [value]}), () => go({[key]: state[key].filter((v) => v !== value)})))
+      : [chip(filterLabel(key, state), () => go({[key]: ""}))]));
     if (chips.length > 1) {
       const all = Object.assign(document.createElement("button"), {type: "button", className: "chip clear", textContent: "Clear all filters"});
-      all.addEventListener("click", () => go(Object.fromEntries(FILTERS.map((key) => [key, ""]))));
+      all.addEventListener("click", () => go(cleared()));
       chips.push(all);
     }
     chipsBox.replaceChildren(...chips);
@@ -246,6 +266,7 @@
 
   function renderFacets(facets) {
     const groups = [];
+    for (const facet of facets.attributes || []) labels[facet.name] = facet.label;
     const categories = facets.categories || [];
     if (categories.length) {
       groups.push(group("Category", categories.map((row) => toggle(row.value, row.count, state.category === row.value,
@@ -265,11 +286,31 @@
     if (stock && (outOfStock || state.in_stock === "true")) {
       groups.push(group("Availability", [toggle("In stock only", stock.count, state.in_stock === "true", () => go({in_stock: state.in_stock === "true" ? "" : "true"}))]));
     }
-    for (const [name, rows] of Object.entries(facets)) {  // facets configured by the shop: a value list per filter parameter
-      if (["categories", "price", "in_stock"].includes(name) || !Array.isArray(rows) || !rows.length || !("value" in rows[0])) continue;
-      const legend = name.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
-      groups.push(group(legend, rows.map((row) => toggle(String(row.value), row.count, state[name] === String(row.value),
-        () => go({[name]: state[name] === String(row.value) ? "" : String(row.value)})))));
+    const ratings = facets.rating || [];
+    if (ratings.length) {
+      groups.push(group("Rating", ratings.map((row) => {
+        const on = state.min_rating === String(row.min);
+        return toggle(starsAndUp(row.min), row.count, on, () => go({min_rating: on ? "" : String(row.min)}));
+      })));
+    }
+    for (const facet of facets.attributes || []) {  // the shop's declared attribute facets, in its order
+      const key = `attr.${facet.name}`;
+      if (facet.type === "number") {
+        const rows = (facet.buckets || []).filter((row) => row.count > 0);
+        if (rows.length) groups.push(group(facet.label, rows.map((row) => {
+          const low = row.min === null ? "" : String(row.min), high = row.max === null ? "" : String(row.max);
+          const on = (state[`${key}.min`] || "") === low && (state[`${key}.max`] || "") === high;
+          return toggle(!low ? `Under ${high}` : !high ? `${low} and up` : `${low} – ${high}`, row.count, on,
+            () => go({[`${key}.min`]: on ? "" : low, [`${key}.max`]: on ? "" : high}));
+        })));
+        continue;
+      }
+      const chosen = state[key] || [];
+      groups.push(group(facet.label, facet.values.map((row) => {
+        const value = String(row.value), on = chosen.includes(value);
+        const values = on ? chosen.filter((v) => v !== value) : facet.type === "boolean" ? [value] : [...chosen, value];
+        return toggle(valueLabel(value), row.count, on, () => go({[key]: values}));
+      })));
     }
     facetGroups.replaceChildren(...groups);
     facetsBox.hidden = !groups.length;
@@ -309,7 +350,7 @@
     }
     if (keys.length !== 1) {
       const all = Object.assign(document.createElement("button"), {type: "button", className: "primary", textContent: "Clear all filters"});
-      all.addEventListener("click", () => go(Object.fromEntries(FILTERS.map((key) => [key, ""]))));
+      all.addEventListener("click", () => go(cleared()));
       emptyBox.append(all);
     }
   }
