@@ -7,13 +7,13 @@ between the words its products had and have (`counts` before and after, then `ap
 its end so the rows of common words stay locked for a moment only); `reindex` and an evaluation collection's load
 recount a collection from its documents (`rebuild`).
 
-A query word of at least MIN_TYPO_LENGTH letters that no product has is corrected (`correct`) to the vocabulary
-word nearest to it: trigram candidates (pg_trgm, similarity from TYPO_CANDIDATE_SIMILARITY), then the optimal
-string alignment distance (an insertion, deletion, substitution or swap of two neighbours is one edit). As
-Meilisearch does, how many edits are allowed depends on the length of the longer of the two words (TYPO_EDITS:
-1 from 5 letters, 2 from 9), so short words are never turned into other short words; among the allowed candidates
-the fewest edits win, then the word most products have. Words with digits (sizes, model numbers) are never
-corrected, and a word the catalogue has is never changed.
+A query word that no product has, not even in another form (no product's stemmed text matches it: "titans" is
+left alone where products say "titan"), is corrected (`correct`) to the vocabulary word nearest to it: trigram
+candidates (pg_trgm, similarity from TYPO_CANDIDATE_SIMILARITY), then the optimal string alignment distance (an
+insertion, deletion, substitution or swap of two neighbours is one edit). As Meilisearch does, how many edits are
+allowed depends on the typed word's length (TYPO_EDITS: 1 from 5 letters, 2 from 9), so short words are never
+changed; among the allowed candidates the fewest edits win, then the word most products have. Words with digits
+(sizes, model numbers) are never corrected.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ _DOCUMENT_WORDS = """
             to_tsvector('simple', shopsearch_unaccent(coalesce(d.title, '') || ' ' || coalesce(d.description, '')))
             || jsonb_to_tsvector('simple', d.attributes, '["string"]'))) lexeme
         WHERE lexeme ~ '^[[:alpha:]]{3,40}$') w"""
-MIN_TYPO_LENGTH = 4  # shorter query words are left alone (one edit from a 4-letter word to a 5-letter one is allowed)
 _WORD = re.compile(r"\w+")
 
 
@@ -101,7 +100,7 @@ def apply(collection: str, before: Counter, after: Counter) -> None:
 
 
 def allowed_edits(length: int) -> int:
-    """Edits a correction may make between a query word and a vocabulary word whose longer one has `length` letters."""
+    """Edits a correction may make to a query word of `length` letters."""
     return sum(length >= minimum for minimum in setting("TYPO_EDITS"))
 
 
@@ -123,7 +122,7 @@ def correct(query: str, collection: str) -> Correction:
     """The query with each word the catalogue lacks replaced by its nearest frequent vocabulary word (module doc).
     One round trip when every word is known; two when some are not."""
     spans = [(match.start(), match.end(), fold(match.group())) for match in _WORD.finditer(query)]
-    words = sorted({word for _, _, word in spans if len(word) >= MIN_TYPO_LENGTH and word.isalpha()})
+    words = sorted({word for _, _, word in spans if allowed_edits(len(word)) and word.isalpha()})
     if not words:
         return Correction(query)
     with read_connection.cursor() as cursor:  # one round trip, no transaction, when every word is known (most queries)
@@ -135,17 +134,19 @@ def correct(query: str, collection: str) -> Correction:
         cursor.execute(
             "SELECT set_config('pg_trgm.similarity_threshold', %s, true)", [str(setting("TYPO_CANDIDATE_SIMILARITY"))]
         )
-        cursor.execute(
+        cursor.execute(  # candidates for the words no product's stemmed text matches (not a known word's other form)
             "SELECT t.typed, c.word, c.documents, c.similarity FROM unnest(%s::text[]) AS t(typed) CROSS JOIN LATERAL ("
             "  SELECT w.word, w.documents, similarity(w.word, t.typed) AS similarity FROM shopsearch_word w"
-            "  WHERE w.word %% t.typed AND w.collection = %s ORDER BY similarity DESC, w.word LIMIT 50) c",
-            [unknown, collection],
+            "  WHERE w.word %% t.typed AND w.collection = %s ORDER BY similarity DESC, w.word LIMIT 50) c "
+            "WHERE NOT EXISTS (SELECT 1 FROM shopsearch_document d WHERE d.collection = %s AND d.kind = 'product'"
+            "  AND d.search_vector @@ plainto_tsquery('english', shopsearch_unaccent(t.typed)))",
+            [unknown, collection, collection],
         )
         candidates = cursor.fetchall()
     best: dict[str, tuple] = {}
     for typed, word, documents, similarity in candidates:
         edits = edit_distance(typed, word)
-        if 0 < edits <= allowed_edits(max(len(typed), len(word))):
+        if 0 < edits <= allowed_edits(len(typed)):
             key = (edits, -documents, -similarity, word)
             if typed not in best or key < best[typed]:
                 best[typed] = key
