@@ -66,9 +66,9 @@ DEFAULTS: dict[str, Any] = {
     # good from 0.5 (more likely relevant than not), none below 0.2 (every dev query's best hit is above 0.25,
     # nonsense queries' below 0.09; docs/relevance.md).
     "MATCH_THRESHOLDS": {"good": 0.5, "weak": 0.2},
-    # Typo correction (vocabulary.py): a query word no product has is corrected to a vocabulary word within 1 edit
-    # where the longer of the two has at least 5 letters, 2 edits from 9 (Meilisearch's rule); candidates are the
-    # words of at least this trigram similarity (one swap of neighbours in a 5-letter word leaves 0.2).
+    # Typo correction (vocabulary.py): a query word no product has (in any form) is corrected to a vocabulary word
+    # within 1 edit where it has at least 5 letters, 2 edits from 9 (Meilisearch's rule); candidates are the words of
+    # at least this trigram similarity (one swap of neighbours in a 5-letter word leaves 0.2).
     "TYPO_EDITS": [5, 9],
     "TYPO_CANDIDATE_SIMILARITY": 0.2,
     # Query understanding (query_understanding.py): a named category's products, and with "cheap" the cheaper half,
