@@ -65,6 +65,7 @@ def serve(database: str) -> tuple[str, subprocess.Popen]:
     for _ in range(120):
         try:
             urllib.request.urlopen(url + "/", timeout=2)
+            timed_get(url + "/api/search/?q=dress&reviews=true")  # the process's first search loads the query encoder
             return url, process
         except OSError:
             time.sleep(0.5)
