@@ -11,6 +11,7 @@ script serves it itself (manage.py runserver on a free port). Each query is type
 fresh box; the time runs from the last keystroke to the moment the results for the whole query are drawn (the
 page searches at once when no search is on its way, so a search still running for an earlier prefix counts).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,13 +30,35 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, machine, setup_django  # noqa: E402
 
-QUERIES = ["summer dress", "warm coat", "jeans that don't stretch out", "dress for a wedding", "soft sweater", "petite pants",
-           "linen shirt", "swimsuit", "lace top", "jacket for fall", "maxi skirt", "comfortable leggings", "black dress", "cozy cardigan",
-           "blouse for work", "not see through top", "shorts", "tunic", "flattering jumpsuit", "pajamas"]
+QUERIES = [
+    "summer dress",
+    "warm coat",
+    "jeans that don't stretch out",
+    "dress for a wedding",
+    "soft sweater",
+    "petite pants",
+    "linen shirt",
+    "swimsuit",
+    "lace top",
+    "jacket for fall",
+    "maxi skirt",
+    "comfortable leggings",
+    "black dress",
+    "cozy cardigan",
+    "blouse for work",
+    "not see through top",
+    "shorts",
+    "tunic",
+    "flattering jumpsuit",
+    "pajamas",
+]
 TYPE_INTERVAL_S = 0.06
 # The nearest of these embedded phrases (mean vector per direction) is the baseline the size/fit cues are compared with.
-FIT_ANCHORS = {"small": ["it runs small", "too small and tight", "order a size up"], "true_to_size": ["true to size", "fits perfectly in my usual size"],
-               "large": ["it runs large", "too big and loose", "order a size down"]}
+FIT_ANCHORS = {
+    "small": ["it runs small", "too small and tight", "order a size up"],
+    "true_to_size": ["true to size", "fits perfectly in my usual size"],
+    "large": ["it runs large", "too big and loose", "order a size down"],
+}
 
 # Resolves when the status line reports results for exactly `query`; the time from the last keystroke, in ms.
 WATCH = """
@@ -50,7 +73,15 @@ new MutationObserver((_, observer) => { if (ready()) { observer.disconnect(); do
 
 
 def percentiles(values: list[float]) -> dict:
-    return {"n": len(values), "p50": round(float(np.percentile(values, 50)), 1), "p95": round(float(np.percentile(values, 95)), 1)} if values else {"n": 0}
+    return (
+        {
+            "n": len(values),
+            "p50": round(float(np.percentile(values, 50)), 1),
+            "p95": round(float(np.percentile(values, 95)), 1),
+        }
+        if values
+        else {"n": 0}
+    )
 
 
 def serve(database: str) -> tuple[str, subprocess.Popen]:
@@ -58,9 +89,19 @@ def serve(database: str) -> tuple[str, subprocess.Popen]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     # request rates lifted: one typist's keystrokes and the repeated page requests are one client
-    env = {**os.environ, "DATABASE_NAME": database, "DJANGO_DEBUG": "1", "SHOPSEARCH_THROTTLE_RATES": json.dumps({"client": None, "session": None})}
-    process = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "DATABASE_NAME": database,
+        "DJANGO_DEBUG": "1",
+        "SHOPSEARCH_THROTTLE_RATES": json.dumps({"client": None, "session": None}),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
         try:
@@ -86,7 +127,9 @@ def keystrokes(url: str, rounds: int) -> dict:
     with chromium() as driver:
         driver.set_script_timeout(30)
         driver.get(url + "/")
-        driver.execute_script("document.getElementById('q').addEventListener('keydown', () => { window.__lastKey = performance.now(); }, true);")
+        driver.execute_script(
+            "document.getElementById('q').addEventListener('keydown', () => { window.__lastKey = performance.now(); }, true);"  # noqa: E501
+        )
         box = driver.find_element("id", "q")
         times = []
         for _ in range(rounds):
@@ -117,12 +160,14 @@ def product_page(url: str, product_id: str, requests: int) -> dict:
         cache.delete(key)
         return timed_get(target)
 
-    result.update({
-        "html_cached_ms": percentiles([timed_get(page) for _ in range(requests)]),
-        "html_computed_ms": percentiles([uncached(page) for _ in range(requests)]),
-        "sentiment_cached_ms": percentiles([timed_get(api) for _ in range(requests)]),
-        "sentiment_computed_ms": percentiles([uncached(api) for _ in range(requests)]),
-    })
+    result.update(
+        {
+            "html_cached_ms": percentiles([timed_get(page) for _ in range(requests)]),
+            "html_computed_ms": percentiles([uncached(page) for _ in range(requests)]),
+            "sentiment_cached_ms": percentiles([timed_get(api) for _ in range(requests)]),
+            "sentiment_computed_ms": percentiles([uncached(api) for _ in range(requests)]),
+        }
+    )
     review_insights.warm(space, [product_id])  # leave it as the worker does
     return result
 
@@ -134,36 +179,59 @@ def fit_sentences() -> dict:
 
     rows = [json.loads(line) for line in (ROOT / "tests" / "data" / "fit" / "sentences.jsonl").read_text().splitlines()]
     encoder = encoders.get_encoder(encoders.default_model())
-    anchors = np.vstack([np.asarray(encoder.encode(FIT_ANCHORS[d]), dtype=np.float32).mean(axis=0) for d in fit.DIRECTIONS])
+    anchors = np.vstack(
+        [np.asarray(encoder.encode(FIT_ANCHORS[d]), dtype=np.float32).mean(axis=0) for d in fit.DIRECTIONS]
+    )
     anchors /= np.linalg.norm(anchors, axis=1, keepdims=True)
     result = {"sentences": len(rows), "anchors": FIT_ANCHORS}
     for split in ("dev", "test"):
         part = [row for row in rows if row["split"] == split]
         cues = [fit.sentence_direction(row["sentence"]) or "none" for row in part]
-        directed = [(row, cue) for row, cue in zip(part, cues) if row["label"] != "none"]
+        directed = [(row, cue) for row, cue in zip(part, cues, strict=False) if row["label"] != "none"]
         vectors = np.asarray(encoder.encode([row["sentence"] for row, _ in directed]), dtype=np.float32)
         nearest = [fit.DIRECTIONS[i] for i in (vectors @ anchors.T).argmax(axis=1)]
-        result[split] = {"sentences": len(part), "cues_accuracy": round(float(np.mean([c == r["label"] for c, r in zip(cues, part)])), 3),
-                         "with_direction": len(directed),
-                         "cues_accuracy_with_direction": round(float(np.mean([c == r["label"] for r, c in directed])), 3),
-                         "anchors_accuracy_with_direction": round(float(np.mean([n == r["label"] for n, (r, _) in zip(nearest, directed)])), 3)}
+        result[split] = {
+            "sentences": len(part),
+            "cues_accuracy": round(float(np.mean([c == r["label"] for c, r in zip(cues, part, strict=False)])), 3),
+            "with_direction": len(directed),
+            "cues_accuracy_with_direction": round(float(np.mean([c == r["label"] for r, c in directed])), 3),
+            "anchors_accuracy_with_direction": round(
+                float(np.mean([n == r["label"] for n, (r, _) in zip(nearest, directed, strict=False)])), 3
+            ),
+        }
     return result
 
 
 def negation() -> dict:
     from shopsearch import encoders, sentiment
 
-    rows = [json.loads(line) for line in (ROOT / "tests" / "data" / "negation" / "sentences.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line) for line in (ROOT / "tests" / "data" / "negation" / "sentences.jsonl").read_text().splitlines()
+    ]
     weights = json.loads(gzip.decompress(sentiment.DEFAULT_CLASSIFIER.read_bytes()))["weights"]
     texts = [row["sentence"] for row in rows]
     vectors = np.asarray(encoders.get_encoder(encoders.default_model()).encode(texts), dtype=np.float32)
     result = {"sentences": len(rows), "classifier": "shipped default (data/sentiment_default.json.gz)"}
     for name, flag in (("before", False), ("after", True)):
         predictions = sentiment.predict(weights, vectors, texts, negation=flag)
-        right = [p.label == r["label"] for p, r in zip(predictions, rows)]
-        result[name] = {"accuracy": round(float(np.mean(right)), 3),
-                        "sign_accuracy": round(float(np.mean([(p.score > 0) == (r["label"] == "positive") for p, r in zip(predictions, rows)])), 3),
-                        **{subset: round(float(np.mean([ok for ok, r in zip(right, rows) if r["subset"] == subset])), 3) for subset in ("random", "negated_complaint")}}
+        right = [p.label == r["label"] for p, r in zip(predictions, rows, strict=False)]
+        result[name] = {
+            "accuracy": round(float(np.mean(right)), 3),
+            "sign_accuracy": round(
+                float(
+                    np.mean(
+                        [(p.score > 0) == (r["label"] == "positive") for p, r in zip(predictions, rows, strict=True)]
+                    )
+                ),
+                3,
+            ),
+            **{
+                subset: round(
+                    float(np.mean([ok for ok, r in zip(right, rows, strict=True) if r["subset"] == subset])), 3
+                )  # noqa: E501
+                for subset in ("random", "negated_complaint")
+            },
+        }
     return result
 
 
@@ -184,10 +252,20 @@ def main() -> None:
     busiest = reviews.values("product_id").annotate(n=Count("pk")).order_by("-n").first()
     url, server = (args.url, None) if args.url else serve(args.database)
     try:
-        report = {"benchmark": "storefront", "machine": machine(), "data": {"database": args.database, "products": products, "reviews": reviews.count(),
-                  "most_reviewed_product": busiest}, "keystroke_to_results": keystrokes(url, args.rounds),
-                  "product_page": product_page(url, busiest["product_id"], args.requests), "negation_sentences": negation(),
-                  "fit_sentences": fit_sentences()}
+        report = {
+            "benchmark": "storefront",
+            "machine": machine(),
+            "data": {
+                "database": args.database,
+                "products": products,
+                "reviews": reviews.count(),
+                "most_reviewed_product": busiest,
+            },
+            "keystroke_to_results": keystrokes(url, args.rounds),
+            "product_page": product_page(url, busiest["product_id"], args.requests),
+            "negation_sentences": negation(),
+            "fit_sentences": fit_sentences(),
+        }
     finally:
         if server is not None:
             server.terminate()

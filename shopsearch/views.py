@@ -6,6 +6,7 @@ product page is drawn here in one response: the product's facts, its star counts
 positive, monthly trend, aspects, which way the size errs) from the sentiment answer the worker computed and cached
 when it analysed the reviews (review_insights.product_sentiment), and "shoppers also viewed" from the events.
 """
+
 from __future__ import annotations
 
 from django.db.models import Count
@@ -29,17 +30,28 @@ def product_page(request: HttpRequest, product_id: str) -> HttpResponse:
         return render(request, "shopsearch/product_missing.html", {"product_id": product_id}, status=404)
     stars = dict(
         Document.objects.filter(collection=SHOP_COLLECTION, kind="review", product_id=product_id, rating__isnull=False)
-        .values_list("rating").annotate(n=Count("pk")).values_list("rating", "n")
+        .values_list("rating")
+        .annotate(n=Count("pk"))
+        .values_list("rating", "n")
     )
     rated = sum(stars.values())
     space = spaces.active_space()
     insights = review_insights.product_sentiment(space, product_id) if space is not None else None
     context = {
         "product": product,
-        "attributes": sorted((str(key), value) for key, value in (product.attributes or {}).items() if value not in (None, "", [])),
+        "attributes": sorted(
+            (str(key), value) for key, value in (product.attributes or {}).items() if value not in (None, "", [])
+        ),
         "rated": rated,
         "mean_rating": sum(star * n for star, n in stars.items()) / rated if rated else None,
-        "stars": [{"star": star, "count": stars.get(star, 0), "percent": round(100 * stars.get(star, 0) / rated) if rated else 0} for star in range(5, 0, -1)],
+        "stars": [
+            {
+                "star": star,
+                "count": stars.get(star, 0),
+                "percent": round(100 * stars.get(star, 0) / rated) if rated else 0,
+            }
+            for star in range(5, 0, -1)
+        ],
         "summary": insights,
         **(_review_context(insights) if insights else {}),
         "trend": _trend(review_insights.rating_months(product_id)),
@@ -59,13 +71,27 @@ def _review_context(insights: dict) -> dict:
     """What the page draws from the sentiment answer: the aspects reviewers talk about most (share positive and
     negative, two example sentences each) and which way the size errs."""
     talked = sorted((a for a in insights["aspects"] if a["mentions"]), key=lambda a: -a["mentions"])[:ASPECTS_SHOWN]
-    aspects = [{**a, "positive": _percent(a["share_positive"]), "negative": _percent(a["share_negative"]), "examples": a["examples"][:EXAMPLES_SHOWN]}
-               for a in talked]
+    aspects = [
+        {
+            **a,
+            "positive": _percent(a["share_positive"]),
+            "negative": _percent(a["share_negative"]),
+            "examples": a["examples"][:EXAMPLES_SHOWN],
+        }
+        for a in talked
+    ]
     fit = insights.get("fit") or {}
-    return {"aspects": aspects, "fit": {**fit, "example": fit["examples"].get(fit["verdict"])} if fit.get("reviews_saying") else None}
+    return {
+        "aspects": aspects,
+        "fit": {**fit, "example": fit["examples"].get(fit["verdict"])} if fit.get("reviews_saying") else None,
+    }
 
 
 def _trend(months: list[dict]) -> list[dict]:
     """The last months' mean ratings, where the reviews' dates span at least two months (one month is no trend: the
     demo's reviews carry only their import date)."""
-    return [{**month, "percent": round(20 * month["mean_rating"])} for month in months[-TREND_MONTHS_SHOWN:]] if len(months) >= 2 else []
+    return (
+        [{**month, "percent": round(20 * month["mean_rating"])} for month in months[-TREND_MONTHS_SHOWN:]]
+        if len(months) >= 2
+        else []
+    )

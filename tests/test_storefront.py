@@ -1,6 +1,9 @@
 """The storefront's server side, with the fake encoder: the search API's sort, total, ratings and matched review
 sentence, and the product page (its facts, star counts, and a plain 404 page for an unknown id)."""
+
 from __future__ import annotations
+
+from datetime import UTC
 
 import pytest
 from rest_framework.test import APIClient
@@ -16,9 +19,16 @@ def rated(clusters, run_on_commit):
     from catalog.models import Product
 
     def create():
-        for n, (key, rating, text) in enumerate([("coat0", 5, "Warm wool coat, I love it for winter."), ("coat0", 3, "Heavy but warm."),
-                                                 ("coat1", 1, "The wool coat itches. Not warm at all.")]):
-            Review.objects.create(external_id=f"r{n}", product=Product.objects.get(pk=clusters[key]), text=text, rating=rating)
+        for n, (key, rating, text) in enumerate(
+            [
+                ("coat0", 5, "Warm wool coat, I love it for winter."),
+                ("coat0", 3, "Heavy but warm."),
+                ("coat1", 1, "The wool coat itches. Not warm at all."),
+            ]
+        ):
+            Review.objects.create(
+                external_id=f"r{n}", product=Product.objects.get(pk=clusters[key]), text=text, rating=rating
+            )
 
     run_on_commit(create)
     return clusters
@@ -39,8 +49,12 @@ def test_sort_reorders_the_retrieved_products(rated, sort):
     relevance = api.get("/api/search/", {"q": "wool coat winter", "mode": "keyword"}).json()["results"]
     hits = api.get("/api/search/", {"q": "wool coat winter", "mode": "keyword", "sort": sort}).json()["results"]
     assert sorted(hit["id"] for hit in hits) == sorted(hit["id"] for hit in relevance)  # the same products, reordered
-    key = {"price_asc": lambda h: float(h["price"]), "price_desc": lambda h: -float(h["price"]),
-           "rating": lambda h: -(h["rating"] or 0), "reviews": lambda h: -h["review_count"]}[sort]
+    key = {
+        "price_asc": lambda h: float(h["price"]),
+        "price_desc": lambda h: -float(h["price"]),
+        "rating": lambda h: -(h["rating"] or 0),
+        "reviews": lambda h: -h["review_count"],
+    }[sort]
     assert [key(hit) for hit in hits] == sorted(key(hit) for hit in hits)
     if sort == "rating":
         assert [hit["id"] for hit in hits[:2]] == [rated["coat0"], rated["coat1"]]  # unrated products come last
@@ -83,19 +97,23 @@ def test_storefront_turns_review_matching_on_when_the_shop_has_reviews(rated, cl
 def dated(clusters, run_on_commit):
     """coat0 with five reviews, four about its size, dated across two months (hand-computed: June 2 reviews, mean
     4.5 stars; July 3, mean 2.67), and its sentences analysed."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from catalog.models import Product
 
     coat = Product.objects.get(pk=clusters["coat0"])
-    rows = [("2026-06-03", 5, "Warm and lovely. It runs small, I had to size up."), ("2026-06-20", 4, "It runs small. Order a size up."),
-            ("2026-07-01", 2, "Way too tight, it runs small."), ("2026-07-09", 5, "True to size and warm."),
-            ("2026-07-30", 1, "Scratchy wool, the seams split.")]
+    rows = [
+        ("2026-06-03", 5, "Warm and lovely. It runs small, I had to size up."),
+        ("2026-06-20", 4, "It runs small. Order a size up."),
+        ("2026-07-01", 2, "Way too tight, it runs small."),
+        ("2026-07-09", 5, "True to size and warm."),
+        ("2026-07-30", 1, "Scratchy wool, the seams split."),
+    ]
 
     def create():
         for n, (day, rating, text) in enumerate(rows):
             review = Review.objects.create(external_id=f"d{n}", product=coat, text=text, rating=rating)
-            review.created = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+            review.created = datetime.fromisoformat(day).replace(tzinfo=UTC)
             review.save()
 
     run_on_commit(create)
@@ -105,10 +123,17 @@ def dated(clusters, run_on_commit):
 def test_product_page_shows_the_monthly_trend_and_which_way_the_size_errs(dated, client):
     html = client.get(f"/products/{dated['coat0']}/").content.decode()
     assert 'id="trend"' in html
-    trend = html[html.index('id="trend"'):html.index("</table>", html.index('id="trend"'))]
-    assert trend.index("2026-06") < trend.index("4.5 out of 5") < trend.index("2026-07") < trend.index("2.7 out of 5")  # oldest first
-    verdict = " ".join(html[html.index('class="fit-verdict"'):html.index("</p>", html.index('class="fit-verdict"'))].split())
-    assert "Runs small</strong>, going by the 4 reviews that say how the size runs: 3 runs small, 1 true to size, 0 runs large." in verdict
+    trend = html[html.index('id="trend"') : html.index("</table>", html.index('id="trend"'))]
+    assert (
+        trend.index("2026-06") < trend.index("4.5 out of 5") < trend.index("2026-07") < trend.index("2.7 out of 5")
+    )  # oldest first
+    verdict = " ".join(
+        html[html.index('class="fit-verdict"') : html.index("</p>", html.index('class="fit-verdict"'))].split()
+    )
+    assert (
+        "Runs small</strong>, going by the 4 reviews that say how the size runs: "
+        "3 runs small, 1 true to size, 0 runs large." in verdict
+    )
     assert 'id="aspects"' in html and "size/fit" in html
 
 
@@ -133,9 +158,15 @@ def test_shoppers_also_viewed_comes_from_sessions_that_viewed_both(rated, client
     from shopsearch.models import Event
 
     views = {"s1": ["coat0", "coat1", "dress0"], "s2": ["coat0", "coat1"], "s3": ["coat0", "dress1"], "s4": ["dress1"]}
-    Event.objects.bulk_create([Event(type="view", session_id=session, product_id=rated[key]) for session, keys in views.items() for key in keys])
+    Event.objects.bulk_create(
+        [
+            Event(type="view", session_id=session, product_id=rated[key])
+            for session, keys in views.items()
+            for key in keys
+        ]
+    )
     html = client.get(f"/products/{rated['coat0']}/").content.decode()
-    shown = html[html.index('id="also-viewed"'):]
+    shown = html[html.index('id="also-viewed"') :]
     assert "Wool coat for winter, warm and heavy, style B" in shown  # coat1: two sessions viewed both
     assert "Linen dress" not in shown  # dress0 and dress1: one co-viewing session each
 
