@@ -2,6 +2,7 @@
 and materials, a number (waist, multi-valued too) and a boolean, with the rating facet, through its API on the real
 stack (the real model; every vector search through the HNSW index). Every expected count is computed here from the
 shop's own rows (Item.specs, Opinion.stars), not from shopsearch's documents."""
+
 from __future__ import annotations
 
 import html
@@ -28,7 +29,14 @@ def waists(item: Item) -> list[int]:
 
 
 def counts(facets: dict, name: str) -> dict:
-    return next(({row["value"]: row["count"] for row in facet["values"]} for facet in facets["attributes"] if facet["name"] == name), {})
+    return next(
+        (
+            {row["value"]: row["count"] for row in facet["values"]}
+            for facet in facets["attributes"]
+            if facet["name"] == name
+        ),
+        {},
+    )
 
 
 def every_hit(api, params: dict) -> tuple[dict, list[dict]]:
@@ -64,23 +72,60 @@ def test_multi_valued_number_and_boolean_facets_filter_every_mode_with_the_shops
         assert counts(facets, "eco_collection") == Counter(i.specs["eco_collection"] == "Yes" for i in wanted), mode
         (waist,) = [facet for facet in facets["attributes"] if facet["name"] == "waist"]
         every = [w for i in wanted for w in waists(i)]
-        assert (waist["type"], waist["label"], waist["min"], waist["max"], waist["count"]) == ("number", "Waist (in)", min(every), max(every), len(wanted))
-        expected = [(low, high, sum(any((low is None or w >= low) and (high is None or w < high) for w in waists(i)) for i in wanted))
-                    for low, high in ((None, 29), (29, 31), (31, None))]
-        assert [(row["min"], row["max"], row["count"]) for row in waist["buckets"]] == [row for row in expected if row[2]], mode
+        assert (waist["type"], waist["label"], waist["min"], waist["max"], waist["count"]) == (
+            "number",
+            "Waist (in)",
+            min(every),
+            max(every),
+            len(wanted),
+        )
+        expected = [
+            (
+                low,
+                high,
+                sum(any((low is None or w >= low) and (high is None or w < high) for w in waists(i)) for i in wanted),
+            )
+            for low, high in ((None, 29), (29, 31), (31, None))
+        ]
+        assert [(row["min"], row["max"], row["count"]) for row in waist["buckets"]] == [
+            row for row in expected if row[2]
+        ], mode
         rated = [sum(o.stars for o in i.opinions.all()) / len(i.opinions.all()) for i in wanted if i.opinions.all()]
-        assert facets["rating"] == [{"min": s, "count": n} for s in (4, 3, 2, 1) if (n := sum(r >= s for r in rated))], mode
+        assert facets["rating"] == [
+            {"min": s, "count": n} for s in (4, 3, 2, 1) if (n := sum(r >= s for r in rated))
+        ], mode
 
     # A multi-valued facet matches any of a product's values: jackets in size XS that come in black and are eco.
-    jackets = api.get(f"{API}/search/", {"q": "jacket", "mode": "semantic", "category": "Men/Tops/Jackets", "attr.size": "XS",
-                                         "attr.color": "Black", "attr.eco_collection": "true", "page_size": 50}).json()
-    expected = {str(i.pk) for i in items if i.section == "Men/Tops/Jackets" and "Black" in listed(i, "color") and i.specs.get("eco_collection") == "Yes"}
+    jackets = api.get(
+        f"{API}/search/",
+        {
+            "q": "jacket",
+            "mode": "semantic",
+            "category": "Men/Tops/Jackets",
+            "attr.size": "XS",
+            "attr.color": "Black",
+            "attr.eco_collection": "true",
+            "page_size": 50,
+        },
+    ).json()
+    expected = {
+        str(i.pk)
+        for i in items
+        if i.section == "Men/Tops/Jackets" and "Black" in listed(i, "color") and i.specs.get("eco_collection") == "Yes"
+    }
     assert expected and {hit["id"] for hit in jackets["results"]} == expected
     assert counts(jackets["facets"], "material")  # HTML entities decoded by the shop's document function
-    assert all("&" not in str(value) for value in counts(api.get(f"{API}/search/", {"q": "jacket", "mode": "keyword"}).json()["facets"], "material"))
+    assert all(
+        "&" not in str(value)
+        for value in counts(api.get(f"{API}/search/", {"q": "jacket", "mode": "keyword"}).json()["facets"], "material")
+    )
 
     # An undeclared attribute, a number given to a string facet's range, a range upside down: 400 naming the parameter.
-    for bad, field in (({"attr.colour": "Black"}, "attr.colour"), ({"attr.waist.min": "thirty"}, "attr.waist.min"),
-                       ({"attr.waist.min": "32", "attr.waist.max": "30"}, "attr.waist.min"), ({"attr.waist": "30"}, "attr.waist")):
+    for bad, field in (
+        ({"attr.colour": "Black"}, "attr.colour"),
+        ({"attr.waist.min": "thirty"}, "attr.waist.min"),
+        ({"attr.waist.min": "32", "attr.waist.max": "30"}, "attr.waist.min"),
+        ({"attr.waist": "30"}, "attr.waist"),
+    ):
         response = api.get(f"{API}/search/", {"q": "shorts", **bad})
         assert response.status_code == 400 and response.json()["detail"].startswith(field), response.json()
