@@ -147,16 +147,16 @@ def main() -> None:
                         help="embed the titles alone (about 10x less to encode on a busy machine); facets as before")
     args = parser.parse_args()
     setup_django(args.database)
-    from shopsearch import encoders, evaluation, indexing, search
     from django.conf import settings
 
+    from shopsearch import encoders, evaluation, indexing, search, spaces
 
     declared = {**settings.SHOPSEARCH.get("PRODUCT_FACETS", {}), "colour": "string", "material": "string"}
     settings.SHOPSEARCH = {**settings.SHOPSEARCH, "PRODUCT_FACETS": declared}
 
     folder = args.folder
     relevance = evaluation.load_relevance_set(folder)
-    space = indexing.get_or_create_space(encoders.configured_model())
+    space = spaces.get_or_create_space(encoders.configured_model())
     collection = f"bench:{relevance.fingerprint[:16]}{':titles' if args.titles_only else ''}"
     products = [(oid, synthetic(oid, doc, args.titles_only)) for oid, doc in relevance.products]
     indexing.index_collection(collection, space, products)
