@@ -13,6 +13,7 @@ each similarity band around the threshold, to judge the threshold's precision by
     .venv/bin/python benchmarks/aspects.py [--database shopsearch_aspects_bench] [--reviews 100] [--queries 50] \
         [--inspect 8]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--inspect", type=int, default=0, help="sentences shown per aspect and similarity band")
     parser.add_argument("--inspect-products", type=int, default=6)
-    parser.add_argument("--train-per-label", type=int, default=200, help="reviews per label to train a classifier when none is active")
+    parser.add_argument(
+        "--train-per-label", type=int, default=200, help="reviews per label to train a classifier when none is active"
+    )
     args = parser.parse_args()
 
     setup_django(args.database)
@@ -56,11 +59,19 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE catalog_review, catalog_product, catalog_category, shopsearch_embedding, "
-                       "shopsearch_document, shopsearch_embeddingspace RESTART IDENTITY CASCADE")
+        cursor.execute(
+            "TRUNCATE catalog_review, catalog_product, catalog_category, shopsearch_embedding, "
+            "shopsearch_document, shopsearch_embeddingspace RESTART IDENTITY CASCADE"
+        )
     fixtures = ROOT / "catalog" / "fixtures"
     quiet = open(os.devnull, "w")
-    call_command("import_catalog", products=fixtures / "demo_products.jsonl.gz", reviews=fixtures / "demo_reviews.jsonl.gz", no_progress=True, stdout=quiet)
+    call_command(
+        "import_catalog",
+        products=fixtures / "demo_products.jsonl.gz",
+        reviews=fixtures / "demo_reviews.jsonl.gz",
+        no_progress=True,
+        stdout=quiet,
+    )
     call_command("reindex", kind=["product"], no_progress=True, stdout=quiet)
     for ids in indexing.object_id_batches("review", 2000):
         indexing.sync_documents("review", ids)
@@ -68,7 +79,9 @@ def main() -> None:
     counts = Review.objects.values("product").annotate(n=Count("pk"))
     timed = min(counts, key=lambda row: (abs(row["n"] - args.reviews), row["product"]))
     product_id = str(timed["product"])
-    indexing.index_objects("review", list(Review.objects.filter(product_id=timed["product"]).values_list("pk", flat=True)))
+    indexing.index_objects(
+        "review", list(Review.objects.filter(product_id=timed["product"]).values_list("pk", flat=True))
+    )
     space = spaces.active_space()
     if sentiment.active_classifier(space) is None:  # sentence sentiment needs one: train on other products' reviews
         train_file = ROOT / ".data" / "aspects_bench_train.jsonl"
@@ -119,18 +132,39 @@ def main() -> None:
         "benchmark": "aspects",
         "machine": machine(),
         "data": f"demo catalogue: {Product.objects.count()} products, {Review.objects.count()} reviews (CC0 clothing reviews)",
-        "product": {"id": product_id, "reviews": timed["n"], "sentences": ReviewSentence.objects.filter(space=space, product_id=product_id).count()},
+        "product": {
+            "id": product_id,
+            "reviews": timed["n"],
+            "sentences": ReviewSentence.objects.filter(space=space, product_id=product_id).count(),
+        },
         "threshold": setting("SENTIMENT_ASPECT_THRESHOLD"),
-        "discover_aspects": {"seconds": round(discovery_s, 1), "aspects": [{"name": a.name, "sentences": a.sentences, "products": a.products} for a in discovered]},
-        "sentiment_with_aspects_ms": {"cold": round(cold_ms, 1), "warm_p50": round(statistics.median(warm), 2), "warm_requests": len(warm)},
-        "review_search_ms": {"queries": len(search_ms), "p50": round(statistics.median(search_ms), 2), "p95": round(percentile(search_ms, 0.95), 2),
-                             "kind": "in-process Django test client, includes query encoding"},
-        "aspects": [f"{a['name']}: {a['mentions']} mentions, {a['share_negative']:.0%} negative, {a['share_positive']:.0%} positive" + (f" - {a['examples'][0]['sentence'][:60]!r}" if a["examples"] else "")
-                    for a in summary["aspects"]],
+        "discover_aspects": {
+            "seconds": round(discovery_s, 1),
+            "aspects": [{"name": a.name, "sentences": a.sentences, "products": a.products} for a in discovered],
+        },
+        "sentiment_with_aspects_ms": {
+            "cold": round(cold_ms, 1),
+            "warm_p50": round(statistics.median(warm), 2),
+            "warm_requests": len(warm),
+        },
+        "review_search_ms": {
+            "queries": len(search_ms),
+            "p50": round(statistics.median(search_ms), 2),
+            "p95": round(percentile(search_ms, 0.95), 2),
+            "kind": "in-process Django test client, includes query encoding",
+        },
+        "aspects": [
+            f"{a['name']}: {a['mentions']} mentions, {a['share_negative']:.0%} negative, {a['share_positive']:.0%} positive"
+            + (f" - {a['examples'][0]['sentence'][:60]!r}" if a["examples"] else "")
+            for a in summary["aspects"]
+        ],
     }
     if args.inspect:
         rng = random.Random(0)
-        busiest = [str(row["product"]) for row in sorted(counts, key=lambda row: (-row["n"], row["product"]))[: args.inspect_products]]
+        busiest = [
+            str(row["product"])
+            for row in sorted(counts, key=lambda row: (-row["n"], row["product"]))[: args.inspect_products]
+        ]
         review_insights.refresh_all(space)  # sentences the worker has not written yet
         rows = list(ReviewSentence.objects.filter(space=space, product_id__in=busiest).values_list("text", "vector"))
         vectors = np.asarray([np.asarray(v, dtype=np.float32) for _, v in rows])
@@ -140,8 +174,10 @@ def main() -> None:
             inspection[aspect.name] = {
                 f"{low:.2f}-{min(high, 1):.2f}": {
                     "sentences": int(((similarity >= low) & (similarity < high)).sum()),
-                    "sample": rng.sample([rows[i][0] for i in np.flatnonzero((similarity >= low) & (similarity < high))],
-                                         min(args.inspect, int(((similarity >= low) & (similarity < high)).sum()))),
+                    "sample": rng.sample(
+                        [rows[i][0] for i in np.flatnonzero((similarity >= low) & (similarity < high))],
+                        min(args.inspect, int(((similarity >= low) & (similarity < high)).sum())),
+                    ),
                 }
                 for low, high in BANDS
             }

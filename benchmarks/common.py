@@ -6,6 +6,7 @@ import ...`, benchmarks/ being that path) and with it the repository, so `shopsi
 import. Benchmarks run in a database named on the command line (`--database`), so their catalogues, edits and
 events never touch the demo's or the tests'; the embedded PostgreSQL creates it on first use.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,13 @@ def machine(torch_threads: bool = False) -> dict:
     lines = Path("/proc/cpuinfo").read_text().splitlines()
     names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
     cpu = names[0] if names else platform.processor() or "?"
-    found = {"cpu": cpu, "cores": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
-             "python": platform.python_version(), "platform": platform.platform()}
+    found = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
     if torch_threads:
         import torch
 

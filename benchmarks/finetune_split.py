@@ -9,6 +9,7 @@ else shopsearch_bench); evaluation collections are reused on a rerun, model fold
     .venv/bin/python benchmarks/finetune_split.py [../shared/data/crowdflower_dev] [--database ft] \
         [--candidates judged] [--skip-catalogue]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,9 @@ def split(folder: Path, out: Path, candidates: str) -> dict[str, Path]:
     catalogue, or (candidates "judged") only the products judged for some query of that half."""
     queries = [line for line in (folder / "queries.tsv").read_text("utf-8").splitlines() if line.strip()]
     qrels = [line for line in (folder / "qrels.txt").read_text("utf-8").splitlines() if line.strip()]
-    products = [line for line in (folder / "products.jsonl").read_text("utf-8").splitlines(keepends=True) if line.strip()]
+    products = [
+        line for line in (folder / "products.jsonl").read_text("utf-8").splitlines(keepends=True) if line.strip()
+    ]
     halves = {}
     for half in "AB":
         target = out / half
@@ -42,8 +45,12 @@ def split(folder: Path, out: Path, candidates: str) -> dict[str, Path]:
         judged = {line.split()[2] for line in qrels if half_of(line.split()[0]) == half}
         kept = products if candidates == "all" else [line for line in products if json.loads(line)["id"] in judged]
         (target / "products.jsonl").write_text("".join(kept), "utf-8")
-        (target / "queries.tsv").write_text("".join(f"{line}\n" for line in queries if half_of(line.split("\t", 1)[0]) == half), "utf-8")
-        (target / "qrels.txt").write_text("".join(f"{line}\n" for line in qrels if half_of(line.split()[0]) == half), "utf-8")
+        (target / "queries.tsv").write_text(
+            "".join(f"{line}\n" for line in queries if half_of(line.split("\t", 1)[0]) == half), "utf-8"
+        )
+        (target / "qrels.txt").write_text(
+            "".join(f"{line}\n" for line in qrels if half_of(line.split()[0]) == half), "utf-8"
+        )
         halves[half] = target
     return halves
 
@@ -55,16 +62,28 @@ def log(message: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", default=str(ROOT.parent / "shared" / "data" / "crowdflower_dev"))
-    parser.add_argument("--database", default=os.environ.get("DATABASE_NAME") or "shopsearch_bench",
-                        help="database to run in (default: DATABASE_NAME, else shopsearch_bench)")
+    parser.add_argument(
+        "--database",
+        default=os.environ.get("DATABASE_NAME") or "shopsearch_bench",
+        help="database to run in (default: DATABASE_NAME, else shopsearch_bench)",
+    )
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--min-grade", type=int, default=None)
-    parser.add_argument("--catalogue-pairs", type=int, default=None, help="catalogue pairs to train on (default: as many as qrels pairs)")
+    parser.add_argument(
+        "--catalogue-pairs",
+        type=int,
+        default=None,
+        help="catalogue pairs to train on (default: as many as qrels pairs)",
+    )
     parser.add_argument("--skip-catalogue", action="store_true")
-    parser.add_argument("--candidates", choices=["all", "judged"], default="all",
-                        help="products every query ranks: the whole catalogue, or only those judged for half B (quicker; easier)")
+    parser.add_argument(
+        "--candidates",
+        choices=["all", "judged"],
+        default="all",
+        help="products every query ranks: the whole catalogue, or only those judged for half B (quicker; easier)",
+    )
     args = parser.parse_args()
 
     setup_django(args.database)
@@ -73,13 +92,21 @@ def main() -> None:
     from shopsearch import encoders, evaluation, finetune, search
 
     call_command("migrate", verbosity=0)
-    result: dict = {"machine": machine(torch_threads=True), "database": args.database, "folder": args.folder, "candidates": args.candidates}
+    result: dict = {
+        "machine": machine(torch_threads=True),
+        "database": args.database,
+        "folder": args.folder,
+        "candidates": args.candidates,
+    }
     log(json.dumps(result["machine"]))
     work = Path(tempfile.mkdtemp(prefix="finetune-split-"))
     try:
         halves = split(Path(args.folder), work, args.candidates)
         train_set, test_set = evaluation.load_relevance_set(halves["A"]), evaluation.load_relevance_set(halves["B"])
-        result["split"] = {half: {"queries": len(s.queries), "judgments": len(s.qrels), "products": len(s.products)} for half, s in (("A", train_set), ("B", test_set))}
+        result["split"] = {
+            half: {"queries": len(s.queries), "judgments": len(s.qrels), "products": len(s.products)}
+            for half, s in (("A", train_set), ("B", test_set))
+        }
         base = encoders.default_model()
 
         def measure(model: str) -> dict:
@@ -87,22 +114,38 @@ def main() -> None:
             space, embedded, skipped = evaluation.prepare(test_set, model)
             seconds = time.monotonic() - started
             report = evaluation.evaluate(test_set, space, search.MODES)
-            log(f"{model}: embedded {embedded} in {seconds:.0f} s; " + ", ".join(f"{m} {report[m]['ndcg@10']}" for m in search.MODES))
-            return {"space": space.pk, "embedded": embedded, "reused": skipped, "embed_seconds": round(seconds, 1),
-                    "embed_seconds_per_10k_products": round(seconds * 10000 / max(embedded, 1), 1) if embedded else None,
-                    **{mode: report[mode] for mode in search.MODES}}
+            log(
+                f"{model}: embedded {embedded} in {seconds:.0f} s; "
+                + ", ".join(f"{m} {report[m]['ndcg@10']}" for m in search.MODES)
+            )
+            return {
+                "space": space.pk,
+                "embedded": embedded,
+                "reused": skipped,
+                "embed_seconds": round(seconds, 1),
+                "embed_seconds_per_10k_products": round(seconds * 10000 / max(embedded, 1), 1) if embedded else None,
+                **{mode: report[mode] for mode in search.MODES},
+            }
 
         def finetuned(data: finetune.TrainingData, limit: int | None = None) -> dict:
             pairs = finetune.sample_pairs(data.pairs, limit or len(data.pairs), args.seed)
             output = work / f"model-{data.source}"
-            log(f"training on {len(pairs)} {data.source} pairs ({sum(p.negative is not None for p in pairs)} with a hard negative) …")
+            log(
+                f"training on {len(pairs)} {data.source} pairs ({sum(p.negative is not None for p in pairs)} with a hard negative) …"
+            )
             started = time.monotonic()
             stats = finetune.train(pairs, base, output, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
             seconds = time.monotonic() - started
             log(f"trained in {seconds:.0f} s: {stats}")
-            return {"pairs": len(pairs), "hard_negatives": sum(p.negative is not None for p in pairs), **stats,
-                    "train_seconds": round(seconds, 1), "pairs_per_second": round(len(pairs) * args.epochs / seconds, 2),
-                    "load_average_after": os.getloadavg(), "test": measure(str(output))}
+            return {
+                "pairs": len(pairs),
+                "hard_negatives": sum(p.negative is not None for p in pairs),
+                **stats,
+                "train_seconds": round(seconds, 1),
+                "pairs_per_second": round(len(pairs) * args.epochs / seconds, 2),
+                "load_average_after": os.getloadavg(),
+                "test": measure(str(output)),
+            }
 
         log("base model on half B …")
         result["base"] = measure(base)
@@ -112,9 +155,20 @@ def main() -> None:
         if not args.skip_catalogue:
             pairs = finetune.catalogue_pairs(test_set.products)
             catalogue = finetune.TrainingData("catalogue", pairs, details={"available": len(pairs)})
-            result["catalogue"] = {"available": len(pairs), **finetuned(catalogue, args.catalogue_pairs or len(qrels.pairs))}
-        result["settings"] = {name: finetune.setting(name) for name in ("FINETUNE_MAX_SEQ_LENGTH", "FINETUNE_LEARNING_RATE", "FINETUNE_WARMUP_RATIO")}
-        result["hyperparameters"] = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed, "loss": "MultipleNegativesRankingLoss"}
+            result["catalogue"] = {
+                "available": len(pairs),
+                **finetuned(catalogue, args.catalogue_pairs or len(qrels.pairs)),
+            }
+        result["settings"] = {
+            name: finetune.setting(name)
+            for name in ("FINETUNE_MAX_SEQ_LENGTH", "FINETUNE_LEARNING_RATE", "FINETUNE_WARMUP_RATIO")
+        }
+        result["hyperparameters"] = {
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "seed": args.seed,
+            "loss": "MultipleNegativesRankingLoss",
+        }
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(result))

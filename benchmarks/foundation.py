@@ -6,6 +6,7 @@ Needs Redis on REDIS_URL. Usage:
     .venv/bin/python benchmarks/foundation.py [--database shopsearch_bench] [--reviews 2000] [--queries 100] \
         [--concurrency 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,24 +43,51 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:  # start empty, without sending a removal task per row
-        cursor.execute("TRUNCATE catalog_review, catalog_product, catalog_category, shopsearch_embedding, "
-                       "shopsearch_document, shopsearch_embeddingspace RESTART IDENTITY CASCADE")
+        cursor.execute(
+            "TRUNCATE catalog_review, catalog_product, catalog_category, shopsearch_embedding, "
+            "shopsearch_document, shopsearch_embeddingspace RESTART IDENTITY CASCADE"
+        )
 
     fixtures = ROOT / "catalog" / "fixtures"
     reviews_file = ROOT / ".data" / "bench_reviews.jsonl"
     reviews_file.parent.mkdir(exist_ok=True)
-    with gzip.open(fixtures / "demo_reviews.jsonl.gz", "rt", encoding="utf-8") as source, reviews_file.open("w") as target:
+    with (
+        gzip.open(fixtures / "demo_reviews.jsonl.gz", "rt", encoding="utf-8") as source,
+        reviews_file.open("w") as target,
+    ):
         for number, line in enumerate(source):
             if number >= args.reviews:
                 break
             target.write(line)
     quiet = open(os.devnull, "w")
-    call_command("import_catalog", products=fixtures / "demo_products.jsonl.gz", reviews=reviews_file, no_progress=True, stdout=quiet)
+    call_command(
+        "import_catalog",
+        products=fixtures / "demo_products.jsonl.gz",
+        reviews=reviews_file,
+        no_progress=True,
+        stdout=quiet,
+    )
 
     name = f"bench-{uuid.uuid4().hex[:6]}"  # the worker takes this database's queue (settings: shopsearch.<db name>)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "shopsite", "worker", "-c", str(args.concurrency), "-l", "WARNING", "-n", f"{name}@%h"],
-        cwd=ROOT, env={**os.environ, "SHOPSEARCH_TORCH_THREADS": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "shopsite",
+            "worker",
+            "-c",
+            str(args.concurrency),
+            "-l",
+            "WARNING",
+            "-n",
+            f"{name}@%h",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "SHOPSEARCH_TORCH_THREADS": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         while not current_app.control.ping(destination=[f"{name}@{platform.node()}"], timeout=1.0):
@@ -92,16 +120,22 @@ def main() -> None:
         response = client.get("/api/search/", {"q": title})
         latencies.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, response.content
-    print(json.dumps({
-        "benchmark": "foundation",
-        "machine": machine(),
-        "data": f"demo catalogue: {Product.objects.count()} products, {Review.objects.count()} reviews (CC0 clothing reviews)",
-        "indexing_through_celery": {**rates, "worker_processes": args.concurrency},
-        "search_api": {
-            "queries": len(latencies), "kind": "in-process Django test client, GET /api/search/ (semantic), page_size 20, includes query encoding",
-            "latency_ms_p50": round(statistics.median(latencies), 2), "latency_ms_p95": round(percentile(latencies, 0.95), 2),
-        },
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "foundation",
+                "machine": machine(),
+                "data": f"demo catalogue: {Product.objects.count()} products, {Review.objects.count()} reviews (CC0 clothing reviews)",
+                "indexing_through_celery": {**rates, "worker_processes": args.concurrency},
+                "search_api": {
+                    "queries": len(latencies),
+                    "kind": "in-process Django test client, GET /api/search/ (semantic), page_size 20, includes query encoding",
+                    "latency_ms_p50": round(statistics.median(latencies), 2),
+                    "latency_ms_p95": round(percentile(latencies, 0.95), 2),
+                },
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ The figures reported are cross-validated: each query is ranked by a model fitted
 query in both checks is in the same fold), so the 130 dev queries are never judged by a model that saw them.
 Usage: python benchmarks/fusion_fit.py DATABASE [FOLDER]
 """
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,9 @@ def retrieve(relevance, space) -> list[dict]:
     from shopsearch import query_understanding, search
     from shopsearch.models import Document
 
-    object_ids = dict(Document.objects.filter(collection=relevance.collection, kind="product").values_list("pk", "object_id"))
+    object_ids = dict(
+        Document.objects.filter(collection=relevance.collection, kind="product").values_list("pk", "object_id")
+    )
     grades = {}
     for qrel in relevance.qrels:
         grades[(qrel.query_id, qrel.doc_id)] = qrel.relevance
@@ -42,10 +45,25 @@ def retrieve(relevance, space) -> list[dict]:
         text = meant.keyword_text
         keyword = search.keyword_matches(text, meant.filters, DEPTH, relevance.collection)
         query_vector = search.encode_query(space, meant.semantic_text)
-        vector = [(doc, 1.0 - distance) for doc, distance in
-                  search.nearest_products(space, query_vector, meant.filters, DEPTH, collection=relevance.collection)]
-        rows.append({"qid": qid, "text": text, "keyword": keyword, "vector": vector, "object_ids": object_ids,
-                     "grades": {object_ids[doc]: grades.get((qid, object_ids[doc]), 0) for doc in {m.id for m in keyword} | {d for d, _ in vector}}})
+        vector = [
+            (doc, 1.0 - distance)
+            for doc, distance in search.nearest_products(
+                space, query_vector, meant.filters, DEPTH, collection=relevance.collection
+            )
+        ]
+        rows.append(
+            {
+                "qid": qid,
+                "text": text,
+                "keyword": keyword,
+                "vector": vector,
+                "object_ids": object_ids,
+                "grades": {
+                    object_ids[doc]: grades.get((qid, object_ids[doc]), 0)
+                    for doc in {m.id for m in keyword} | {d for d, _ in vector}
+                },
+            }
+        )
     return rows
 
 
@@ -59,9 +77,17 @@ def design(query: dict) -> tuple[list[int], list[dict]]:
     titles = {m.id: m.title_share for m in query["keyword"]}
     floor = min(similarity.values(), default=0.0)
     docs = sorted({*keyword_norm, *vector_norm})
-    return docs, [search.fusion_features(evidence, keyword_norm.get(d, 0.0), raw.get(d, 0.0), titles.get(d, 0.0), vector_norm.get(d, 0.0),
-                                                 similarity.get(d, floor))
-                  for d in docs]
+    return docs, [
+        search.fusion_features(
+            evidence,
+            keyword_norm.get(d, 0.0),
+            raw.get(d, 0.0),
+            titles.get(d, 0.0),
+            vector_norm.get(d, 0.0),
+            similarity.get(d, floor),
+        )
+        for d in docs
+    ]
 
 
 def main() -> None:
@@ -98,7 +124,11 @@ def main() -> None:
 
     def measure(check, ranked_per_query):
         relevance = checks[check][0]
-        run = [ir_measures.ScoredDoc(qid, doc, score) for qid, ranked in ranked_per_query.items() for doc, score in ranked[:100]]
+        run = [
+            ir_measures.ScoredDoc(qid, doc, score)
+            for qid, ranked in ranked_per_query.items()
+            for doc, score in ranked[:100]
+        ]
         scores = ir_measures.calc_aggregate([nDCG @ 10, R @ 100], relevance.qrels, run)
         return {"ndcg@10": round(scores[nDCG @ 10], 4), "recall@100": round(scores[R @ 100], 4)}
 
@@ -111,7 +141,9 @@ def main() -> None:
                 if fold_of[query["qid"]] == fold and len(docs):
                     p = model.predict_proba(X)[:, 1]
                     oids = query["object_ids"]
-                    ranked[check][query["qid"]] = sorted(((oids[d], float(s)) for d, s in zip(docs, p)), key=lambda t: -t[1])
+                    ranked[check][query["qid"]] = sorted(
+                        ((oids[d], float(s)) for d, s in zip(docs, p)), key=lambda t: -t[1]
+                    )
                     probabilities.extend(zip(p, y))
         return ranked, probabilities
 
@@ -128,8 +160,13 @@ def main() -> None:
     # calibration of the cross-validated probabilities: predicted vs observed share relevant, by decile of prediction
     p, y = np.array([t[0] for t in probabilities]), np.array([t[1] for t in probabilities])
     edges = np.quantile(p, np.linspace(0, 1, 11))
-    calibration = [{"predicted": round(float(p[(p >= lo) & (p <= hi)].mean()), 3), "observed": round(float(y[(p >= lo) & (p <= hi)].mean()), 3)}
-                   for lo, hi in zip(edges[:-1], edges[1:])]
+    calibration = [
+        {
+            "predicted": round(float(p[(p >= lo) & (p <= hi)].mean()), 3),
+            "observed": round(float(y[(p >= lo) & (p <= hi)].mean()), 3),
+        }
+        for lo, hi in zip(edges[:-1], edges[1:])
+    ]
     # the best hit's probability per query (all dev queries have relevant products): where "none" would wrongly fall
     top = {check: sorted(ranked[check][qid][0][1] for qid in ranked[check]) for check in checks}
     final = fit(data, best_c)
@@ -143,26 +180,51 @@ def main() -> None:
             fused = search._normalised([(m.id, m.score) for m in q["keyword"]])
             vec = search._normalised(q["vector"])
             dict_fused = {d: fused.get(d, 0.0) + vec.get(d, 0.0) for d in {*fused, *vec}}
-            with_convex[q["qid"]] = sorted(((q["object_ids"][d], s) for d, s in dict_fused.items()), key=lambda t: (-t[1], t[0]))
-        baselines[check] = {"keyword": measure(check, k), "semantic": measure(check, v), "convex_1_1": measure(check, with_convex)}
+            with_convex[q["qid"]] = sorted(
+                ((q["object_ids"][d], s) for d, s in dict_fused.items()), key=lambda t: (-t[1], t[0])
+            )
+        baselines[check] = {
+            "keyword": measure(check, k),
+            "semantic": measure(check, v),
+            "convex_1_1": measure(check, with_convex),
+        }
     nonsense = []
     relevance, _ = checks["full"]
     space = evaluation.prepare(relevance)[0]
     for text in ("xqzvwk", "qwpzx vvbnm", "zzkrt plomf"):
-        query = {"text": text, "keyword": search.keyword_matches(text, search.Filters(), DEPTH, relevance.collection),
-                 "vector": [(d, 1.0 - dist) for d, dist in search.nearest_products(space, search.encode_query(space, text), search.Filters(), DEPTH,
-                                                                                   collection=relevance.collection)]}
+        query = {
+            "text": text,
+            "keyword": search.keyword_matches(text, search.Filters(), DEPTH, relevance.collection),
+            "vector": [
+                (d, 1.0 - dist)
+                for d, dist in search.nearest_products(
+                    space, search.encode_query(space, text), search.Filters(), DEPTH, collection=relevance.collection
+                )
+            ],
+        }
         docs, features = design(query)
         X = np.array([[f[n] for n in names] for f in features])
         nonsense.append({"query": text, "best_probability": round(float(final.predict_proba(X)[:, 1].max()), 4)})
-    print(json.dumps({
-        "machine": machine(), "folder": str(folder), "queries": len(qids), "relevant_grade": RELEVANT,
-        "cross_validated": {str(c): results[c] for c in CS}, "C": best_c, "baselines": baselines,
-        "coefficients": coefficients, "calibration_by_decile": calibration,
-        "best_hit_probability_quantiles": {check: {q: round(float(np.quantile(top[check], q)), 4) for q in (0.0, 0.025, 0.05, 0.1, 0.25, 0.5)}
-                                           for check in checks},
-        "nonsense": nonsense,
-    }))
+    print(
+        json.dumps(
+            {
+                "machine": machine(),
+                "folder": str(folder),
+                "queries": len(qids),
+                "relevant_grade": RELEVANT,
+                "cross_validated": {str(c): results[c] for c in CS},
+                "C": best_c,
+                "baselines": baselines,
+                "coefficients": coefficients,
+                "calibration_by_decile": calibration,
+                "best_hit_probability_quantiles": {
+                    check: {q: round(float(np.quantile(top[check], q)), 4) for q in (0.0, 0.025, 0.05, 0.1, 0.25, 0.5)}
+                    for check in checks
+                },
+                "nonsense": nonsense,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ the maths) on the folder's own collection, indexed or reused as `evaluate_search
 purpose: a default should sit on a plateau, not on the single best point of one query set (docs/relevance.md).
 Usage: python benchmarks/fusion_sweep.py [DATASET_DIR] [--database NAME]  (default: DATABASE_NAME, else shopsearch)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,14 +35,23 @@ def measure(relevance: RelevanceSet, space, mode: str, **overrides) -> dict:
 
     with override_settings(SHOPSEARCH={**getattr(settings, "SHOPSEARCH", {}), **overrides}):
         figures = evaluation.evaluate(relevance, space, [mode])[mode]
-    return {"mode": mode, **overrides, "ndcg@10": figures["ndcg@10"], "recall@100": figures["recall@100"], "mrr@10": figures["mrr@10"]}
+    return {
+        "mode": mode,
+        **overrides,
+        "ndcg@10": figures["ndcg@10"],
+        "recall@100": figures["recall@100"],
+        "mrr@10": figures["mrr@10"],
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", type=Path, default=ROOT.parent / "shared" / "data" / "crowdflower_dev")
-    parser.add_argument("--database", default=os.environ.get("DATABASE_NAME") or "shopsearch",
-                        help="database to run in (default: DATABASE_NAME, else shopsearch)")
+    parser.add_argument(
+        "--database",
+        default=os.environ.get("DATABASE_NAME") or "shopsearch",
+        help="database to run in (default: DATABASE_NAME, else shopsearch)",
+    )
     args = parser.parse_args()
     setup_django(args.database)
     from shopsearch import evaluation
@@ -50,13 +60,28 @@ def main() -> None:
     relevance = evaluation.load_relevance_set(folder)
     space, _, _ = evaluation.prepare(relevance)
     rows = [measure(relevance, space, "keyword", TRIGRAM_WEIGHT=t) for t in TRIGRAM_WEIGHTS]
-    rows += [measure(relevance, space, "hybrid", FUSION="convex", TRIGRAM_WEIGHT=t, KEYWORD_WEIGHT=w, VECTOR_WEIGHT=1.0)
-             for t, w in itertools.product([0.5, 0.75, 1.0], KEYWORD_WEIGHTS)]
-    rows += [measure(relevance, space, "hybrid", FUSION="rrf", RRF_K=k, KEYWORD_WEIGHT=1.0, VECTOR_WEIGHT=1.0) for k in RRF_KS]
+    rows += [
+        measure(relevance, space, "hybrid", FUSION="convex", TRIGRAM_WEIGHT=t, KEYWORD_WEIGHT=w, VECTOR_WEIGHT=1.0)
+        for t, w in itertools.product([0.5, 0.75, 1.0], KEYWORD_WEIGHTS)
+    ]
+    rows += [
+        measure(relevance, space, "hybrid", FUSION="rrf", RRF_K=k, KEYWORD_WEIGHT=1.0, VECTOR_WEIGHT=1.0)
+        for k in RRF_KS
+    ]
     for row in rows:
         print(json.dumps(row), file=sys.stderr)
-    print(json.dumps({"machine": machine(), "database": args.database, "folder": str(folder),
-                      "queries": len(relevance.queries), "products": len(relevance.products), "rows": rows}))
+    print(
+        json.dumps(
+            {
+                "machine": machine(),
+                "database": args.database,
+                "folder": str(folder),
+                "queries": len(relevance.queries),
+                "products": len(relevance.products),
+                "rows": rows,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ use a fresh --database for clean figures.
     .venv/bin/python benchmarks/hnsw_recall.py --catalogue demo --reviews 3000 --database bench_hnsw_demo
     .venv/bin/python benchmarks/hnsw_recall.py --catalogue ../shared/data/crowdflower_dev --database bench_hnsw_10k
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,9 +40,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, machine, setup_django  # noqa: E402
 
-WORDS = ("amber basil cedar dune ember fjord garnet harbor indigo juniper kestrel lagoon meadow nectar onyx pebble "
-         "quartz raven saffron tundra umber velvet willow xenon yarrow zephyr copper falcon glacier hazel iris jasper "
-         "lotus maple nova orchid pine quill sierra topaz").split()
+WORDS = (
+    "amber basil cedar dune ember fjord garnet harbor indigo juniper kestrel lagoon meadow nectar onyx pebble "
+    "quartz raven saffron tundra umber velvet willow xenon yarrow zephyr copper falcon glacier hazel iris jasper "
+    "lotus maple nova orchid pine quill sierra topaz"
+).split()
 CATEGORIES = [f"Category {n:02d}" for n in range(12)]
 
 
@@ -53,7 +56,10 @@ def catalogue_files(source: str, reviews: int, folder: Path) -> tuple[Path, Path
         products = fixtures / "demo_products.jsonl.gz"
     else:
         products = folder / "products.jsonl"
-        with open(Path(source) / "products.jsonl", encoding="utf-8") as rows, products.open("w", encoding="utf-8") as out:
+        with (
+            open(Path(source) / "products.jsonl", encoding="utf-8") as rows,
+            products.open("w", encoding="utf-8") as out,
+        ):
             for line in rows:
                 row = json.loads(line)
                 row["category"] = CATEGORIES[int(hashlib.sha256(row["id"].encode()).hexdigest(), 16) % 12]
@@ -61,7 +67,10 @@ def catalogue_files(source: str, reviews: int, folder: Path) -> tuple[Path, Path
     if not reviews:
         return products, None
     subset = folder / "reviews.jsonl"
-    with gzip.open(fixtures / "demo_reviews.jsonl.gz", "rt", encoding="utf-8") as rows, subset.open("w", encoding="utf-8") as out:
+    with (
+        gzip.open(fixtures / "demo_reviews.jsonl.gz", "rt", encoding="utf-8") as rows,
+        subset.open("w", encoding="utf-8") as out,
+    ):
         for _, line in zip(range(reviews), rows):
             out.write(line)
     return products, subset
@@ -78,11 +87,15 @@ def tie_aware_recall(returned: list[tuple[object, float]], exact_distances: np.n
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--catalogue", default="demo", help="'demo' (the shipped clothing catalogue) or a relevance folder")
+    parser.add_argument(
+        "--catalogue", default="demo", help="'demo' (the shipped clothing catalogue) or a relevance folder"
+    )
     parser.add_argument("--database", default="bench_hnsw")
     parser.add_argument("--edits", type=int, default=30, help="products (and reviews) edited")
     parser.add_argument("--queries", type=int, default=60, help="queries on untouched rows")
-    parser.add_argument("--reviews", type=int, default=0, help="demo catalogue only: import the first N reviews and measure them too")
+    parser.add_argument(
+        "--reviews", type=int, default=0, help="demo catalogue only: import the first N reviews and measure them too"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ef-search", type=int, help="HNSW_EF_SEARCH for this run (default: the setting)")
     args = parser.parse_args()
@@ -105,7 +118,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         products_file, reviews_file = catalogue_files(args.catalogue, args.reviews, Path(folder))
         started = time.monotonic()
-        call_command("import_catalog", products=products_file, reviews=reviews_file, no_progress=True, stdout=open(os.devnull, "w"))
+        call_command(
+            "import_catalog",
+            products=products_file,
+            reviews=reviews_file,
+            no_progress=True,
+            stdout=open(os.devnull, "w"),
+        )
         call_command("reindex", no_progress=True, stdout=open(os.devnull, "w"))
         load_seconds = time.monotonic() - started
     space = spaces.active_space()
@@ -125,13 +144,23 @@ def main() -> None:
     created = []
     for template in templates:
         with transaction.atomic():
-            created.append(Product.objects.create(
-                external_id=f"bench-{time.time_ns()}-{len(created)}", title=new_title(), description=template.description,
-                attributes=template.attributes, category=template.category, price=template.price))
+            created.append(
+                Product.objects.create(
+                    external_id=f"bench-{time.time_ns()}-{len(created)}",
+                    title=new_title(),
+                    description=template.description,
+                    attributes=template.attributes,
+                    category=template.category,
+                    price=template.price,
+                )
+            )
     fresh = Product.objects.in_bulk(rng.sample([pk for pk in untouched if pk not in edited], args.queries))
 
-    rows = list(Embedding.objects.filter(space=space, kind="product", document__collection=SHOP_COLLECTION)
-                .values_list("document__object_id", "document__category", "vector"))
+    rows = list(
+        Embedding.objects.filter(space=space, kind="product", document__collection=SHOP_COLLECTION).values_list(
+            "document__object_id", "document__category", "vector"
+        )
+    )
     ids = np.array([row[0] for row in rows])
     categories = np.array([row[1] or "" for row in rows])
     matrix = np.asarray([row[2] for row in rows], dtype=np.float32)
@@ -153,9 +182,16 @@ def main() -> None:
                     returned = search.nearest_products(space, vector, filters, 100)
                 recalls.append(tie_aware_recall(returned, exact))
                 if target:
-                    first = Document.objects.filter(pk=returned[0][0]).values_list("object_id", flat=True).first() if returned else None
+                    first = (
+                        Document.objects.filter(pk=returned[0][0]).values_list("object_id", flat=True).first()
+                        if returned
+                        else None
+                    )
                     firsts.append(first == str(product.pk))
-            figures[path] = {"recall@10": round(float(np.mean(recalls)), 4), "min_recall@10": round(float(np.min(recalls)), 2)}
+            figures[path] = {
+                "recall@10": round(float(np.mean(recalls)), 4),
+                "min_recall@10": round(float(np.min(recalls)), 2),
+            }
             if target:
                 figures[path]["top1"] = f"{sum(firsts)}/{len(firsts)}"
         if target:  # how often the exact scan itself puts the row first (a query can match another row better)
@@ -169,11 +205,21 @@ def main() -> None:
         return figures
 
     report = {
-        "benchmark": "hnsw_recall", "machine": machine(), "catalogue": args.catalogue, "database": args.database,
-        "products": len(ids), "space": space.model_identity, "hnsw": {"m": search.setting("HNSW_M"),
-        "ef_construction": search.setting("HNSW_EF_CONSTRUCTION"), "ef_search": search.setting("HNSW_EF_SEARCH")},
-        "exact_search_max_rows": search.setting("EXACT_SEARCH_MAX_ROWS"), "load_and_index_seconds": round(load_seconds, 1),
-        "edits": args.edits, "queries": args.queries,
+        "benchmark": "hnsw_recall",
+        "machine": machine(),
+        "catalogue": args.catalogue,
+        "database": args.database,
+        "products": len(ids),
+        "space": space.model_identity,
+        "hnsw": {
+            "m": search.setting("HNSW_M"),
+            "ef_construction": search.setting("HNSW_EF_CONSTRUCTION"),
+            "ef_search": search.setting("HNSW_EF_SEARCH"),
+        },
+        "exact_search_max_rows": search.setting("EXACT_SEARCH_MAX_ROWS"),
+        "load_and_index_seconds": round(load_seconds, 1),
+        "edits": args.edits,
+        "queries": args.queries,
         "products_fresh": product_scenario(fresh.values(), target=False),
         "products_edited": product_scenario(edited.values()),
         "products_edited_filtered": product_scenario(edited.values(), filtered=True),
@@ -198,9 +244,15 @@ def review_scenarios(args, rng: random.Random, space, hnsw_only) -> dict:
         review.text = "Update: " + rng.choice(reviews).text
         with transaction.atomic():
             review.save()
-    rows = list(Embedding.objects.filter(space=space, kind="review", document__collection=SHOP_COLLECTION).values_list("document__object_id", "vector"))
+    rows = list(
+        Embedding.objects.filter(space=space, kind="review", document__collection=SHOP_COLLECTION).values_list(
+            "document__object_id", "vector"
+        )
+    )
     review_ids = np.array([row[0] for row in rows])
-    review_docs = dict(Document.objects.filter(collection=SHOP_COLLECTION, kind="review").values_list("object_id", "pk"))
+    review_docs = dict(
+        Document.objects.filter(collection=SHOP_COLLECTION, kind="review").values_list("object_id", "pk")
+    )
     review_matrix = np.asarray([row[1] for row in rows], dtype=np.float32)
     figures: dict = {"reviews": len(review_ids)}
 
@@ -220,11 +272,17 @@ def review_scenarios(args, rng: random.Random, space, hnsw_only) -> dict:
 
     figures["reviews_edited"] = {path: measure(path) for path in ("served", "hnsw")}
 
-    centroids = {doc_id: np.asarray(vector, dtype=np.float32) for doc_id, vector in
-                 ReviewVector.objects.filter(space=space, document__collection=SHOP_COLLECTION).values_list("document_id", "vector")}
+    centroids = {
+        doc_id: np.asarray(vector, dtype=np.float32)
+        for doc_id, vector in ReviewVector.objects.filter(
+            space=space, document__collection=SHOP_COLLECTION
+        ).values_list("document_id", "vector")
+    }
     centroid_ids = np.array(list(centroids))
     centroid_matrix = np.asarray(list(centroids.values()), dtype=np.float32)
-    product_docs = dict(Document.objects.filter(collection=SHOP_COLLECTION, kind="product").values_list("object_id", "pk"))
+    product_docs = dict(
+        Document.objects.filter(collection=SHOP_COLLECTION, kind="product").values_list("object_id", "pk")
+    )
     changed = sorted({product_docs[str(review.product_id)] for review in edited} & set(centroids))
     unchanged = rng.sample(sorted(set(centroids) - set(changed)), min(args.queries, len(centroids) - len(changed)))
 

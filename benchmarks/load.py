@@ -14,6 +14,7 @@ After a warm-up (every worker loads its query encoder on its first search), at e
 connection. Figures: p50/p95/p99 latency, throughput, and the most PostgreSQL connections the database had during
 the run. Client and server share the machine's cores: read the figures with its load average.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,9 +38,28 @@ from common import ROOT, machine, percentile  # noqa: E402
 
 # What shoppers of a clothing shop type: classes, materials, occasions, fits (the demo catalogue is clothing).
 QUERIES = [
-    "warm coat for winter", "summer dress", "jeans", "soft sweater", "blouse for work", "swimsuit", "pajamas", "skirt",
-    "lightweight jacket", "knit top", "something for a wedding", "comfortable pants", "lounge wear", "petite dress",
-    "casual shorts", "trousers", "cardigan", "linen shirt", "intimates", "fleece", "party dress", "leggings",
+    "warm coat for winter",
+    "summer dress",
+    "jeans",
+    "soft sweater",
+    "blouse for work",
+    "swimsuit",
+    "pajamas",
+    "skirt",
+    "lightweight jacket",
+    "knit top",
+    "something for a wedding",
+    "comfortable pants",
+    "lounge wear",
+    "petite dress",
+    "casual shorts",
+    "trousers",
+    "cardigan",
+    "linen shirt",
+    "intimates",
+    "fleece",
+    "party dress",
+    "leggings",
 ]
 
 
@@ -51,11 +71,22 @@ def free_port() -> int:
 
 def start_server(database: str, port: int, log_path: Path) -> subprocess.Popen:
     env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
-    env.update(DATABASE_NAME=database, DJANGO_SECRET_KEY=secrets.token_urlsafe(50), DATABASE_CONN_MAX_AGE="60", GUNICORN_BIND=f"127.0.0.1:{port}",
-               SHOPSEARCH_THROTTLE_RATES=json.dumps({"client": None, "session": None}), CELERY_TASK_ALWAYS_EAGER="1")
+    env.update(
+        DATABASE_NAME=database,
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DATABASE_CONN_MAX_AGE="60",
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        SHOPSEARCH_THROTTLE_RATES=json.dumps({"client": None, "session": None}),
+        CELERY_TASK_ALWAYS_EAGER="1",
+    )
     log = open(log_path, "w")
-    return subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "shopsite/gunicorn.conf.py", "shopsite.wsgi"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "shopsite/gunicorn.conf.py", "shopsite.wsgi"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def wait_until_serving(port: int, process: subprocess.Popen, timeout: float = 120) -> None:
@@ -65,7 +96,9 @@ def wait_until_serving(port: int, process: subprocess.Popen, timeout: float = 12
             sys.exit("gunicorn exited; see its log")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            conn.request("GET", "/api/search/?" + urllib.parse.urlencode({"q": "dress", "mode": "hybrid"}))  # warms a query encoder
+            conn.request(
+                "GET", "/api/search/?" + urllib.parse.urlencode({"q": "dress", "mode": "hybrid"})
+            )  # warms a query encoder
             if conn.getresponse().status == 200:
                 return
         except OSError:
@@ -82,7 +115,9 @@ def connections_sampler(database: str, stop: threading.Event, seen: list[int]) -
     url = os.environ.get("DATABASE_URL") or embedded_db.database_url(database)
     with psycopg.connect(url, autocommit=True) as conn:
         while not stop.is_set():
-            seen.append(conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [database]).fetchone()[0] - 1)
+            seen.append(
+                conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [database]).fetchone()[0] - 1
+            )
             time.sleep(0.05)
 
 
@@ -129,10 +164,18 @@ def run_level(port: int, mode: str, concurrency: int, requests: int, time_limit:
     wall = time.perf_counter() - started
     answered = len(latencies)
     return {
-        "mode": mode, "concurrency": concurrency, "requests": answered + sum(errors.values()), "ok": answered, "errors": dict(errors),
-        "p50_ms": round(percentile(latencies, 0.5), 1) if latencies else None, "p95_ms": round(percentile(latencies, 0.95), 1) if latencies else None,
-        "p99_ms": round(percentile(latencies, 0.99), 1) if latencies else None, "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
-        "throughput_rps": round(answered / wall, 1), "wall_s": round(wall, 1), "stopped_by_time_limit": answered + sum(errors.values()) < requests,
+        "mode": mode,
+        "concurrency": concurrency,
+        "requests": answered + sum(errors.values()),
+        "ok": answered,
+        "errors": dict(errors),
+        "p50_ms": round(percentile(latencies, 0.5), 1) if latencies else None,
+        "p95_ms": round(percentile(latencies, 0.95), 1) if latencies else None,
+        "p99_ms": round(percentile(latencies, 0.99), 1) if latencies else None,
+        "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
+        "throughput_rps": round(answered / wall, 1),
+        "wall_s": round(wall, 1),
+        "stopped_by_time_limit": answered + sum(errors.values()) < requests,
     }
 
 
@@ -152,7 +195,9 @@ def warm(port: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", default="loaddemo", help="a database holding the demo catalogue and its product vectors")
+    parser.add_argument(
+        "--database", default="loaddemo", help="a database holding the demo catalogue and its product vectors"
+    )
     parser.add_argument("--requests", type=int, default=400, help="requests per mode and concurrency")
     parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per mode and concurrency at most")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
@@ -170,7 +215,11 @@ def main() -> None:
         stop, seen = threading.Event(), []
         sampler = threading.Thread(target=connections_sampler, args=(args.database, stop, seen), daemon=True)
         sampler.start()
-        levels = [run_level(port, mode, concurrency, args.requests, args.time_limit) for mode in args.modes for concurrency in args.concurrency]
+        levels = [
+            run_level(port, mode, concurrency, args.requests, args.time_limit)
+            for mode in args.modes
+            for concurrency in args.concurrency
+        ]
         stop.set()
         sampler.join(timeout=5)
     finally:
@@ -179,13 +228,29 @@ def main() -> None:
     config = {key: os.environ.get(key) for key in ("GUNICORN_WORKERS", "GUNICORN_THREADS")}
     workers = int(config["GUNICORN_WORKERS"] or max(2, os.cpu_count() or 1))
     threads = int(config["GUNICORN_THREADS"] or 4)
-    print(json.dumps({
-        "benchmark": "load", "url": f"http://127.0.0.1:{port}/api/search/", "database": args.database,
-        "server": {"gunicorn": "gthread", "workers": workers, "threads": threads, "DEBUG": False, "DATABASE_CONN_MAX_AGE": 60},
-        "machine_before": before, "machine_after": machine(),
-        "max_database_connections": max(seen) if seen else None,
-        "warm_up_slowest_ms": warm_up, "queries": len(QUERIES), "levels": levels,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "load",
+                "url": f"http://127.0.0.1:{port}/api/search/",
+                "database": args.database,
+                "server": {
+                    "gunicorn": "gthread",
+                    "workers": workers,
+                    "threads": threads,
+                    "DEBUG": False,
+                    "DATABASE_CONN_MAX_AGE": 60,
+                },
+                "machine_before": before,
+                "machine_after": machine(),
+                "max_database_connections": max(seen) if seen else None,
+                "warm_up_slowest_ms": warm_up,
+                "queries": len(QUERIES),
+                "levels": levels,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

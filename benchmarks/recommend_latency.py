@@ -7,6 +7,7 @@ times them once more, in-process through the Django test client (serialisation i
 
     .venv/bin/python benchmarks/recommend_latency.py [--requests 200] [--database shopsearch_bench]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,22 +47,38 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     if not Product.objects.exists():
         fixtures = ROOT / "catalog" / "fixtures"
-        call_command("import_catalog", products=fixtures / "demo_products.jsonl.gz", reviews=fixtures / "demo_reviews.jsonl.gz", no_progress=True)
+        call_command(
+            "import_catalog",
+            products=fixtures / "demo_products.jsonl.gz",
+            reviews=fixtures / "demo_reviews.jsonl.gz",
+            no_progress=True,
+        )
     space = spaces.ensure_active_space()
     if spaces.missing_count(space) or not ReviewVector.objects.filter(space=space).exists():
         call_command("reindex", no_progress=True)
 
     rng = random.Random(7)
-    products = list(Document.objects.filter(collection=SHOP_COLLECTION, kind="product").values_list("object_id", "category"))
+    products = list(
+        Document.objects.filter(collection=SHOP_COLLECTION, kind="product").values_list("object_id", "category")
+    )
     ids = [object_id for object_id, _ in products]
     now = timezone.now()
     Event.objects.filter(session_id__startswith="bench-").delete()
     sessions = [f"bench-{n}" for n in range(args.requests)]
-    events = [Event(type="view", session_id=session, product_id=rng.choice(ids), created_at=now - timedelta(minutes=10 - k))
-              for session in sessions for k in range(10)]
-    events += [Event(type=rng.choice(["view", "view", "view", "click", "add_to_cart"]), session_id=f"bench-t{n % 500}",
-                     product_id=ids[min(int(rng.expovariate(1 / 150)), len(ids) - 1)], created_at=now - timedelta(hours=rng.uniform(0, 24 * 14)))
-               for n in range(20000)]
+    events = [
+        Event(type="view", session_id=session, product_id=rng.choice(ids), created_at=now - timedelta(minutes=10 - k))
+        for session in sessions
+        for k in range(10)
+    ]
+    events += [
+        Event(
+            type=rng.choice(["view", "view", "view", "click", "add_to_cart"]),
+            session_id=f"bench-t{n % 500}",
+            product_id=ids[min(int(rng.expovariate(1 / 150)), len(ids) - 1)],
+            created_at=now - timedelta(hours=rng.uniform(0, 24 * 14)),
+        )
+        for n in range(20000)
+    ]
     Event.objects.bulk_create(events, batch_size=5000)
 
     client = Client(HTTP_HOST="localhost")
@@ -70,18 +87,40 @@ def main() -> None:
 
     def examples(strategy: str) -> list[tuple[str, str, dict]]:
         picks = [rng.sample(ids, 10) for _ in range(args.requests)]  # 7 positive, 3 negative
-        return [("post", "/api/recommendations/", {"positive": pick[:7], "negative": pick[7:], "strategy": strategy, "limit": 10}) for pick in picks]
+        return [
+            (
+                "post",
+                "/api/recommendations/",
+                {"positive": pick[:7], "negative": pick[7:], "strategy": strategy, "limit": 10},
+            )
+            for pick in picks
+        ]
 
     scenarios = {
         "similar": [("get", f"/api/products/{pk}/similar/", {"limit": 10}) for pk in targets],
-        "similar_filtered": [("get", f"/api/products/{pk}/similar/", {"limit": 10, "category": rng.choice(categories)}) for pk in targets],
-        "similar_same_category": [("get", f"/api/products/{pk}/similar/", {"limit": 10, "same_category": "true"}) for pk in targets],
-        "similar_diversity": [("get", f"/api/products/{pk}/similar/", {"limit": 10, "diversity": "0.5"}) for pk in targets],
+        "similar_filtered": [
+            ("get", f"/api/products/{pk}/similar/", {"limit": 10, "category": rng.choice(categories)}) for pk in targets
+        ],
+        "similar_same_category": [
+            ("get", f"/api/products/{pk}/similar/", {"limit": 10, "same_category": "true"}) for pk in targets
+        ],
+        "similar_diversity": [
+            ("get", f"/api/products/{pk}/similar/", {"limit": 10, "diversity": "0.5"}) for pk in targets
+        ],
         "examples_average_10_ids": examples("average"),
         "examples_best_score_10_ids": examples("best_score"),
-        "for_session": [("get", "/api/recommendations/for-session/", {"session": signed(session), "limit": 10}) for session in sessions],
-        "trending": [("get", "/api/recommendations/trending/", {"limit": 10, **({"category": rng.choice(categories)} if n % 2 else {})})
-                     for n in range(args.requests)],
+        "for_session": [
+            ("get", "/api/recommendations/for-session/", {"session": signed(session), "limit": 10})
+            for session in sessions
+        ],
+        "trending": [
+            (
+                "get",
+                "/api/recommendations/trending/",
+                {"limit": 10, **({"category": rng.choice(categories)} if n % 2 else {})},
+            )
+            for n in range(args.requests)
+        ],
     }
     results = {}
     for name, requests in scenarios.items():
@@ -89,23 +128,43 @@ def main() -> None:
             latencies = []
             for method, url, params in requests:
                 started = time.perf_counter()
-                response = client.get(url, params) if method == "get" else client.post(url, params, content_type="application/json")
+                response = (
+                    client.get(url, params)
+                    if method == "get"
+                    else client.post(url, params, content_type="application/json")
+                )
                 latencies.append((time.perf_counter() - started) * 1000)
                 assert response.status_code == 200, (url, response.content[:300])
         latencies.sort()
-        results[name] = {"median_ms": round(statistics.median(latencies), 2), "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))], 2)}
-    print(json.dumps({
-        "benchmark": "recommend_latency",
-        "machine": machine(),
-        "data": {"products": len(ids), "reviews": Review.objects.count(), "review_centroids": ReviewVector.objects.filter(space=space, document__collection=SHOP_COLLECTION).count(),
-                 "events": Event.objects.count(), "source": "demo catalogue (CC0 clothing reviews) + synthetic events",
-                 # evaluation collections share the space's HNSW indexes: queries for the shop scan past their vectors
-                 "vectors_in_space_all_collections": {kind: Embedding.objects.filter(space=space, kind=kind).count() for kind in ("product", "review")},
-                 "review_centroids_all_collections": ReviewVector.objects.filter(space=space).count()},
-        "requests_per_scenario": args.requests,
-        "kind": "in-process Django test client, limit 10, concurrency 1, after one warm-up pass",
-        "latency": results,
-    }))
+        results[name] = {
+            "median_ms": round(statistics.median(latencies), 2),
+            "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))], 2),
+        }
+    print(
+        json.dumps(
+            {
+                "benchmark": "recommend_latency",
+                "machine": machine(),
+                "data": {
+                    "products": len(ids),
+                    "reviews": Review.objects.count(),
+                    "review_centroids": ReviewVector.objects.filter(
+                        space=space, document__collection=SHOP_COLLECTION
+                    ).count(),
+                    "events": Event.objects.count(),
+                    "source": "demo catalogue (CC0 clothing reviews) + synthetic events",
+                    # evaluation collections share the space's HNSW indexes: queries for the shop scan past their vectors
+                    "vectors_in_space_all_collections": {
+                        kind: Embedding.objects.filter(space=space, kind=kind).count() for kind in ("product", "review")
+                    },
+                    "review_centroids_all_collections": ReviewVector.objects.filter(space=space).count(),
+                },
+                "requests_per_scenario": args.requests,
+                "kind": "in-process Django test client, limit 10, concurrency 1, after one warm-up pass",
+                "latency": results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ shipped (the rules wrapper, no rules) and through the unwrapped function; and co
 Usage: python benchmarks/rules_identity.py [DATASET_DIR] [--modes keyword,semantic,hybrid] [--keyword-only]
 (--keyword-only: keyword mode on the documents an earlier, even interrupted, run wrote; nothing is embedded)
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,9 @@ from common import ROOT, machine, prepared_documents, setup_django  # noqa: E402
 
 def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    modes = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--modes=")), "keyword,semantic,hybrid").split(",")
+    modes = next(
+        (a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--modes=")), "keyword,semantic,hybrid"
+    ).split(",")
     keyword_only = "--keyword-only" in sys.argv[1:]
     modes = ["keyword"] if keyword_only else modes
     folder = Path(args[0]) if args else ROOT.parent / "shared" / "data" / "crowdflower_dev"
@@ -42,8 +45,23 @@ def main() -> None:
     for mode in modes:
         lists = []
         for function in (shipped, unwrapped):
-            lists.append([[h.id for h in function(text, mode, page_size=evaluation.DEPTH, space=space, collection=relevance.collection,
-                                                   highlight=False, facets=False).hits] for _, text in queries])
+            lists.append(
+                [
+                    [
+                        h.id
+                        for h in function(
+                            text,
+                            mode,
+                            page_size=evaluation.DEPTH,
+                            space=space,
+                            collection=relevance.collection,
+                            highlight=False,
+                            facets=False,
+                        ).hits
+                    ]
+                    for _, text in queries
+                ]
+            )
         differing[mode] = sum(a != b for a, b in zip(*lists))
     with_rules = evaluation.evaluate(relevance, space, modes)
     search.search_products = unwrapped
@@ -52,14 +70,31 @@ def main() -> None:
     finally:
         search.search_products = shipped
     quality = {mode: {k: v for k, v in with_rules[mode].items() if not k.startswith("latency")} for mode in modes}
-    print(json.dumps({
-        "benchmark": "rules_identity", "machine": machine(),
-        "data": {"folder": str(folder), "products": len(relevance.products), "queries": len(queries), "embedded": embedded, "reused": skipped},
-        "rules": len(rules.snapshot().rules), "synonyms": len(rules.snapshot().synonyms),
-        "queries_whose_hit_list_differs": differing,
-        "metrics_identical": {mode: quality[mode] == {k: v for k, v in without[mode].items() if not k.startswith("latency")} for mode in modes},
-        "shipped": with_rules, "unwrapped": without,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "rules_identity",
+                "machine": machine(),
+                "data": {
+                    "folder": str(folder),
+                    "products": len(relevance.products),
+                    "queries": len(queries),
+                    "embedded": embedded,
+                    "reused": skipped,
+                },
+                "rules": len(rules.snapshot().rules),
+                "synonyms": len(rules.snapshot().synonyms),
+                "queries_whose_hit_list_differs": differing,
+                "metrics_identical": {
+                    mode: quality[mode] == {k: v for k, v in without[mode].items() if not k.startswith("latency")}
+                    for mode in modes
+                },
+                "shipped": with_rules,
+                "unwrapped": without,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

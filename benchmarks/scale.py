@@ -298,20 +298,31 @@ def pipeline_profile(space, object_ids: list[str]) -> dict:
             spent[0] += time.perf_counter() - started
 
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM shopsearch_embedding e USING shopsearch_document d WHERE e.document_id = d.id "
-                       "AND e.space_id = %s AND d.kind = 'product' AND d.object_id = ANY(%s)", [space.pk, object_ids])
+        cursor.execute(
+            "DELETE FROM shopsearch_embedding e USING shopsearch_document d WHERE e.document_id = d.id "
+            "AND e.space_id = %s AND d.kind = 'product' AND d.object_id = ANY(%s)",
+            [space.pk, object_ids],
+        )
     batch = int(setting("REINDEX_BATCH_SIZE"))
     model_encode(["warm up"])  # the runtime this process indexes with is loaded (and checked) outside the timing
     encoder.encode = timed
     try:
         started = time.perf_counter()
-        embedded = sum(indexing.index_objects("product", object_ids[start : start + batch], space)[0]
-                       for start in range(0, len(object_ids), batch))
+        embedded = sum(
+            indexing.index_objects("product", object_ids[start : start + batch], space)[0]
+            for start in range(0, len(object_ids), batch)
+        )
         total = time.perf_counter() - started
     finally:
         del encoder.encode
-    return {"products": len(object_ids), "embedded": embedded, "batch": batch, "seconds": round(total, 2),
-            "encode_seconds": round(spent[0], 2), "other_share": round(1 - spent[0] / total, 4)}
+    return {
+        "products": len(object_ids),
+        "embedded": embedded,
+        "batch": batch,
+        "seconds": round(total, 2),
+        "encode_seconds": round(spent[0], 2),
+        "other_share": round(1 - spent[0] / total, 4),
+    }
 
 
 def sizes_and_build(space) -> dict:
@@ -476,10 +487,27 @@ def run_level(
     port: int, query_texts: list[str], mode: str, filtered: bool, concurrency: int, requests: int, time_limit: float
 ) -> dict:
     """load.run_level with this benchmark's queries and, with `filtered`, its rotating filters."""
-    level = load.run_level(port, mode, concurrency, requests, time_limit, params=lambda n, worker: {
-        "q": query_texts[n % len(query_texts)], "mode": mode, "page_size": 20, **(rotating_filters(n) if filtered else {})})
-    return {"mode": mode, "filters": filtered, **{key: level[key] for key in (
-        "concurrency", "ok", "errors", "p50_ms", "p95_ms", "p99_ms", "throughput_rps", "wall_s")}}
+    level = load.run_level(
+        port,
+        mode,
+        concurrency,
+        requests,
+        time_limit,
+        params=lambda n, worker: {
+            "q": query_texts[n % len(query_texts)],
+            "mode": mode,
+            "page_size": 20,
+            **(rotating_filters(n) if filtered else {}),
+        },
+    )
+    return {
+        "mode": mode,
+        "filters": filtered,
+        **{
+            key: level[key]
+            for key in ("concurrency", "ok", "errors", "p50_ms", "p95_ms", "p99_ms", "throughput_rps", "wall_s")
+        },
+    }
 
 
 def search_load(database: str, query_texts: list[str], args, work: Path) -> dict:

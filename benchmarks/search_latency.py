@@ -18,6 +18,7 @@ titles alone (much less to encode on a busy machine; the facets still come from 
 
     .venv/bin/python benchmarks/search_latency.py [DATASET_DIR] [--database bench] [--attribute-filters] [--titles-only]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,13 +43,50 @@ if TYPE_CHECKING:
     from shopsearch.registry import ProductDocument
 
 CATEGORIES = [f"Category {n:02d}" for n in range(12)]
-COLOURS = ("black", "white", "red", "blue", "green", "yellow", "pink", "purple", "orange", "brown", "gray", "silver",
-           "gold", "beige", "navy")
-MATERIALS = ("cotton", "leather", "wood", "steel", "plastic", "glass", "silk", "wool", "polyester", "ceramic", "metal",
-             "aluminum", "nylon", "rubber", "canvas", "denim", "linen", "bamboo")
+COLOURS = (
+    "black",
+    "white",
+    "red",
+    "blue",
+    "green",
+    "yellow",
+    "pink",
+    "purple",
+    "orange",
+    "brown",
+    "gray",
+    "silver",
+    "gold",
+    "beige",
+    "navy",
+)
+MATERIALS = (
+    "cotton",
+    "leather",
+    "wood",
+    "steel",
+    "plastic",
+    "glass",
+    "silk",
+    "wool",
+    "polyester",
+    "ceramic",
+    "metal",
+    "aluminum",
+    "nylon",
+    "rubber",
+    "canvas",
+    "denim",
+    "linen",
+    "bamboo",
+)
 # Two attribute filters per search (colour AND material; values of one attribute OR'd), rotating over the queries.
-ATTRIBUTE_PAIRS = ((("black",), ("leather",)), (("white",), ("cotton",)), (("silver", "black"), ("steel", "metal")),
-                   (("blue",), ("plastic", "glass")))
+ATTRIBUTE_PAIRS = (
+    (("black",), ("leather",)),
+    (("white",), ("cotton",)),
+    (("silver", "black"), ("steel", "metal")),
+    (("blue",), ("plastic", "glass")),
+)
 
 
 def words_of(text: str, vocabulary: tuple[str, ...]) -> list[str]:
@@ -66,8 +104,14 @@ def attribute_shares(collection: str) -> list[dict]:
     for index, (colours, materials) in enumerate(ATTRIBUTE_PAIRS):
         where, params = search.filter_sql(attribute_filters(index), alias="shopsearch_document")
         passing = products.extra(where=[where.removeprefix(" AND ")], params=params).count()
-        shares.append({"colour": list(colours), "material": list(materials), "products": passing,
-                       "share": round(passing / products.count(), 4)})
+        shares.append(
+            {
+                "colour": list(colours),
+                "material": list(materials),
+                "products": passing,
+                "share": round(passing / products.count(), 4),
+            }
+        )
     return shares
 
 
@@ -86,9 +130,14 @@ def synthetic(object_id: str, doc: ProductDocument, titles_only: bool = False) -
 
     h = int(hashlib.sha256(object_id.encode()).hexdigest(), 16)
     facets = {"colour": words_of(doc.title, COLOURS), "material": words_of(f"{doc.title} {doc.description}", MATERIALS)}
-    return ProductDocument(title=doc.title, description="" if titles_only else doc.description,
-                           category=CATEGORIES[h % 12], price=Decimal(5 + (h >> 8) % 496), in_stock=(h >> 20) % 4 != 0,
-                           facets=facets)
+    return ProductDocument(
+        title=doc.title,
+        description="" if titles_only else doc.description,
+        category=CATEGORIES[h % 12],
+        price=Decimal(5 + (h >> 8) % 496),
+        in_stock=(h >> 20) % 4 != 0,
+        facets=facets,
+    )
 
 
 def scenario_filters(index: int) -> search.Filters:
@@ -107,8 +156,15 @@ def stage_timings(run) -> dict:
     """Median milliseconds of each step of search_products while `run()` searches (the steps are wrapped meanwhile)."""
     from shopsearch import search, sql
 
-    steps = {"encode_query": search, "keyword_matches": search, "nearest_products": search, "scan_exactly": sql,
-             "fuse": search, "_hits": search, "facet_counts": search}  # each step in the module search calls it through
+    steps = {
+        "encode_query": search,
+        "keyword_matches": search,
+        "nearest_products": search,
+        "scan_exactly": sql,
+        "fuse": search,
+        "_hits": search,
+        "facet_counts": search,
+    }  # each step in the module search calls it through
     timings: dict[str, list[float]] = {step: [] for step in steps}
     originals = {step: getattr(module, step) for step, module in steps.items()}
 
@@ -120,6 +176,7 @@ def stage_timings(run) -> dict:
                 return function(*args, **kwargs)
             finally:
                 timings[step].append((time.perf_counter() - started) * 1000)
+
         return wrapper
 
     for step, module in steps.items():
@@ -139,12 +196,21 @@ def summary(timings: list[float]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", type=Path, default=ROOT.parent / "shared" / "data" / "crowdflower_dev")
-    parser.add_argument("--database", default=os.environ.get("DATABASE_NAME") or "shopsearch",
-                        help="database to run in (default: DATABASE_NAME, else shopsearch)")
-    parser.add_argument("--attribute-filters", action="store_true",
-                        help="only searches with two attribute filters (colour, material), also through HNSW")
-    parser.add_argument("--titles-only", action="store_true",
-                        help="embed the titles alone (about 10x less to encode on a busy machine); facets as before")
+    parser.add_argument(
+        "--database",
+        default=os.environ.get("DATABASE_NAME") or "shopsearch",
+        help="database to run in (default: DATABASE_NAME, else shopsearch)",
+    )
+    parser.add_argument(
+        "--attribute-filters",
+        action="store_true",
+        help="only searches with two attribute filters (colour, material), also through HNSW",
+    )
+    parser.add_argument(
+        "--titles-only",
+        action="store_true",
+        help="embed the titles alone (about 10x less to encode on a busy machine); facets as before",
+    )
     args = parser.parse_args()
     setup_django(args.database)
     from django.conf import settings
@@ -163,13 +229,18 @@ def main() -> None:
     queries = list(relevance.queries.values())
     search.encode_query(space, "warm up")
     results = {}
-    scenarios = [("hybrid_filtered", "hybrid", scenario_filters, {}), ("hybrid", "hybrid", None, {}),
-                 ("keyword_filtered", "keyword", scenario_filters, {}),
-                 ("semantic_filtered", "semantic", scenario_filters, {})]
+    scenarios = [
+        ("hybrid_filtered", "hybrid", scenario_filters, {}),
+        ("hybrid", "hybrid", None, {}),
+        ("keyword_filtered", "keyword", scenario_filters, {}),
+        ("semantic_filtered", "semantic", scenario_filters, {}),
+    ]
     if args.attribute_filters:  # as served (few products pass: ranked exactly), and forced through HNSW iterative scans
         scenarios = [(f"{mode}_two_attributes", mode, attribute_filters, {}) for mode in search.MODES]
-        scenarios += [(f"{mode}_two_attributes_hnsw", mode, attribute_filters, {"EXACT_SEARCH_MAX_ROWS": 0})
-                      for mode in ("semantic", "hybrid")]
+        scenarios += [
+            (f"{mode}_two_attributes_hnsw", mode, attribute_filters, {"EXACT_SEARCH_MAX_ROWS": 0})
+            for mode in ("semantic", "hybrid")
+        ]
     shopsearch_settings = settings.SHOPSEARCH
     for name, mode, choose, overrides in scenarios:
         settings.SHOPSEARCH = {**shopsearch_settings, **overrides}
@@ -203,14 +274,26 @@ def main() -> None:
             search.search_products(query, "hybrid", chosen, space=space, collection=collection)
 
     results["stages_hybrid_filtered"] = stage_timings(hybrid_filtered)
-    print(json.dumps({
-        "machine": machine(),
-        "data": {"database": args.database, "folder": str(folder), "products": len(relevance.products),
-                 "queries": len(queries), "page_size": 20, "highlights": True, "facets": True, "concurrency": 1,
-                 "embedded": "titles" if args.titles_only else "titles and descriptions",
-                 **({"attribute_pairs": attribute_shares(collection)} if args.attribute_filters else {})},
-        "latency": results,
-    }))
+    print(
+        json.dumps(
+            {
+                "machine": machine(),
+                "data": {
+                    "database": args.database,
+                    "folder": str(folder),
+                    "products": len(relevance.products),
+                    "queries": len(queries),
+                    "page_size": 20,
+                    "highlights": True,
+                    "facets": True,
+                    "concurrency": 1,
+                    "embedded": "titles" if args.titles_only else "titles and descriptions",
+                    **({"attribute_pairs": attribute_shares(collection)} if args.attribute_filters else {}),
+                },
+                "latency": results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

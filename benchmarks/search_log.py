@@ -5,6 +5,7 @@ one JSON line pushed to Redis. The rules wrapper (rules.merchandised) adds one c
 (`rules.snapshot`), measured the same way with no rules. Measured over N calls with realistic entries (N from argv, default 2000), then the
 buffer is flushed into SearchLog in one run and the rows deleted again. Usage: python benchmarks/search_log.py [N]
 """
+
 from __future__ import annotations
 
 import json
@@ -34,7 +35,9 @@ def main() -> None:
     with override_settings(SHOPSEARCH={"SEARCH_LOG_BATCH": calls * 10}):  # no flush task during the measurement
         for n in range(calls):
             started = time.perf_counter()
-            analytics.log_search(f"Summer dress {n % 50}", "hybrid", {"category": "Dresses", "in_stock": True}, 37, 41.5, "sess-abc")
+            analytics.log_search(
+                f"Summer dress {n % 50}", "hybrid", {"category": "Dresses", "in_stock": True}, 37, 41.5, "sess-abc"
+            )
             timings.append((time.perf_counter() - started) * 1000)
     started = time.perf_counter()
     moved = analytics.flush_search_log(limit=calls)
@@ -50,14 +53,30 @@ def main() -> None:
         rules.snapshot()
         snapshot_timings.append((time.perf_counter() - started) * 1000)
     snapshot_timings.sort()
-    print(json.dumps({
-        "benchmark": "search_log", "machine": machine(), "data": {"entries": calls, "buffer": "Redis list (the broker)"},
-        "log_search_ms": {"p50": round(statistics.median(timings), 4), "p95": round(timings[int(0.95 * len(timings))], 4),
-                          "max": round(timings[-1], 3)},
-        "rules_snapshot_ms": {"p50": round(statistics.median(snapshot_timings), 4),
-                              "p95": round(snapshot_timings[int(0.95 * len(snapshot_timings))], 4)},
-        "flush": {"rows": moved, "seconds": round(flush_seconds, 3), "rows_per_second": round(moved / flush_seconds)},
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "search_log",
+                "machine": machine(),
+                "data": {"entries": calls, "buffer": "Redis list (the broker)"},
+                "log_search_ms": {
+                    "p50": round(statistics.median(timings), 4),
+                    "p95": round(timings[int(0.95 * len(timings))], 4),
+                    "max": round(timings[-1], 3),
+                },
+                "rules_snapshot_ms": {
+                    "p50": round(statistics.median(snapshot_timings), 4),
+                    "p95": round(snapshot_timings[int(0.95 * len(snapshot_timings))], 4),
+                },
+                "flush": {
+                    "rows": moved,
+                    "seconds": round(flush_seconds, 3),
+                    "rows_per_second": round(moved / flush_seconds),
+                },
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

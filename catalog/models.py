@@ -1,4 +1,5 @@
 """The demo shop's catalogue: categories, products and their reviews. It knows nothing of search."""
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -19,7 +20,9 @@ class Product(models.Model):
     title = models.CharField(max_length=300)
     description = models.TextField(blank=True)
     attributes = models.JSONField(default=dict, blank=True)
-    price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)])
+    price = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
     in_stock = models.BooleanField(default=True)
     category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -34,7 +37,9 @@ class Review(models.Model):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="reviews")
     title = models.CharField(max_length=300, blank=True)
     text = models.TextField()
-    rating = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)])
+    rating = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
     helpful_votes = models.PositiveIntegerField(default=0)
     created = models.DateTimeField(auto_now_add=True)
 

@@ -3,6 +3,7 @@
 Named in settings.SHOPSEARCH["PRODUCT_DOCUMENT"] / ["REVIEW_DOCUMENT"]; any shop writes the same two functions
 for its own models.
 """
+
 import html
 
 from shopsearch.registry import ProductDocument, ReviewDocument, declared_facets
@@ -21,8 +22,11 @@ def product_document(product: Product) -> ProductDocument:
         category=product.category.name if product.category_id else None,
         price=product.price,
         in_stock=product.in_stock,
-        facets={name: facet_values(attributes[name])
-                for name in declared_facets() if attributes.get(name) not in (None, "", [])},
+        facets={
+            name: facet_values(attributes[name])
+            for name in declared_facets()
+            if attributes.get(name) not in (None, "", [])
+        },
     )
 
 
@@ -36,6 +40,10 @@ def facet_values(value) -> list:
 
 def review_document(review: Review) -> ReviewDocument:
     return ReviewDocument(
-        product_id=review.product_id, title=review.title, text=review.text, rating=review.rating,
-        helpful_votes=review.helpful_votes, created=review.created,
+        product_id=review.product_id,
+        title=review.title,
+        text=review.text,
+        rating=review.rating,
+        helpful_votes=review.helpful_votes,
+        created=review.created,
     )

@@ -6,6 +6,7 @@ division); reviews are the real reviews. Run from the repository root:
 
     python scripts/build_demo_catalog.py ../shared/data/womens_clothing_reviews/reviews.jsonl
 """
+
 from __future__ import annotations
 
 import gzip
@@ -21,21 +22,33 @@ def main(source: Path) -> None:
     reviews = [json.loads(line) for line in source.open(encoding="utf-8") if line.strip()]
     facts: dict[str, Counter] = defaultdict(Counter)
     for review in reviews:
-        facts[review["product_id"]][(review.get("division") or "", review.get("department") or "", review.get("class") or "")] += 1
+        facts[review["product_id"]][
+            (review.get("division") or "", review.get("department") or "", review.get("class") or "")
+        ] += 1
 
     products = []
     for item_id in sorted(facts, key=lambda pid: int(pid.rsplit("-", 1)[-1])):
         division, department, class_ = facts[item_id].most_common(1)[0][0]
         number = item_id.rsplit("-", 1)[-1]
         kind = class_ or department or "Clothing item"
-        where = ", ".join(part for part in (f"{department} department" if department else "", f"{division} division" if division else "") if part)
-        products.append({
-            "id": item_id,
-            "title": f"{kind} #{number}",
-            "description": f"{kind} from the {where}." if where else "",
-            "category": department or None,
-            "attributes": {key: value for key, value in (("class", class_), ("department", department), ("division", division)) if value},
-        })
+        where = ", ".join(
+            part
+            for part in (f"{department} department" if department else "", f"{division} division" if division else "")
+            if part
+        )
+        products.append(
+            {
+                "id": item_id,
+                "title": f"{kind} #{number}",
+                "description": f"{kind} from the {where}." if where else "",
+                "category": department or None,
+                "attributes": {
+                    key: value
+                    for key, value in (("class", class_), ("department", department), ("division", division))
+                    if value
+                },
+            }
+        )
 
     kept = [
         {key: review[key] for key in ("id", "product_id", "title", "text", "rating", "helpful_votes") if key in review}
@@ -47,7 +60,9 @@ def main(source: Path) -> None:
         with gzip.open(OUT / name, "wt", encoding="utf-8", compresslevel=9) as handle:
             for row in rows:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(f"{len(products)} products, {len(kept)} reviews (of {len(reviews)}; {len(reviews) - len(kept)} without text) -> {OUT}")
+    print(
+        f"{len(products)} products, {len(kept)} reviews (of {len(reviews)}; {len(reviews) - len(kept)} without text) -> {OUT}"
+    )
 
 
 if __name__ == "__main__":

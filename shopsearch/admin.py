@@ -8,6 +8,7 @@ users with the login page and logged-in users who are not staff, or lack the act
 (ConsoleJob.Meta.permissions), with 403. The app page /admin/shopsearch/ is the shop's AdminSite's own: it shows the
 dashboard to staff with "view_console", and Django sends users who are not staff to its login form.
 """
+
 from __future__ import annotations
 
 import csv
@@ -39,7 +40,9 @@ class SemanticSearchAdminMixin:
         if not search_term.strip():
             return matches, may_have_duplicates
         try:
-            page = search.search_products(search_term, "semantic", page_size=SEMANTIC_ADMIN_HITS, highlight=False, facets=False, log=False)
+            page = search.search_products(
+                search_term, "semantic", page_size=SEMANTIC_ADMIN_HITS, highlight=False, facets=False, log=False
+            )
         except ShopsearchError:  # not indexed yet: the admin's own matches only
             return matches, may_have_duplicates
         return matches | queryset.filter(pk__in=[hit.id for hit in page.hits]), True
@@ -52,7 +55,9 @@ def console_view(view, permission: str | None = "shopsearch.view_console"):
     def guarded(request, *args, **kwargs):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-        if not (request.user.is_active and request.user.is_staff) or (permission and not request.user.has_perm(permission)):
+        if not (request.user.is_active and request.user.is_staff) or (
+            permission and not request.user.has_perm(permission)
+        ):
             raise PermissionDenied
         return view(request, *args, **kwargs)
 
@@ -61,11 +66,24 @@ def console_view(view, permission: str | None = "shopsearch.view_console"):
 
 @admin.register(EmbeddingSpace)
 class EmbeddingSpaceAdmin(admin.ModelAdmin):
-    list_display = ["id", "model_identity", "dimensions", "recipe", "status", "is_active", "vectors", "missing", "activated_at"]
+    list_display = [
+        "id",
+        "model_identity",
+        "dimensions",
+        "recipe",
+        "status",
+        "is_active",
+        "vectors",
+        "missing",
+        "activated_at",
+    ]
     readonly_fields = [f.name for f in EmbeddingSpace._meta.fields]
     actions = ["retire_spaces"]
 
-    @admin.action(description="Retire the selected spaces (an abandoned build otherwise gets every save embedded too)", permissions=["change"])
+    @admin.action(
+        description="Retire the selected spaces (an abandoned build otherwise gets every save embedded too)",
+        permissions=["change"],
+    )
     def retire_spaces(self, request, queryset) -> None:
         for space in queryset:
             try:
@@ -73,7 +91,9 @@ class EmbeddingSpaceAdmin(admin.ModelAdmin):
             except ShopsearchError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                self.message_user(request, f"Space #{space.pk} is retired: saves are no longer embedded into it.", messages.SUCCESS)
+                self.message_user(
+                    request, f"Space #{space.pk} is retired: saves are no longer embedded into it.", messages.SUCCESS
+                )
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(vector_count=Count("embeddings"))
@@ -130,7 +150,11 @@ class ConsoleJobAdmin(admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         action = request.POST.get("action", "")
         if action not in console.ACTIONS:
-            return HttpResponse(f"action: unknown action {action!r}; known: {', '.join(console.ACTIONS)}", status=400, content_type="text/plain")
+            return HttpResponse(
+                f"action: unknown action {action!r}; known: {', '.join(console.ACTIONS)}",
+                status=400,
+                content_type="text/plain",
+            )
         if not request.user.has_perm(console.permission(action)):
             raise PermissionDenied
         arguments = {key: request.POST[key] for key in console.ARGUMENTS if request.POST.get(key)}
@@ -141,7 +165,9 @@ class ConsoleJobAdmin(admin.ModelAdmin):
         except ShopsearchError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, f"Started job #{job.pk}: {console.ACTIONS[action][2]}. Its progress is listed below.")
+            messages.success(
+                request, f"Started job #{job.pk}: {console.ACTIONS[action][2]}. Its progress is listed below."
+            )
         return redirect(reverse("admin:app_list", kwargs={"app_label": "shopsearch"}))
 
     def analytics_view(self, request):
@@ -156,7 +182,9 @@ class ConsoleJobAdmin(admin.ModelAdmin):
         export = request.GET.get("export")
         if export:
             if export not in report["tables"]:
-                return HttpResponse(f"export: one of {', '.join(report['tables'])}", status=400, content_type="text/plain")
+                return HttpResponse(
+                    f"export: one of {', '.join(report['tables'])}", status=400, content_type="text/plain"
+                )
             response = HttpResponse(content_type="text/csv")
             response["Content-Disposition"] = f'attachment; filename="shopsearch-{export}.csv"'
             table = report["tables"][export]
@@ -164,8 +192,14 @@ class ConsoleJobAdmin(admin.ModelAdmin):
             writer.writerow(table["columns"])
             writer.writerows(table["rows"])
             return response
-        context = {**self.admin_site.each_context(request), "title": "Search analytics", "report": report,
-                   "start": start, "end": end, "opts": self.model._meta}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Search analytics",
+            "report": report,
+            "start": start,
+            "end": end,
+            "opts": self.model._meta,
+        }
         return TemplateResponse(request, "admin/shopsearch/analytics.html", context)
 
     def dashboard_view(self, request):
@@ -183,8 +217,13 @@ class ConsoleJobAdmin(admin.ModelAdmin):
         except NoReverseMatch:  # the shop does not serve shopsearch's product pages
             product_url = ""
         context = {
-            **self.admin_site.each_context(request), "title": "Embedding map", "opts": self.model._meta, "space": space,
-            "map": space_map, "points": embedding_map.points(space_map) if space_map else [], "product_url": product_url,
+            **self.admin_site.each_context(request),
+            "title": "Embedding map",
+            "opts": self.model._meta,
+            "space": space,
+            "map": space_map,
+            "points": embedding_map.points(space_map) if space_map else [],
+            "product_url": product_url,
             "can_compute": request.user.has_perm(console.permission("compute_map")),
             "running": ConsoleJob.objects.filter(job="map", status__in=["queued", "running"]).first(),
         }

@@ -5,6 +5,7 @@ SEARCH_LOG_BATCH entries it asks a worker to `flush_search_log`, which moves the
 bulk insert (the console also flushes before it shows figures). A Redis outage drops log entries, never a search.
 `searches_older_than` / the `shopsearch.delete_old_searches` task enforce SEARCH_LOG_RETENTION_DAYS.
 """
+
 from __future__ import annotations
 
 import functools
@@ -54,8 +55,16 @@ _warned = False
 def log_search(query: str, mode: str, filters: dict, results: int, latency_ms: float, session_id: str = "") -> None:
     """Buffer one search for the log; never raises (a search must not fail because its log entry could not be kept)."""
     global _warned
-    entry = {"query": query, "normalized": normalize(query), "mode": mode, "filters": filters, "results": results,
-             "latency_ms": round(latency_ms, 3), "session_id": session_id or "", "created_at": timezone.now().isoformat()}
+    entry = {
+        "query": query,
+        "normalized": normalize(query),
+        "mode": mode,
+        "filters": filters,
+        "results": results,
+        "latency_ms": round(latency_ms, 3),
+        "session_id": session_id or "",
+        "created_at": timezone.now().isoformat(),
+    }
     try:
         length = _client().rpush(_buffer_key(), json.dumps(entry, default=str))
     except Exception as exc:  # Redis down or slow: the entry is dropped, said once
@@ -77,7 +86,9 @@ def flush_search_log(limit: int = 10000) -> int:
         if not raw:
             break
         rows = [json.loads(item) for item in raw]
-        SearchLog.objects.bulk_create([SearchLog(**{**row, "created_at": parse_datetime(row["created_at"])}) for row in rows])
+        SearchLog.objects.bulk_create(
+            [SearchLog(**{**row, "created_at": parse_datetime(row["created_at"])}) for row in rows]
+        )
         moved += len(rows)
     return moved
 
@@ -87,15 +98,24 @@ def logged(search_products):
     the shopper's `session_id` to have it in the log). Evaluation collections are never logged."""
 
     @functools.wraps(search_products)
-    def wrapper(query, mode="hybrid", filters=None, page=1, page_size=None, *, session_id: str = "", log: bool = True, **options):
+    def wrapper(
+        query, mode="hybrid", filters=None, page=1, page_size=None, *, session_id: str = "", log: bool = True, **options
+    ):
         args = (query, mode) + ((filters,) if filters is not None else ())
-        if not log or page != 1 or options.get("collection", SHOP_COLLECTION) != SHOP_COLLECTION or not setting("SEARCH_LOG"):
+        if (
+            not log
+            or page != 1
+            or options.get("collection", SHOP_COLLECTION) != SHOP_COLLECTION
+            or not setting("SEARCH_LOG")
+        ):
             return search_products(*args, page=page, page_size=page_size, **options)
         started = time.perf_counter()
         result = search_products(*args, page=page, page_size=page_size, **options)
         elapsed = (time.perf_counter() - started) * 1000
         total = result.total if result.total is not None else len(result.hits) + int(result.has_next)
-        chosen = {key: value for key, value in vars(filters).items() if value is not None} if filters is not None else {}
+        chosen = (
+            {key: value for key, value in vars(filters).items() if value is not None} if filters is not None else {}
+        )
         log_search(query, mode, chosen, total, elapsed, session_id)
         return result
 
@@ -133,7 +153,12 @@ def _range(start: date | None, end: date | None) -> tuple[datetime, datetime, da
     end = end or today
     start = start or end - timedelta(days=29)
     tz = timezone.get_current_timezone()
-    return (datetime.combine(start, datetime.min.time(), tz), datetime.combine(end + timedelta(days=1), datetime.min.time(), tz), start, end)
+    return (
+        datetime.combine(start, datetime.min.time(), tz),
+        datetime.combine(end + timedelta(days=1), datetime.min.time(), tz),
+        start,
+        end,
+    )
 
 
 def report(start: date | None = None, end: date | None = None) -> dict:
@@ -145,18 +170,31 @@ def report(start: date | None = None, end: date | None = None) -> dict:
     """
     since, until, start, end = _range(start, end)
     searches = SearchLog.objects.filter(created_at__gte=since, created_at__lt=until)
-    per_query = {row["normalized"]: row for row in searches.values("normalized").annotate(
-        searches=Count("id"), zero=Count("id", filter=Q(results=0)))}
+    per_query = {
+        row["normalized"]: row
+        for row in searches.values("normalized").annotate(searches=Count("id"), zero=Count("id", filter=Q(results=0)))
+    }
     clicks: dict[str, list[int]] = {}
-    for query, position in Event.objects.filter(type=Event.Type.CLICK, created_at__gte=since, created_at__lt=until).exclude(query="").values_list("query", "position"):
+    for query, position in (
+        Event.objects.filter(type=Event.Type.CLICK, created_at__gte=since, created_at__lt=until)
+        .exclude(query="")
+        .values_list("query", "position")
+    ):
         clicks.setdefault(normalize(query), []).append(position)
     rows = []
     for query, row in per_query.items():
         positions = [p for p in clicks.get(query, []) if p is not None]
         n_clicks = len(clicks.get(query, []))
-        rows.append({"query": query, "searches": row["searches"], "zero_results": row["zero"], "clicks": n_clicks,
-                     "ctr": round(n_clicks / row["searches"], 4),
-                     "mean_click_position": round(sum(positions) / len(positions), 2) if positions else None})
+        rows.append(
+            {
+                "query": query,
+                "searches": row["searches"],
+                "zero_results": row["zero"],
+                "clicks": n_clicks,
+                "ctr": round(n_clicks / row["searches"], 4),
+                "mean_click_position": round(sum(positions) / len(positions), 2) if positions else None,
+            }
+        )
     rows.sort(key=lambda r: (-r["searches"], r["query"]))
     query_columns = ["query", "searches", "zero_results", "clicks", "ctr", "mean_click_position"]
     with connection.cursor() as cursor:
@@ -166,22 +204,38 @@ def report(start: date | None = None, end: date | None = None) -> dict:
                FROM shopsearch_searchlog WHERE created_at >= %s AND created_at < %s GROUP BY day ORDER BY day""",
             [timezone.get_current_timezone_name(), since, until],
         )
-        days = [[day.isoformat(), n, zero, round(p50, 2), round(p95, 2)] for day, n, zero, p50, p95 in cursor.fetchall()]
+        days = [
+            [day.isoformat(), n, zero, round(p50, 2), round(p95, 2)] for day, n, zero, p50, p95 in cursor.fetchall()
+        ]
     total = sum(r["searches"] for r in rows)
     total_clicks = sum(r["clicks"] for r in rows)
 
     def table(title, columns, items):
-        return {"title": title, "columns": columns, "rows": [[item[c] for c in columns] if isinstance(item, dict) else item for item in items]}
+        return {
+            "title": title,
+            "columns": columns,
+            "rows": [[item[c] for c in columns] if isinstance(item, dict) else item for item in items],
+        }
 
     return {
-        "start": start, "end": end,
-        "summary": {"searches": total, "distinct_queries": len(rows), "zero_result_searches": sum(r["zero_results"] for r in rows),
-                    "clicks": total_clicks, "ctr": round(total_clicks / total, 4) if total else None},
+        "start": start,
+        "end": end,
+        "summary": {
+            "searches": total,
+            "distinct_queries": len(rows),
+            "zero_result_searches": sum(r["zero_results"] for r in rows),
+            "clicks": total_clicks,
+            "ctr": round(total_clicks / total, 4) if total else None,
+        },
         "tables": {
             "top_queries": table("Top queries", query_columns, rows),
             "zero_results": table("Queries that found nothing", query_columns, [r for r in rows if r["zero_results"]]),
             "no_clicks": table("Queries without clicks", query_columns, [r for r in rows if not r["clicks"]]),
-            "per_day": table("Searches and latency per day", ["day", "searches", "zero_result_searches", "latency_p50_ms", "latency_p95_ms"], days),
+            "per_day": table(
+                "Searches and latency per day",
+                ["day", "searches", "zero_result_searches", "latency_p50_ms", "latency_p95_ms"],
+                days,
+            ),
         },
     }
 

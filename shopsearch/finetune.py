@@ -8,6 +8,7 @@ is a versioned model folder with a manifest; it is a new space, filled and switc
 (`reindex --model`, or `finetune` with an evaluation folder and a margin), and the previous space stays one command
 away (`rollback`). See docs/finetuning.md.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,11 +21,12 @@ import shutil
 import tempfile
 import time
 import unicodedata
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Callable, Iterable, Literal, Sequence
+from typing import Literal
 
 from django.utils import timezone
 
@@ -106,8 +108,15 @@ def pairs_from_qrels(folder: str | Path, min_grade: int | None = None) -> Traini
         for n, product_id in enumerate(positives.get(query_id, [])):
             pairs.append(Pair(text, texts[product_id], texts[hard[n % len(hard)]] if hard else None))
     return TrainingData(
-        "qrels", pairs, query_ids=set(positives), query_texts={normalise_query(relevance.queries[q]) for q in positives},
-        details={"folder": str(Path(folder).resolve()), "min_grade": min_grade, "products_sha256": relevance.fingerprint},
+        "qrels",
+        pairs,
+        query_ids=set(positives),
+        query_texts={normalise_query(relevance.queries[q]) for q in positives},
+        details={
+            "folder": str(Path(folder).resolve()),
+            "min_grade": min_grade,
+            "products_sha256": relevance.fingerprint,
+        },
     )
 
 
@@ -120,7 +129,9 @@ def pairs_from_clicks(since: datetime | None = None) -> TrainingData:
     queries: dict[str, str] = {}  # normalised -> first text seen
     clicked: dict[str, dict[str, None]] = {}  # normalised -> product ids, in first-click order
     shown: dict[str, dict[str, None]] = {}
-    for query, product_id, skipped in events.order_by("created_at", "pk").values_list("query", "product_id", "shown").iterator():
+    for query, product_id, skipped in (
+        events.order_by("created_at", "pk").values_list("query", "product_id", "shown").iterator()
+    ):
         key = normalise_query(query)
         if not key:
             continue
@@ -131,7 +142,9 @@ def pairs_from_clicks(since: datetime | None = None) -> TrainingData:
     texts: dict[str, str] = {}
     id_list = sorted(ids)
     for start in range(0, len(id_list), 5000):
-        docs = Document.objects.filter(collection=SHOP_COLLECTION, kind="product", object_id__in=id_list[start : start + 5000])
+        docs = Document.objects.filter(
+            collection=SHOP_COLLECTION, kind="product", object_id__in=id_list[start : start + 5000]
+        )
         texts.update(docs.values_list("object_id", "text"))
     pairs = []
     for key, products in clicked.items():
@@ -139,13 +152,18 @@ def pairs_from_clicks(since: datetime | None = None) -> TrainingData:
         for n, product_id in enumerate(pid for pid in products if pid in texts):
             pairs.append(Pair(queries[key], texts[product_id], texts[hard[n % len(hard)]] if hard else None))
     return TrainingData(
-        "clicks", pairs, query_texts={key for key, products in clicked.items() if any(pid in texts for pid in products)},
+        "clicks",
+        pairs,
+        query_texts={key for key, products in clicked.items() if any(pid in texts for pid in products)},
         details={"since": since.isoformat() if since else None, "events": events.count()},
     )
 
 
-def catalogue_pairs(products: Iterable[tuple[str, ProductDocument]], reviews: Iterable[tuple[str, str]] = (),
-                    reviews_per_product: int | None = None) -> list[Pair]:
+def catalogue_pairs(
+    products: Iterable[tuple[str, ProductDocument]],
+    reviews: Iterable[tuple[str, str]] = (),
+    reviews_per_product: int | None = None,
+) -> list[Pair]:
     """Pairs from a catalogue alone: (title, description) of every product that has both, and (review text, product
     text) for up to `reviews_per_product` reviews of each product. `reviews` are (product id, review text)."""
     per_product = setting("FINETUNE_REVIEWS_PER_PRODUCT") if reviews_per_product is None else reviews_per_product
@@ -167,17 +185,28 @@ def catalogue_pairs(products: Iterable[tuple[str, ProductDocument]], reviews: It
 def pairs_from_catalogue() -> TrainingData:
     """Catalogue pairs from the shop's indexed documents (what `reindex` stored), for a shop with no queries yet."""
     shop = Document.objects.filter(collection=SHOP_COLLECTION)
-    products = [(oid, ProductDocument(title=title, description=description))
-                for oid, title, description in shop.filter(kind="product").order_by("pk").values_list("object_id", "title", "description").iterator()]
-    reviews = shop.filter(kind="review", product_id__isnull=False).order_by("pk").values_list("product_id", "text").iterator()
+    products = [
+        (oid, ProductDocument(title=title, description=description))
+        for oid, title, description in shop.filter(kind="product")
+        .order_by("pk")
+        .values_list("object_id", "title", "description")
+        .iterator()
+    ]
+    reviews = (
+        shop.filter(kind="review", product_id__isnull=False).order_by("pk").values_list("product_id", "text").iterator()
+    )
     pairs = catalogue_pairs(products, reviews)
     return TrainingData("catalogue", pairs, details={"products": len(products)})
 
 
-def build_pairs(source: Source, folder: str | Path | None = None, since: datetime | None = None, min_grade: int | None = None) -> TrainingData:
+def build_pairs(
+    source: Source, folder: str | Path | None = None, since: datetime | None = None, min_grade: int | None = None
+) -> TrainingData:
     if source == "qrels":
         if not folder:
-            raise FinetuneError("--from qrels needs a relevance folder: finetune_embeddings --from qrels path/to/folder")
+            raise FinetuneError(
+                "--from qrels needs a relevance folder: finetune_embeddings --from qrels path/to/folder"
+            )
         return pairs_from_qrels(folder, min_grade)
     if source == "clicks":
         return pairs_from_clicks(since)
@@ -236,8 +265,16 @@ def sample_pairs(pairs: Sequence[Pair], limit: int, seed: int) -> list[Pair]:
 # --- training ---------------------------------------------------------------------------------------------------
 
 
-def train(pairs: Sequence[Pair], base_model: str, output: str | Path, *, epochs: int = 1, batch_size: int = 32,
-          seed: int = 42, on_step: Callable[[int, int], None] = lambda step, total: None) -> dict:
+def train(
+    pairs: Sequence[Pair],
+    base_model: str,
+    output: str | Path,
+    *,
+    epochs: int = 1,
+    batch_size: int = 32,
+    seed: int = 42,
+    on_step: Callable[[int, int], None] = lambda step, total: None,
+) -> dict:
     """Fine-tune `base_model` on `pairs` with MultipleNegativesRankingLoss and save it to `output`.
 
     Every other pair of a batch is a negative for an anchor (in-batch negatives), plus the pair's own hard negative
@@ -270,20 +307,40 @@ def train(pairs: Sequence[Pair], base_model: str, output: str | Path, *, epochs:
     triplets = [pair for pair in pairs if pair.negative is not None]
     datasets = {}
     if plain:
-        datasets["pairs"] = Dataset.from_dict({"anchor": [p.anchor for p in plain], "positive": [p.positive for p in plain]})
+        datasets["pairs"] = Dataset.from_dict(
+            {"anchor": [p.anchor for p in plain], "positive": [p.positive for p in plain]}
+        )
     if triplets:
-        datasets["triplets"] = Dataset.from_dict({"anchor": [p.anchor for p in triplets], "positive": [p.positive for p in triplets],
-                                                  "negative": [p.negative for p in triplets]})
+        datasets["triplets"] = Dataset.from_dict(
+            {
+                "anchor": [p.anchor for p in triplets],
+                "positive": [p.positive for p in triplets],
+                "negative": [p.negative for p in triplets],
+            }
+        )
     with tempfile.TemporaryDirectory(prefix="shopsearch-finetune-") as scratch:
         args = SentenceTransformerTrainingArguments(
-            output_dir=scratch, num_train_epochs=epochs, per_device_train_batch_size=batch_size,
-            learning_rate=setting("FINETUNE_LEARNING_RATE"), warmup_steps=float(setting("FINETUNE_WARMUP_RATIO")),  # a float below 1 is a share of the steps
-            seed=seed, data_seed=seed, batch_sampler=BatchSamplers.NO_DUPLICATES, use_cpu=True,
-            save_strategy="no", report_to="none", dataloader_num_workers=0, disable_tqdm=True, logging_strategy="no",
+            output_dir=scratch,
+            num_train_epochs=epochs,
+            per_device_train_batch_size=batch_size,
+            learning_rate=setting("FINETUNE_LEARNING_RATE"),
+            warmup_steps=float(setting("FINETUNE_WARMUP_RATIO")),  # a float below 1 is a share of the steps
+            seed=seed,
+            data_seed=seed,
+            batch_sampler=BatchSamplers.NO_DUPLICATES,
+            use_cpu=True,
+            save_strategy="no",
+            report_to="none",
+            dataloader_num_workers=0,
+            disable_tqdm=True,
+            logging_strategy="no",
         )
         trainer = SentenceTransformerTrainer(
-            model=model, args=args, train_dataset=datasets if len(datasets) > 1 else next(iter(datasets.values())),
-            loss=MultipleNegativesRankingLoss(model), callbacks=[Progress()],
+            model=model,
+            args=args,
+            train_dataset=datasets if len(datasets) > 1 else next(iter(datasets.values())),
+            loss=MultipleNegativesRankingLoss(model),
+            callbacks=[Progress()],
         )
         result = trainer.train()
     model.save(str(output))
@@ -332,10 +389,14 @@ def prune_models(keep: int | None = None) -> list[str]:
     root = encoders.models_dir()
     if not root.is_dir():
         return []
-    folders = sorted((p for p in root.iterdir() if (p / MANIFEST).is_file()), key=lambda p: read_manifest(p).get("created", ""), reverse=True)
+    folders = sorted(
+        (p for p in root.iterdir() if (p / MANIFEST).is_file()),
+        key=lambda p: read_manifest(p).get("created", ""),
+        reverse=True,
+    )
     protected = [space.model_name for space in (spaces.active_space(), spaces.previous_space()) if space is not None]
     removed = []
-    for folder in folders[max(keep, 0):]:
+    for folder in folders[max(keep, 0) :]:
         if any(_same_folder(name, folder) for name in protected):
             continue
         for space in EmbeddingSpace.objects.filter(is_active=False):
@@ -356,7 +417,12 @@ def serving_model() -> str:
     return space.model_name if space is not None else encoders.configured_model()
 
 
-def compare(relevance: evaluation.RelevanceSet, base_model: str, new_model: str, on_batch: Callable[[int], None] = lambda n: None) -> dict:
+def compare(
+    relevance: evaluation.RelevanceSet,
+    base_model: str,
+    new_model: str,
+    on_batch: Callable[[int], None] = lambda n: None,
+) -> dict:
     """Semantic and hybrid quality of both models' spaces on the folder (its own collection, never the shop's)."""
     report = {}
     for name, model in (("base", base_model), ("finetuned", new_model)):
@@ -368,17 +434,31 @@ def compare(relevance: evaluation.RelevanceSet, base_model: str, new_model: str,
 # --- the whole run ----------------------------------------------------------------------------------------------
 
 
-def finetune(source: Source, *, folder: str | Path | None = None, since: datetime | None = None, output: str | Path | None = None,
-             epochs: int = 1, batch_size: int = 32, seed: int = 42, min_grade: int | None = None,
-             evaluate_folder: str | Path | None = None, activate_margin: float | None = None,
-             on_step: Callable[[int, int], None] = lambda step, total: None,
-             log: Callable[[str], None] = logger.info) -> dict:
+def finetune(
+    source: Source,
+    *,
+    folder: str | Path | None = None,
+    since: datetime | None = None,
+    output: str | Path | None = None,
+    epochs: int = 1,
+    batch_size: int = 32,
+    seed: int = 42,
+    min_grade: int | None = None,
+    evaluate_folder: str | Path | None = None,
+    activate_margin: float | None = None,
+    on_step: Callable[[int, int], None] = lambda step, total: None,
+    log: Callable[[str], None] = logger.info,
+) -> dict:
     """Build pairs, check them, train a new model from the serving one, write its manifest; with `evaluate_folder`
     compare both spaces there, and with `activate_margin` switch the shop over when hybrid nDCG@10 gains that much."""
     if epochs < 1 or batch_size < 2:
-        raise FinetuneError(f"--epochs must be at least 1 and --batch-size at least 2 (in-batch negatives), got {epochs} and {batch_size}")
+        raise FinetuneError(
+            f"--epochs must be at least 1 and --batch-size at least 2 (in-batch negatives), got {epochs} and {batch_size}"
+        )
     if activate_margin is not None and evaluate_folder is None:
-        raise FinetuneError("--activate-if-better needs --evaluate DIR: a judged folder whose queries were not trained on")
+        raise FinetuneError(
+            "--activate-if-better needs --evaluate DIR: a judged folder whose queries were not trained on"
+        )
     data = build_pairs(source, folder, since, min_grade)
     check_enough(data)
     relevance = None
@@ -387,11 +467,15 @@ def finetune(source: Source, *, folder: str | Path | None = None, since: datetim
         check_no_overlap(data, relevance)
     output = Path(output) if output else new_model_folder(source)
     if output.exists() and any(output.iterdir()):
-        raise FinetuneError(f"{output} already exists and is not empty; choose another --output (or leave it out for a new versioned folder)")
+        raise FinetuneError(
+            f"{output} already exists and is not empty; choose another --output (or leave it out for a new versioned folder)"
+        )
     output.parent.mkdir(parents=True, exist_ok=True)
     base_model = serving_model()
     pairs = sample_pairs(data.pairs, setting("FINETUNE_MAX_PAIRS"), seed)
-    log(f"Training from {base_model} on {len(pairs)} pairs from {source} ({data.counts()['with_hard_negative']} with a hard negative) …")
+    log(
+        f"Training from {base_model} on {len(pairs)} pairs from {source} ({data.counts()['with_hard_negative']} with a hard negative) …"
+    )
     started = time.monotonic()
     stats = train(pairs, base_model, output, epochs=epochs, batch_size=batch_size, seed=seed, on_step=on_step)
     manifest = {
@@ -402,9 +486,14 @@ def finetune(source: Source, *, folder: str | Path | None = None, since: datetim
         "pairs_used": len(pairs),
         "hard_negatives_used": sum(pair.negative is not None for pair in pairs),
         "hyperparameters": {
-            "loss": "MultipleNegativesRankingLoss", "batch_sampler": "no_duplicates", "epochs": epochs, "batch_size": batch_size,
-            "learning_rate": setting("FINETUNE_LEARNING_RATE"), "warmup_ratio": setting("FINETUNE_WARMUP_RATIO"),
-            "max_seq_length": setting("FINETUNE_MAX_SEQ_LENGTH"), **stats,
+            "loss": "MultipleNegativesRankingLoss",
+            "batch_sampler": "no_duplicates",
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "learning_rate": setting("FINETUNE_LEARNING_RATE"),
+            "warmup_ratio": setting("FINETUNE_WARMUP_RATIO"),
+            "max_seq_length": setting("FINETUNE_MAX_SEQ_LENGTH"),
+            **stats,
         },
         "seed": seed,
         "duration_seconds": round(time.monotonic() - started, 1),
@@ -421,19 +510,26 @@ def finetune(source: Source, *, folder: str | Path | None = None, since: datetim
         write_manifest(output, manifest)
         report["evaluation"] = comparison
         if activate_margin is None:
-            report["reason"] = (f"hybrid nDCG@10 {before} -> {after}; not asked to switch (--activate-if-better MARGIN). "
-                                f"To switch: manage.py reindex --model {output}")
+            report["reason"] = (
+                f"hybrid nDCG@10 {before} -> {after}; not asked to switch (--activate-if-better MARGIN). "
+                f"To switch: manage.py reindex --model {output}"
+            )
         elif after - before >= activate_margin - 1e-9:
-            log(f"hybrid nDCG@10 {before} -> {after} (>= +{activate_margin}): embedding the catalogue into the new space …")
+            log(
+                f"hybrid nDCG@10 {before} -> {after} (>= +{activate_margin}): embedding the catalogue into the new space …"
+            )
             space = indexing.switch_to(str(output))
             report["activated"] = True
-            report["reason"] = f"hybrid nDCG@10 {before} -> {after} gained at least {activate_margin}; space #{space.pk} now serves"
+            report["reason"] = (
+                f"hybrid nDCG@10 {before} -> {after} gained at least {activate_margin}; space #{space.pk} now serves"
+            )
         else:
             serving = spaces.active_space()
-            report["reason"] = (f"hybrid nDCG@10 {before} -> {after} ({after - before:+.4f}) on {relevance.folder} is below the margin "
-                                f"{activate_margin}; {'space #%s keeps serving' % serving.pk if serving else 'nothing was switched on'}")
+            report["reason"] = (
+                f"hybrid nDCG@10 {before} -> {after} ({after - before:+.4f}) on {relevance.folder} is below the margin "
+                f"{activate_margin}; {'space #%s keeps serving' % serving.pk if serving else 'nothing was switched on'}"
+            )
     if not report["activated"]:
         spaces.finish_unactivated(str(output))
     report["pruned"] = prune_models()
     return report
-

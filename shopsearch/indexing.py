@@ -4,13 +4,14 @@ Everything is idempotent and keyed by content hashes, so a task that runs twice,
 `reindex` only embeds what is missing or stale. A new space (another model or recipe) is filled while the active
 one keeps serving, and `activate` switches over in one transaction once it is complete.
 """
+
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable, Iterable, Iterator, Sequence
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
@@ -32,15 +33,35 @@ def _document_fields(kind: Kind, doc: ProductDocument | ReviewDocument) -> dict:
     if isinstance(doc, ProductDocument):
         text = registry.product_text(doc)
         return {
-            "title": doc.title, "description": doc.description, "attributes": dict(doc.attributes), "text": text,
-            "facets": registry.facet_values(doc), "category": doc.category, "price": doc.price, "in_stock": doc.in_stock, "product_id": None,
-            "rating": None, "helpful_votes": 0, "published_at": None, "content_hash": registry.content_hash(text),
+            "title": doc.title,
+            "description": doc.description,
+            "attributes": dict(doc.attributes),
+            "text": text,
+            "facets": registry.facet_values(doc),
+            "category": doc.category,
+            "price": doc.price,
+            "in_stock": doc.in_stock,
+            "product_id": None,
+            "rating": None,
+            "helpful_votes": 0,
+            "published_at": None,
+            "content_hash": registry.content_hash(text),
         }
     text = registry.review_text(doc)
     return {
-        "title": doc.title, "description": doc.text, "attributes": {}, "facets": {}, "text": text, "category": None, "price": None,
-        "in_stock": True, "product_id": str(doc.product_id), "rating": doc.rating, "helpful_votes": doc.helpful_votes,
-        "published_at": doc.created, "content_hash": registry.content_hash(text),
+        "title": doc.title,
+        "description": doc.text,
+        "attributes": {},
+        "facets": {},
+        "text": text,
+        "category": None,
+        "price": None,
+        "in_stock": True,
+        "product_id": str(doc.product_id),
+        "rating": doc.rating,
+        "helpful_votes": doc.helpful_votes,
+        "published_at": doc.created,
+        "content_hash": registry.content_hash(text),
     }
 
 
@@ -83,14 +104,18 @@ def reviewed_products(kind: Kind, object_ids: Sequence[str], collection: str = S
     """The products these reviews belong to now (empty for products): their centroids change with the reviews."""
     if kind != "review":
         return set()
-    docs = Document.objects.filter(collection=collection, kind="review", object_id__in=list(object_ids), product_id__isnull=False)
+    docs = Document.objects.filter(
+        collection=collection, kind="review", object_id__in=list(object_ids), product_id__isnull=False
+    )
     return set(docs.values_list("product_id", flat=True))
 
 
 # --- review centroids -------------------------------------------------------------------------------------------
 
 
-def refresh_review_vectors(space: EmbeddingSpace, product_ids: Iterable[str], collection: str = SHOP_COLLECTION) -> None:
+def refresh_review_vectors(
+    space: EmbeddingSpace, product_ids: Iterable[str], collection: str = SHOP_COLLECTION
+) -> None:
     """Recompute the review centroid of these products in `space` from their reviews' current vectors.
 
     One SQL statement averages (pgvector's avg) and normalises them; a product left without embedded reviews loses
@@ -188,8 +213,14 @@ def index_objects(kind: Kind, object_ids: Iterable, space: EmbeddingSpace | None
 
 def lock_objects(kind: Kind, object_ids: Sequence[str]) -> None:
     """Take a transaction-scoped advisory lock per object, in one sorted order (so two batches never deadlock)."""
-    keys = sorted({int.from_bytes(hashlib.blake2b(f"shopsearch:{kind}:{pk}".encode(), digest_size=8).digest(), "big", signed=True)
-                   for pk in object_ids})
+    keys = sorted(
+        {
+            int.from_bytes(
+                hashlib.blake2b(f"shopsearch:{kind}:{pk}".encode(), digest_size=8).digest(), "big", signed=True
+            )
+            for pk in object_ids
+        }
+    )
     if keys:
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(pg_advisory_xact_lock(key)) FROM unnest(%s::bigint[]) AS key", [keys])
@@ -305,8 +336,10 @@ def switch_to(model: str, on_batch: Callable[[str, int], None] = lambda kind, n:
     spaces.start_building(space)
     summary = reindex(space, indexed_kinds(), on_batch=on_batch)
     if summary.failed:
-        raise SpaceError(f"{summary.failed} objects failed to embed into space #{space.pk} (see the log); the old space keeps "
-                         f"serving. Run `manage.py reindex --model {model}` to finish and switch.")
+        raise SpaceError(
+            f"{summary.failed} objects failed to embed into space #{space.pk} (see the log); the old space keeps "
+            f"serving. Run `manage.py reindex --model {model}` to finish and switch."
+        )
     spaces.activate(space)
     space.refresh_from_db()
     return space
@@ -320,7 +353,9 @@ def rollback(on_batch: Callable[[str, int], None] = lambda kind, n: None) -> dic
     try:
         encoders.get_encoder(previous.model_name)
     except ImproperlyConfigured as exc:
-        raise SpaceError(f"Cannot roll back to space #{previous.pk}: its model {previous.model_name!r} cannot be loaded ({exc}).") from exc
+        raise SpaceError(
+            f"Cannot roll back to space #{previous.pk}: its model {previous.model_name!r} cannot be loaded ({exc})."
+        ) from exc
     space = switch_to(previous.model_name, on_batch)
     return {"active": space.pk, "model": space.model_name, "previous": current.pk if current else None}
 
@@ -399,12 +434,20 @@ def index_collection(
     for kind, objects in (("product", products), ("review", reviews)):
         wanted = {object_id: _document_fields(kind, doc) for object_id, doc in objects}
         existing = Document.objects.filter(collection=collection, kind=kind)
-        known = {oid: (text_hash, facets) for oid, text_hash, facets in existing.values_list("object_id", "content_hash", "facets")}
+        known = {
+            oid: (text_hash, facets)
+            for oid, text_hash, facets in existing.values_list("object_id", "content_hash", "facets")
+        }
         existing.exclude(object_id__in=list(wanted)).delete()
-        changed = [oid for oid, values in wanted.items() if known.get(oid) != (values["content_hash"], values["facets"])]
+        changed = [
+            oid for oid, values in wanted.items() if known.get(oid) != (values["content_hash"], values["facets"])
+        ]
         for start in range(0, len(changed), 1000):
             Document.objects.bulk_create(
-                [Document(collection=collection, kind=kind, object_id=oid, **wanted[oid]) for oid in changed[start : start + 1000]],
+                [
+                    Document(collection=collection, kind=kind, object_id=oid, **wanted[oid])
+                    for oid in changed[start : start + 1000]
+                ],
                 update_conflicts=True,
                 unique_fields=["collection", "kind", "object_id"],
                 update_fields=[*next(iter(wanted.values())), "updated_at"],
@@ -412,7 +455,9 @@ def index_collection(
         ids = list(existing.order_by("pk").values_list("pk", flat=True))
         for start in range(0, len(ids), batch_size):
             with transaction.atomic():
-                done, unchanged = embed_documents(space, list(Document.objects.filter(pk__in=ids[start : start + batch_size])))
+                done, unchanged = embed_documents(
+                    space, list(Document.objects.filter(pk__in=ids[start : start + batch_size]))
+                )
             embedded, skipped = embedded + done, skipped + unchanged
             if kind == "product":
                 on_batch(done + unchanged)

@@ -5,6 +5,7 @@ output of the shop's document function): search, filters and display read it, so
 shop's schema. An `Embedding` is one vector of one document in one `EmbeddingSpace` (model + dimensions + text
 recipe); vectors of different spaces are never compared, and exactly one space is active at a time.
 """
+
 from __future__ import annotations
 
 from django.contrib.postgres.indexes import GinIndex
@@ -20,7 +21,9 @@ class EmbeddingSpace(models.Model):
         READY = "ready", "ready"  # complete; may be (or have been) active
         RETIRED = "retired", "retired"
 
-    model_name = models.CharField(max_length=500, help_text="What the encoder is loaded from: a folder or a model name.")
+    model_name = models.CharField(
+        max_length=500, help_text="What the encoder is loaded from: a folder or a model name."
+    )
     model_identity = models.CharField(max_length=200, help_text="Stable identity of the weights (name@weights-hash).")
     dimensions = models.PositiveIntegerField()
     recipe = models.CharField(max_length=50, help_text="Text recipe version (registry.recipe_version()).")
@@ -31,8 +34,12 @@ class EmbeddingSpace(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["model_identity", "dimensions", "recipe"], name="shopsearch_space_identity"),
-            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="shopsearch_one_active_space"),
+            models.UniqueConstraint(
+                fields=["model_identity", "dimensions", "recipe"], name="shopsearch_space_identity"
+            ),
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="shopsearch_one_active_space"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -67,7 +74,9 @@ class Document(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["collection", "kind", "object_id"], name="shopsearch_document_object")]
+        constraints = [
+            models.UniqueConstraint(fields=["collection", "kind", "object_id"], name="shopsearch_document_object")
+        ]
         indexes = [
             models.Index(fields=["kind", "product_id"], name="shopsearch_doc_product"),
             models.Index(fields=["kind", "category"], name="shopsearch_doc_category"),
@@ -107,7 +116,9 @@ class Embedding(models.Model):
     # changed text or a new classifier is the only reason to recompute.
     sentiment_label = models.CharField(max_length=8, null=True, blank=True)
     sentiment_score = models.FloatField(null=True, blank=True)  # P(positive) - P(negative), in [-1, 1]
-    sentiment_classifier = models.ForeignKey("SentimentClassifier", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    sentiment_classifier = models.ForeignKey(
+        "SentimentClassifier", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["space", "document"], name="shopsearch_embedding_once")]
@@ -131,7 +142,9 @@ class SentimentClassifier(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["space"], condition=Q(is_active=True), name="shopsearch_one_active_classifier")
+            models.UniqueConstraint(
+                fields=["space"], condition=Q(is_active=True), name="shopsearch_one_active_classifier"
+            )
         ]
 
     def __str__(self) -> str:
@@ -210,14 +223,18 @@ class ReviewSentence(models.Model):
     sentiment_label = models.CharField(max_length=8, null=True, blank=True)
     sentiment_score = models.FloatField(null=True, blank=True)
     # which classifier labelled it: a newly trained one relabels the sentences (no re-embedding; review_insights.refresh_all)
-    sentiment_classifier = models.ForeignKey("SentimentClassifier", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    sentiment_classifier = models.ForeignKey(
+        "SentimentClassifier", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # configured aspect name -> cosine similarity to its nearest phrase, computed with the vector by the worker, so a
     # product's aspects are counted without reading its sentence vectors; aspects_version says for which phrases
     aspect_similarity = models.JSONField(default=dict, blank=True)
     aspects_version = models.CharField(max_length=16, blank=True, default="")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["space", "document", "position"], name="shopsearch_sentence_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["space", "document", "position"], name="shopsearch_sentence_once")
+        ]
         indexes = [models.Index(fields=["space", "product_id"], name="shopsearch_sentence_product")]
 
 
@@ -253,7 +270,9 @@ class PendingChange(models.Model):
 
     kind = models.CharField(max_length=10)
     object_id = models.CharField(max_length=64)
-    seq = models.BigIntegerField(help_text="Ticket of the latest save (a database sequence): newer saves draw higher ones.")
+    seq = models.BigIntegerField(
+        help_text="Ticket of the latest save (a database sequence): newer saves draw higher ones."
+    )
     changed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -273,7 +292,9 @@ class SearchLog(models.Model):
     """
 
     query = models.TextField(help_text="The query as typed.")
-    normalized = models.CharField(max_length=300, help_text="Lower-cased, accents and extra spaces removed: what analytics group by.")
+    normalized = models.CharField(
+        max_length=300, help_text="Lower-cased, accents and extra spaces removed: what analytics group by."
+    )
     mode = models.CharField(max_length=20)
     filters = models.JSONField(default=dict, blank=True)
     results = models.PositiveIntegerField(help_text="Total hits of the search.")
@@ -337,7 +358,9 @@ class Rule(models.Model):
     action = models.CharField(max_length=10, choices=Action.choices)
     product_id = models.CharField(max_length=64, help_text="The shop's product id.")
     position = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Pin: the 1-based position.")
-    weight = models.FloatField(default=1.0, help_text="Boost/bury: how many places' worth of score to move (multiplier on the fused score).")
+    weight = models.FloatField(
+        default=1.0, help_text="Boost/bury: how many places' worth of score to move (multiplier on the fused score)."
+    )
     starts_at = models.DateTimeField(null=True, blank=True)
     ends_at = models.DateTimeField(null=True, blank=True)
     enabled = models.BooleanField(default=True)
@@ -355,7 +378,9 @@ class Rule(models.Model):
         if self.action == self.Action.PIN and not self.position:
             raise ValidationError({"position": "A pin needs the 1-based position to put the product at."})
         if self.action in (self.Action.BOOST, self.Action.BURY) and not self.weight > 0:
-            raise ValidationError({"weight": "Boost and bury need a weight above 0 (the score is multiplied or divided by 1 + weight)."})
+            raise ValidationError(
+                {"weight": "Boost and bury need a weight above 0 (the score is multiplied or divided by 1 + weight)."}
+            )
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             raise ValidationError({"ends_at": "The rule must end after it starts."})
 
@@ -391,7 +416,9 @@ class ConsoleJob(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["job"], condition=Q(status__in=["queued", "running"]), name="shopsearch_job_once")
+            models.UniqueConstraint(
+                fields=["job"], condition=Q(status__in=["queued", "running"]), name="shopsearch_job_once"
+            )
         ]
         indexes = [models.Index(fields=["created_at"], name="shopsearch_job_time")]
         permissions = [

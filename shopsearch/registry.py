@@ -11,14 +11,16 @@ as Algolia's `attributesForFaceting` or Meilisearch's `filterableAttributes`), s
 the schema can list it without looking at a single product; each document gives its values in `facets`, which
 `facet_values` checks against the declaration and turns into what is stored (a list of distinct values per facet).
 """
+
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Literal
 
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
@@ -87,9 +89,11 @@ def facet_values(doc: ProductDocument) -> dict[str, list]:
         facet = declared.get(name)
         if facet is None:
             known = ", ".join(declared) or "none"
-            raise ImproperlyConfigured(f"The product document of {doc.title!r} has a facet {name!r} that "
-                                       f"SHOPSEARCH['PRODUCT_FACETS'] does not declare (declared: {known}); "
-                                       "declare it or leave it out.")
+            raise ImproperlyConfigured(
+                f"The product document of {doc.title!r} has a facet {name!r} that "
+                f"SHOPSEARCH['PRODUCT_FACETS'] does not declare (declared: {known}); "
+                "declare it or leave it out."
+            )
         values = given if isinstance(given, (list, tuple, set, frozenset)) else [given]
         typed = [_typed(facet, value, doc) for value in values if value is not None and str(value).strip() != ""]
         if typed:
@@ -113,8 +117,10 @@ def _typed(facet: Facet, value: Any, doc: ProductDocument) -> str | int | float 
             number = None
         if number is not None and number.is_finite() and not isinstance(value, bool):
             return int(number) if number == number.to_integral_value() else float(number)
-    raise ImproperlyConfigured(f"The product document of {doc.title!r} gives facet {facet.name!r} the value {value!r}, "
-                               f"which is not a {facet.type}; give a {facet.type} or leave the value out.")
+    raise ImproperlyConfigured(
+        f"The product document of {doc.title!r} gives facet {facet.name!r} the value {value!r}, "
+        f"which is not a {facet.type}; give a {facet.type} or leave the value out."
+    )
 
 
 @dataclass(frozen=True)
@@ -169,7 +175,9 @@ def document_function(kind: Kind) -> Callable[[models.Model], ProductDocument | 
     """The shop's function that turns an instance of the `kind` model into its document."""
     path = setting(f"{kind.upper()}_DOCUMENT")
     if not path:
-        raise ImproperlyConfigured(f"SHOPSEARCH['{kind.upper()}_DOCUMENT'] must name a function, e.g. 'shop.search.{kind}_document'")
+        raise ImproperlyConfigured(
+            f"SHOPSEARCH['{kind.upper()}_DOCUMENT'] must name a function, e.g. 'shop.search.{kind}_document'"
+        )
     return import_string(path)
 
 

@@ -11,6 +11,7 @@ Rules and synonyms are read once into a snapshot per process and re-read only wh
 changes (every save or delete bumps it), so a search pays one cache read; with no rule or synonym matching the
 query the search is exactly the wrapped one.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -79,7 +80,9 @@ def invalidate(**_kwargs) -> None:
     try:
         cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
     except Exception:
-        logger.warning("shopsearch: could not invalidate the cached rules; processes see the change when the cache returns")
+        logger.warning(
+            "shopsearch: could not invalidate the cached rules; processes see the change when the cache returns"
+        )
     global _snapshot
     _snapshot = None
 
@@ -104,14 +107,26 @@ def synonyms_for(normalized: str, snap: Snapshot) -> list[str]:
 
 def rules_for(normalized: str, snap: Snapshot) -> list[Rule]:
     now = timezone.now()
-    return [rule for rule in snap.rules
-            if (rule.starts_at is None or rule.starts_at <= now) and (rule.ends_at is None or now < rule.ends_at)
-            and (normalized == normalize(rule.query) if rule.match == Rule.Match.EXACT else _contains(normalized, normalize(rule.query)))]
+    return [
+        rule
+        for rule in snap.rules
+        if (rule.starts_at is None or rule.starts_at <= now)
+        and (rule.ends_at is None or now < rule.ends_at)
+        and (
+            normalized == normalize(rule.query)
+            if rule.match == Rule.Match.EXACT
+            else _contains(normalized, normalize(rule.query))
+        )
+    ]
 
 
 def _describe(rule: Rule) -> str:
-    what = {"pin": f"pinned at {rule.position}", "boost": f"boosted ×{1 + rule.weight:g}",
-            "bury": f"buried ÷{1 + rule.weight:g}", "hide": "hidden"}[rule.action]
+    what = {
+        "pin": f"pinned at {rule.position}",
+        "boost": f"boosted ×{1 + rule.weight:g}",
+        "bury": f"buried ÷{1 + rule.weight:g}",
+        "hide": "hidden",
+    }[rule.action]
     return f"rule #{rule.pk}: {what} ({rule.get_match_display()} {rule.query!r})"
 
 
@@ -138,7 +153,9 @@ def merchandised(search_products):
             return result
         size = page_size or int(setting("PAGE_SIZE"))
         offset = (page - 1) * size
-        deep = search_products(expanded, mode, filters, 1, max(offset + size + 1, int(setting("CANDIDATES"))), **options)
+        deep = search_products(
+            expanded, mode, filters, 1, max(offset + size + 1, int(setting("CANDIDATES"))), **options
+        )
         hits, notes = list(deep.hits), {}
         by_product = {rule.product_id: rule for rule in matched}
         hidden = {rule.product_id for rule in matched if rule.action == Rule.Action.HIDE}
@@ -148,8 +165,11 @@ def merchandised(search_products):
             if rule.action == Rule.Action.HIDE:
                 notes.setdefault(rule.product_id, []).append(_describe(rule))
         if options.get("sort", "relevance") == "relevance":
-            factor = {rule.product_id: (1 + rule.weight) if rule.action == Rule.Action.BOOST else 1 / (1 + rule.weight)
-                      for rule in matched if rule.action in (Rule.Action.BOOST, Rule.Action.BURY)}
+            factor = {
+                rule.product_id: (1 + rule.weight) if rule.action == Rule.Action.BOOST else 1 / (1 + rule.weight)
+                for rule in matched
+                if rule.action in (Rule.Action.BOOST, Rule.Action.BURY)
+            }
             for hit in kept:
                 if hit.id in factor:
                     hit.score *= factor[hit.id]
@@ -161,7 +181,12 @@ def merchandised(search_products):
             if present is not None:
                 kept.remove(present)
             else:
-                present = _pinned_hit(rule.product_id, filters, options.get("collection"), expanded if options.get("highlight", True) else None)
+                present = _pinned_hit(
+                    rule.product_id,
+                    filters,
+                    options.get("collection"),
+                    expanded if options.get("highlight", True) else None,
+                )
                 if present is None:
                     continue  # not indexed, or the filters exclude it
                 added_hits += 1
@@ -176,7 +201,11 @@ def merchandised(search_products):
                 if added:
                     hit.explain["synonyms"] = added
         return dataclasses.replace(  # the rest of the page (space, facets, match...) is the deep search's
-            deep, hits=kept[offset : offset + size], page=page, page_size=size, has_next=len(kept) > offset + size,
+            deep,
+            hits=kept[offset : offset + size],
+            page=page,
+            page_size=size,
+            has_next=len(kept) > offset + size,
             total=None if deep.total is None else deep.total - removed + added_hits,
         )
 
@@ -190,7 +219,9 @@ def _pinned_hit(product_id: str, filters, collection: str | None, highlight_quer
     from . import search
     from .models import SHOP_COLLECTION
 
-    document = Document.objects.filter(collection=collection or SHOP_COLLECTION, kind="product", object_id=product_id).first()
+    document = Document.objects.filter(
+        collection=collection or SHOP_COLLECTION, kind="product", object_id=product_id
+    ).first()
     if document is None:
         return None
     where, params = search.filter_sql(filters)

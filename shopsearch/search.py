@@ -12,6 +12,7 @@ strict_order`) keeps scanning until the page is full, so a selective filter stil
 keeps page 2 the continuation of page 1. The per-space HNSW indexes are partial (space id, kind) and built on
 `vector::vector(<dims>)`; the queries below repeat that expression with literal values so the planner can use them.
 """
+
 from __future__ import annotations
 
 import functools
@@ -20,10 +21,11 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 from django.db import transaction
@@ -103,7 +105,9 @@ class SearchPage:
     facets: dict | None = None
     total: int | None = None  # products retrieved (after filters); None when a retriever's list was cut at its depth
     relevance: float | None = None  # FUSION "adaptive", hybrid: the best hit's estimated probability of being relevant
-    match: str | None = None  # "good" / "weak" / "none" from `relevance` (MATCH_THRESHOLDS); "none" when nothing matched
+    match: str | None = (
+        None  # "good" / "weak" / "none" from `relevance` (MATCH_THRESHOLDS); "none" when nothing matched
+    )
     corrected_query: str | None = None  # the query as searched, where typos were corrected (query_understanding.py)
     understood: dict | None = None  # price limits, boosted categories and the phrases taken out of the query
 
@@ -150,7 +154,10 @@ def attribute_sql(attribute: AttributeFilter, alias: str = "d") -> tuple[str, li
 def categories() -> list[str]:
     """Every category some indexed product has (for validating the `category` filter)."""
     return list(
-        Document.objects.filter(collection=SHOP_COLLECTION, kind="product", category__isnull=False).values_list("category", flat=True).distinct().order_by("category")
+        Document.objects.filter(collection=SHOP_COLLECTION, kind="product", category__isnull=False)
+        .values_list("category", flat=True)
+        .distinct()
+        .order_by("category")
     )
 
 
@@ -168,9 +175,11 @@ def has_attribute_value(name: str, value: str | bool) -> bool:
 def attribute_values(name: str) -> list[str]:
     """Every value some indexed product has of string attribute facet `name`, sorted (for an error message)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT DISTINCT jsonb_array_elements_text(facets -> %s) AS value FROM shopsearch_document "
-                       "WHERE collection = %s AND kind = 'product' AND facets ? %s ORDER BY value",
-                       [name, SHOP_COLLECTION, name])
+        cursor.execute(
+            "SELECT DISTINCT jsonb_array_elements_text(facets -> %s) AS value FROM shopsearch_document "
+            "WHERE collection = %s AND kind = 'product' AND facets ? %s ORDER BY value",
+            [name, SHOP_COLLECTION, name],
+        )
         return [value for (value,) in cursor.fetchall()]
 
 
@@ -230,9 +239,6 @@ def nearest_products(
         return [(doc_id, float(dist)) for doc_id, dist in cursor.fetchall()]
 
 
-
-
-
 def nearest_reviews(
     space: EmbeddingSpace, vector: np.ndarray, limit: int, collection: str = SHOP_COLLECTION
 ) -> list[tuple[int, str, float]]:
@@ -286,7 +292,9 @@ class KeywordMatch:
     title_share: float  # IDF-weighted share of the query's lexemes its title contains (0..1): evidence for fusion
 
 
-def keyword_products(query: str, filters: Filters, limit: int, collection: str = SHOP_COLLECTION) -> list[tuple[int, float]]:
+def keyword_products(
+    query: str, filters: Filters, limit: int, collection: str = SHOP_COLLECTION
+) -> list[tuple[int, float]]:
     """(document id, keyword score) of the `limit` best text matches for `query` (see `keyword_matches`)."""
     return [(match.id, match.score) for match in keyword_matches(query, filters, limit, collection)]
 
@@ -347,13 +355,39 @@ def keyword_matches(query: str, filters: Filters, limit: int, collection: str = 
         ORDER BY score DESC, c.rank DESC, c.id LIMIT %s"""
     trigram_weight = float(setting("TRIGRAM_WEIGHT"))
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(setting("TRIGRAM_THRESHOLD"))])
-        cursor.execute(statement, [
-            query, query, query, query, collection, *params, cap, collection, *params, cap, collection, *params, cap,
-            setting("KEYWORD_RANK_NORMALIZATION"), trigram_weight,
-            int(setting("KEYWORD_RESCORE")) * limit, query, collection, collection, trigram_weight, limit,
-        ])
-        return [KeywordMatch(doc_id, float(score), float(title_share)) for doc_id, score, _, title_share in cursor.fetchall()]
+        cursor.execute(
+            "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(setting("TRIGRAM_THRESHOLD"))]
+        )
+        cursor.execute(
+            statement,
+            [
+                query,
+                query,
+                query,
+                query,
+                collection,
+                *params,
+                cap,
+                collection,
+                *params,
+                cap,
+                collection,
+                *params,
+                cap,
+                setting("KEYWORD_RANK_NORMALIZATION"),
+                trigram_weight,
+                int(setting("KEYWORD_RESCORE")) * limit,
+                query,
+                collection,
+                collection,
+                trigram_weight,
+                limit,
+            ],
+        )
+        return [
+            KeywordMatch(doc_id, float(score), float(title_share))
+            for doc_id, score, _, title_share in cursor.fetchall()
+        ]
 
 
 def _normalised(ranked: list[tuple[int, float]]) -> dict[int, float]:
@@ -373,7 +407,9 @@ def _normalised(ranked: list[tuple[int, float]]) -> dict[int, float]:
 EVIDENCE = ("title_coverage", "keyword_top", "semantic_top", "semantic_spread", "words", "has_number")
 
 
-def query_evidence(query: str, keyword: Sequence[KeywordMatch], vector: Sequence[tuple[int, float]]) -> dict[str, float]:
+def query_evidence(
+    query: str, keyword: Sequence[KeywordMatch], vector: Sequence[tuple[int, float]]
+) -> dict[str, float]:
     """The evidence the query and its two ranked lists give (EVIDENCE); `vector` is (doc, similarity), best first."""
     similarities = [similarity for _, similarity in vector]
     return {
@@ -391,19 +427,32 @@ def fusion_weights(evidence: dict[str, float]) -> dict[str, float]:
     a linear function of the evidence with FUSION_MODEL's coefficients (benchmarks/fusion_fit.py fits them)."""
     model = setting("FUSION_MODEL")
     return {
-        retriever: model.get(retriever, 0.0) + sum(model.get(f"{retriever}*{name}", 0.0) * evidence.get(name, 0.0) for name in EVIDENCE)
+        retriever: model.get(retriever, 0.0)
+        + sum(model.get(f"{retriever}*{name}", 0.0) * evidence.get(name, 0.0) for name in EVIDENCE)
         for retriever in ("keyword", "semantic")
     }
 
 
-def fusion_features(evidence: dict[str, float], keyword: float, keyword_score: float, title_share: float, semantic: float,
-                    similarity: float) -> dict[str, float]:
+def fusion_features(
+    evidence: dict[str, float],
+    keyword: float,
+    keyword_score: float,
+    title_share: float,
+    semantic: float,
+    similarity: float,
+) -> dict[str, float]:
     """The named inputs of one candidate's relevance logit, named as FUSION_MODEL's coefficients are: the normalised
     keyword score and similarity, their products with each piece of evidence, the raw keyword score, the share of
     the query its title covers and the raw similarity.
     `fuse` computes the same logit through `fusion_weights`; benchmarks/fusion_fit.py fits on these."""
-    features = {"intercept": 1.0, "keyword": keyword, "semantic": semantic, "keyword_score": keyword_score, "title_share": title_share,
-                "similarity": similarity}
+    features = {
+        "intercept": 1.0,
+        "keyword": keyword,
+        "semantic": semantic,
+        "keyword_score": keyword_score,
+        "title_share": title_share,
+        "similarity": similarity,
+    }
     for name in EVIDENCE:
         features[f"keyword*{name}"] = keyword * evidence.get(name, 0.0)
         features[f"semantic*{name}"] = semantic * evidence.get(name, 0.0)
@@ -411,8 +460,11 @@ def fusion_features(evidence: dict[str, float], keyword: float, keyword_score: f
 
 
 def fuse(
-    keyword: list[tuple[int, float]], vector: list[tuple[int, float]], reviews: list[tuple[int, float]] = (),
-    evidence: dict[str, float] | None = None, title_shares: dict[int, float] | None = None,
+    keyword: list[tuple[int, float]],
+    vector: list[tuple[int, float]],
+    reviews: list[tuple[int, float]] = (),
+    evidence: dict[str, float] | None = None,
+    title_shares: dict[int, float] | None = None,
 ) -> list[tuple[int, float]]:
     """One ranked list from the keyword list (doc, score), the vector list (doc, similarity) and, with reviews=true,
     the review list (doc, best review similarity; weighted by REVIEW_WEIGHT), best first.
@@ -431,9 +483,14 @@ def fuse(
     """
     scores: dict[int, float] = {}
     if setting("FUSION") == "adaptive":
-        return _adaptive(keyword, vector, reviews, evidence if evidence is not None else query_evidence("", [], vector), title_shares)
-    weighted = ((float(setting("KEYWORD_WEIGHT")), keyword), (float(setting("VECTOR_WEIGHT")), vector),
-                (float(setting("REVIEW_WEIGHT")), reviews))
+        return _adaptive(
+            keyword, vector, reviews, evidence if evidence is not None else query_evidence("", [], vector), title_shares
+        )
+    weighted = (
+        (float(setting("KEYWORD_WEIGHT")), keyword),
+        (float(setting("VECTOR_WEIGHT")), vector),
+        (float(setting("REVIEW_WEIGHT")), reviews),
+    )
     if setting("FUSION") == "rrf":
         k = float(setting("RRF_K"))
         for weight, ranked in weighted:
@@ -446,18 +503,28 @@ def fuse(
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
-def _adaptive(keyword: list[tuple[int, float]], vector: list[tuple[int, float]], reviews: Sequence[tuple[int, float]],
-              evidence: dict[str, float], title_shares: dict[int, float] | None) -> list[tuple[int, float]]:
+def _adaptive(
+    keyword: list[tuple[int, float]],
+    vector: list[tuple[int, float]],
+    reviews: Sequence[tuple[int, float]],
+    evidence: dict[str, float],
+    title_shares: dict[int, float] | None,
+) -> list[tuple[int, float]]:
     model, weights = setting("FUSION_MODEL"), fusion_weights(evidence)
     keyword_norm, vector_norm, review_norm = _normalised(keyword), _normalised(vector), _normalised(list(reviews))
     raw_keyword, similarity = dict(keyword), dict(vector)
     floor = min(similarity.values(), default=0.0)
     scores = {}
     for doc_id in {**keyword_norm, **vector_norm, **review_norm}:
-        logit = (model.get("intercept", 0.0) + weights["keyword"] * keyword_norm.get(doc_id, 0.0)
-                 + weights["semantic"] * (vector_norm.get(doc_id, 0.0) + float(setting("REVIEW_WEIGHT")) * review_norm.get(doc_id, 0.0))
-                 + model.get("keyword_score", 0.0) * raw_keyword.get(doc_id, 0.0) + model.get("title_share", 0.0) * (title_shares or {}).get(doc_id, 0.0)
-                 + model.get("similarity", 0.0) * similarity.get(doc_id, floor))
+        logit = (
+            model.get("intercept", 0.0)
+            + weights["keyword"] * keyword_norm.get(doc_id, 0.0)
+            + weights["semantic"]
+            * (vector_norm.get(doc_id, 0.0) + float(setting("REVIEW_WEIGHT")) * review_norm.get(doc_id, 0.0))
+            + model.get("keyword_score", 0.0) * raw_keyword.get(doc_id, 0.0)
+            + model.get("title_share", 0.0) * (title_shares or {}).get(doc_id, 0.0)
+            + model.get("similarity", 0.0) * similarity.get(doc_id, floor)
+        )
         scores[doc_id] = 1.0 / (1.0 + math.exp(-logit))
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
@@ -515,7 +582,9 @@ def search_products(
     if mode == "hybrid" or review_matches:
         similarities = [(doc_id, 1.0 - distance) for doc_id, distance in vector]
         evidence = query_evidence(meant.keyword_text, matches, similarities)
-        ranked = fuse(keyword, similarities, review_matches, evidence, {match.id: match.title_share for match in matches})
+        ranked = fuse(
+            keyword, similarities, review_matches, evidence, {match.id: match.title_share for match in matches}
+        )
     elif mode == "keyword":
         ranked = keyword
     else:
@@ -530,7 +599,9 @@ def search_products(
     hits = _hits(window, meant.keyword_text if highlight else None)
     if review_matches:
         from_reviews = {doc_id for doc_id, _ in review_matches}
-        matched = matched_review_sentences(space, query_vector, [doc_id for doc_id, _ in window if doc_id in from_reviews], query)
+        matched = matched_review_sentences(
+            space, query_vector, [doc_id for doc_id, _ in window if doc_id in from_reviews], query
+        )
         for hit, (doc_id, _) in zip(hits, window):
             hit.review_sentence = matched.get(doc_id)
     if explain:
@@ -540,18 +611,31 @@ def search_products(
         for hit, (doc_id, score) in zip(hits, window):
             kw, vec = keyword_at.get(doc_id, (None, None)), vector_at.get(doc_id, (None, None))
             rev = review_at.get(doc_id, (None, None))
-            hit.explain = {"keyword_rank": kw[0], "keyword_score": kw[1], "vector_rank": vec[0], "vector_distance": vec[1],
-                           "fused_score": score if mode == "hybrid" or review_matches else None, "fusion_weights": weights,
-                           **query_understanding.explain(meant)}
+            hit.explain = {
+                "keyword_rank": kw[0],
+                "keyword_score": kw[1],
+                "vector_rank": vec[0],
+                "vector_distance": vec[1],
+                "fused_score": score if mode == "hybrid" or review_matches else None,
+                "fusion_weights": weights,
+                **query_understanding.explain(meant),
+            }
             if reviews:
                 hit.explain.update(review_rank=rev[0], review_similarity=rev[1])
     cut = len(keyword) >= depth or len(vector) >= depth
     estimated = relevance is not None
     return SearchPage(
-        hits=hits, page=page, page_size=page_size, has_next=len(ranked) > offset + page_size, space=space,
-        facets=facet_counts([doc_id for doc_id, _ in ranked], filters) if facets else None, total=None if cut else len(ranked),
-        relevance=relevance, match=match_level(relevance) if estimated else ("none" if not ranked else None),
-        corrected_query=meant.corrected_query, understood=meant.understood,
+        hits=hits,
+        page=page,
+        page_size=page_size,
+        has_next=len(ranked) > offset + page_size,
+        space=space,
+        facets=facet_counts([doc_id for doc_id, _ in ranked], filters) if facets else None,
+        total=None if cut else len(ranked),
+        relevance=relevance,
+        match=match_level(relevance) if estimated else ("none" if not ranked else None),
+        corrected_query=meant.corrected_query,
+        understood=meant.understood,
     )
 
 
@@ -575,14 +659,20 @@ def sorted_by(ranked: list[tuple[int, float]], sort: Sort) -> list[tuple[int, fl
 
     def key(item: tuple[int, float]) -> tuple:
         price, rating, count = facts.get(item[0], (None, None, 0))
-        value = {"price_asc": price, "price_desc": -price if price is not None else None,
-                 "rating": -rating if rating is not None else None, "reviews": -(count or 0)}[sort]
+        value = {
+            "price_asc": price,
+            "price_desc": -price if price is not None else None,
+            "rating": -rating if rating is not None else None,
+            "reviews": -(count or 0),
+        }[sort]
         return (value is None, value if value is not None else 0, position[item[0]])
 
     return sorted(ranked, key=key)
 
 
-def matched_review_sentences(space: EmbeddingSpace, vector: np.ndarray, doc_ids: Sequence[int], query: str) -> dict[int, str]:
+def matched_review_sentences(
+    space: EmbeddingSpace, vector: np.ndarray, doc_ids: Sequence[int], query: str
+) -> dict[int, str]:
     """Per product document, the sentence of its review nearest `vector` that says most what the query says: the
     cached sentence nearest the query where the review's sentences are cached (review_insights.py), otherwise the sentence
     sharing most of the query's words (the first one if none does). An exact scan over these products' reviews."""
@@ -612,7 +702,10 @@ def matched_review_sentences(space: EmbeddingSpace, vector: np.ndarray, doc_ids:
     for doc_id, text, start, end in rows:
         if start is None:
             spans = split_sentences(text) or [(0, len(text))]
-            start, end = max(spans, key=lambda span: (len(words & set(re.findall(r"\w{3,}", text[span[0]:span[1]].lower()))), -span[0]))
+            start, end = max(
+                spans,
+                key=lambda span: (len(words & set(re.findall(r"\w{3,}", text[span[0] : span[1]].lower()))), -span[0]),
+            )
         matched[doc_id] = text[start:end]
     return matched
 
@@ -623,14 +716,22 @@ def _hits(ranked: list[tuple[int, float]], highlight_query: str | None = None) -
     ids = [doc_id for doc_id, _ in ranked]
     stats = f"LEFT JOIN LATERAL ({_REVIEW_STATS}) r ON true"
     if highlight_query is None:
-        statement, params = f"SELECT {_HIT_COLUMNS}, NULL, NULL FROM shopsearch_document d {stats} WHERE d.id = ANY(%s)", [ids]
+        statement, params = (
+            f"SELECT {_HIT_COLUMNS}, NULL, NULL FROM shopsearch_document d {stats} WHERE d.id = ANY(%s)",
+            [ids],
+        )
     else:
         options = f"StartSel={_MARK_START}, StopSel={_MARK_STOP}"
         statement = f"""
             WITH q AS (SELECT coalesce({OR_TSQUERY}, ''::tsquery) AS tsq)
             SELECT {_HIT_COLUMNS}, ts_headline('english', d.title, q.tsq, %s), ts_headline('english', d.description, q.tsq, %s)
             FROM shopsearch_document d {stats}, q WHERE d.id = ANY(%s)"""
-        params = [highlight_query, f"HighlightAll=true, {options}", f"MaxFragments=2, MinWords=8, MaxWords=25, {options}", ids]
+        params = [
+            highlight_query,
+            f"HighlightAll=true, {options}",
+            f"MaxFragments=2, MinWords=8, MaxWords=25, {options}",
+            ids,
+        ]
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         rows = {row[0]: row for row in cursor.fetchall()}
@@ -638,17 +739,34 @@ def _hits(ranked: list[tuple[int, float]], highlight_query: str | None = None) -
     for doc_id, score in ranked:
         if (row := rows.get(doc_id)) is not None:
             _, object_id, title, category, price, in_stock, rating, review_count, marked_title, marked_description = row
-            marked = None if highlight_query is None else {"title": _marked(marked_title), "description": _marked(marked_description)}
-            hits.append(Hit(id=object_id, title=title, category=category, price=price, in_stock=in_stock, score=score, highlights=marked,
-                            rating=round(float(rating), 2) if rating is not None else None, review_count=review_count))
+            marked = (
+                None
+                if highlight_query is None
+                else {"title": _marked(marked_title), "description": _marked(marked_description)}
+            )
+            hits.append(
+                Hit(
+                    id=object_id,
+                    title=title,
+                    category=category,
+                    price=price,
+                    in_stock=in_stock,
+                    score=score,
+                    highlights=marked,
+                    rating=round(float(rating), 2) if rating is not None else None,
+                    review_count=review_count,
+                )
+            )
     return hits
 
 
 _HIT_COLUMNS = "d.id, d.object_id, d.title, d.category, d.price, d.in_stock, r.rating, r.reviews"
 # A product document's reviews (the (kind, product_id) index): their mean rating and how many there are, for `d`;
 # the mean alone for any alias (the min_rating filter).
-_REVIEWS_OF = ("FROM shopsearch_document rv WHERE rv.collection = {alias}.collection AND rv.kind = 'review' "
-               "AND rv.product_id = {alias}.object_id")
+_REVIEWS_OF = (
+    "FROM shopsearch_document rv WHERE rv.collection = {alias}.collection AND rv.kind = 'review' "
+    "AND rv.product_id = {alias}.object_id"
+)
 _REVIEW_STATS = f"SELECT avg(rv.rating) AS rating, count(*) AS reviews {_REVIEWS_OF.format(alias='d')}"
 _MEAN_RATING = f"SELECT avg(rv.rating) {_REVIEWS_OF}"
 _MARK_START, _MARK_STOP = "\x02", "\x03"  # ts_headline marks matches with these; escaping then turns them into <mark>
@@ -683,8 +801,11 @@ def facet_counts(doc_ids: Sequence[int], filters: Filters = Filters()) -> dict:
     facets["price"].sort(key=lambda row: row["min"] if row["min"] is not None else Decimal("-1"))
     facets["in_stock"].sort(key=lambda row: not row["value"])
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT d.facets, r.rating FROM shopsearch_document d "
-                       f"LEFT JOIN LATERAL ({_REVIEW_STATS}) r ON true WHERE d.id = ANY(%s)", [list(doc_ids)])
+        cursor.execute(
+            f"SELECT d.facets, r.rating FROM shopsearch_document d "
+            f"LEFT JOIN LATERAL ({_REVIEW_STATS}) r ON true WHERE d.id = ANY(%s)",
+            [list(doc_ids)],
+        )
         products = cursor.fetchall()
     facets["rating"] = rating_counts([rating for _, rating in products])
     facets["attributes"] = attribute_counts([json.loads(values) for values, _ in products], filters)  # jsonb as text
@@ -713,13 +834,17 @@ def attribute_counts(products: Sequence[dict], filters: Filters = Filters()) -> 
         row = {"name": facet.name, "label": facet.label, "type": facet.type}
         if facet.type == "number":
             numbers = [[Decimal(str(value)) for value in values] for values in having]
-            row |= {"min": min(map(min, numbers)), "max": max(map(max, numbers)), "count": len(having),
-                    "buckets": _ranges(numbers, list(facet.buckets))}
+            row |= {
+                "min": min(map(min, numbers)),
+                "max": max(map(max, numbers)),
+                "count": len(having),
+                "buckets": _ranges(numbers, list(facet.buckets)),
+            }
         else:
             ranked = Counter(value for values in having for value in values).most_common()
             ranked.sort(key=lambda item: (-item[1], str(item[0])))
             kept = ranked[: int(setting("FACET_VALUES"))]
-            kept += [item for item in ranked[len(kept):] if item[0] in chosen.get(facet.name, ())]
+            kept += [item for item in ranked[len(kept) :] if item[0] in chosen.get(facet.name, ())]
             row["values"] = [{"value": value, "count": count} for value, count in kept]
         result.append(row)
     return result

@@ -16,16 +16,17 @@ against the 5th percentile of the training reviews' own. A classifier is tied to
 whose vectors it was trained on and is never applied to another; the repo ships one trained on the CC0 clothing
 reviews (`data/sentiment_default.json.gz`) for shops without ratings.
 """
+
 from __future__ import annotations
 
 import gzip
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from django.db import transaction
@@ -36,17 +37,31 @@ from .exceptions import SentimentError
 from .models import Embedding, EmbeddingSpace, SentimentClassifier
 
 LABELS = ("negative", "neutral", "positive")
-FEATURES = "tfidf+embedding+vader:v2+general-fallback"  # changes when the recipe changes; part of every saved classifier
+FEATURES = (
+    "tfidf+embedding+vader:v2+general-fallback"  # changes when the recipe changes; part of every saved classifier
+)
 LEXICON_FEATURES = 3
 DOMAIN_CLUSTERS = 64  # k-means centroids that outline the training reviews
-IN_DOMAIN_PERCENTILE = 5  # training reviews below this similarity to their nearest centroid already lean on the fallback
+IN_DOMAIN_PERCENTILE = (
+    5  # training reviews below this similarity to their nearest centroid already lean on the fallback
+)
 # Generic praise and complaint about any purchase: the domain-general direction in the embedding space. Written for
 # no particular shop (and not tuned on any data set); the space's model embeds them when a classifier is trained.
 GENERAL_EXAMPLES = {
-    "positive": ("I love it.", "Great, I highly recommend it.", "Excellent quality, very happy with it.", "This is wonderful.",
-                 "Best purchase ever, works perfectly."),
-    "negative": ("I hate it.", "Terrible, I do not recommend it.", "Poor quality, very disappointed.", "This is awful.",
-                 "Worst purchase ever, a waste of money."),
+    "positive": (
+        "I love it.",
+        "Great, I highly recommend it.",
+        "Excellent quality, very happy with it.",
+        "This is wonderful.",
+        "Best purchase ever, works perfectly.",
+    ),
+    "negative": (
+        "I hate it.",
+        "Terrible, I do not recommend it.",
+        "Poor quality, very disappointed.",
+        "This is awful.",
+        "Worst purchase ever, a waste of money.",
+    ),
 }
 DEFAULT_CLASSIFIER = Path(__file__).resolve().parent / "data" / "sentiment_default.json.gz"
 
@@ -65,24 +80,37 @@ def _vader():
 def _lexicon(texts: Sequence[str]) -> np.ndarray:
     """VADER's compound, positive and negative scores per text."""
     analyzer = _vader()
-    scores = np.array([[s["compound"], s["pos"], s["neg"]] for s in map(analyzer.polarity_scores, texts)], dtype=np.float32)
+    scores = np.array(
+        [[s["compound"], s["pos"], s["neg"]] for s in map(analyzer.polarity_scores, texts)], dtype=np.float32
+    )
     return scores.reshape(len(texts), LEXICON_FEATURES)
 
 
 def _new_vectorizer(**fitted):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    return TfidfVectorizer(ngram_range=(1, 2), min_df=setting("SENTIMENT_MIN_TERM_REVIEWS"), sublinear_tf=True, dtype=np.float32, **fitted)
+    return TfidfVectorizer(
+        ngram_range=(1, 2), min_df=setting("SENTIMENT_MIN_TERM_REVIEWS"), sublinear_tf=True, dtype=np.float32, **fitted
+    )
 
 
-def _features(vectorizer, lexicon_weight: float, vectors: np.ndarray, texts: Sequence[str], lexicon: np.ndarray, negation: bool = False):
+def _features(
+    vectorizer,
+    lexicon_weight: float,
+    vectors: np.ndarray,
+    texts: Sequence[str],
+    lexicon: np.ndarray,
+    negation: bool = False,
+):
     """The regression's input: TF-IDF of the text, the review vector, the lexicon scores (times SENTIMENT_LEXICON_WEIGHT).
     With `negation`, words said only inside a negation's scope count against their learned polarity (`_negated`)."""
     from scipy import sparse
 
     dense = np.hstack([np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1), lexicon_weight * lexicon])
     words = vectorizer.transform(texts)
-    return sparse.hstack([_negated(vectorizer, texts, words) if negation else words, sparse.csr_matrix(dense)], format="csr")
+    return sparse.hstack(
+        [_negated(vectorizer, texts, words) if negation else words, sparse.csr_matrix(dense)], format="csr"
+    )
 
 
 # Negation scope (as in Das & Chen 2001, Pang et al. 2002): from a negator to the next punctuation or contrast word,
@@ -128,7 +156,9 @@ def _negated(vectorizer, texts: Sequence[str], words):
 
 def general_anchors(space: EmbeddingSpace) -> np.ndarray:
     """Mean vectors of GENERAL_EXAMPLES' positive and negative statements in `space` (rows 0 and 1)."""
-    return np.vstack([spaces.encode_texts(space, list(GENERAL_EXAMPLES[label])).mean(axis=0) for label in ("positive", "negative")])
+    return np.vstack(
+        [spaces.encode_texts(space, list(GENERAL_EXAMPLES[label])).mean(axis=0) for label in ("positive", "negative")]
+    )
 
 
 def _general_scale(vectors: np.ndarray, anchors: np.ndarray) -> dict:
@@ -137,7 +167,11 @@ def _general_scale(vectors: np.ndarray, anchors: np.ndarray) -> dict:
     direction = anchors[0] - anchors[1]
     direction /= np.linalg.norm(direction)
     middle = float(anchors.mean(axis=0) @ direction)
-    return {"direction": direction.round(6).tolist(), "middle": middle, "spread": float(np.std(vectors @ direction - middle)) or 1.0}
+    return {
+        "direction": direction.round(6).tolist(),
+        "middle": middle,
+        "spread": float(np.std(vectors @ direction - middle)) or 1.0,
+    }
 
 
 def _domain(vectors: np.ndarray) -> dict:
@@ -167,22 +201,38 @@ class _Model:
     edge: float
 
     @classmethod
-    def from_weights(cls, weights: dict) -> "_Model":
+    def from_weights(cls, weights: dict) -> _Model:
         vectorizer = _new_vectorizer(vocabulary={term: column for column, term in enumerate(weights["vocabulary"])})
         vectorizer.idf_ = np.asarray(weights["idf"], dtype=np.float32)
         coef = np.asarray(weights["coef"], dtype=np.float32).T
         general, domain = weights["general"], weights["domain"]
-        return cls(vectorizer, weights["lexicon_weight"], coef, np.asarray(weights["intercept"], dtype=np.float32), tuple(weights["labels"]),
-                   np.asarray(general["direction"], dtype=np.float32), general["middle"], general["spread"],
-                   np.asarray(domain["centroids"], dtype=np.float32), domain["edge"])
+        return cls(
+            vectorizer,
+            weights["lexicon_weight"],
+            coef,
+            np.asarray(weights["intercept"], dtype=np.float32),
+            tuple(weights["labels"]),
+            np.asarray(general["direction"], dtype=np.float32),
+            general["middle"],
+            general["spread"],
+            np.asarray(domain["centroids"], dtype=np.float32),
+            domain["edge"],
+        )
 
-    def probabilities(self, vectors: np.ndarray, texts: Sequence[str], fallback: bool = True, negation: bool = False) -> np.ndarray:
+    def probabilities(
+        self, vectors: np.ndarray, texts: Sequence[str], fallback: bool = True, negation: bool = False
+    ) -> np.ndarray:
         """Per text, the probability of each of LABELS (in that order): the regression's (its word features read
         negation scopes unless `negation` is off), blended with the general signal's as far as the text lies outside
         the training reviews."""
         vectors = np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
         lexicon = _lexicon(texts)
-        logits = np.asarray(_features(self.vectorizer, self.lexicon_weight, vectors, texts, lexicon, negation=negation) @ self.coef) + self.intercept
+        logits = (
+            np.asarray(
+                _features(self.vectorizer, self.lexicon_weight, vectors, texts, lexicon, negation=negation) @ self.coef
+            )
+            + self.intercept
+        )
         logits -= logits.max(axis=1, keepdims=True)
         learned = np.exp(logits)
         learned /= learned.sum(axis=1, keepdims=True)
@@ -190,7 +240,9 @@ class _Model:
         if not fallback:
             return learned
         general = (np.tanh((vectors @ self.direction - self.middle) / self.spread) + lexicon[:, 0]) / 2  # in (-1, 1)
-        general_labels = np.column_stack([np.maximum(-general, 0), 1 - np.abs(general), np.maximum(general, 0)])  # LABELS order
+        general_labels = np.column_stack(
+            [np.maximum(-general, 0), 1 - np.abs(general), np.maximum(general, 0)]
+        )  # LABELS order
         outside = np.clip((self.edge - (vectors @ self.centroids.T).max(axis=1)) / self.edge, 0, 1)[:, None]
         return (1 - outside) * learned + outside * general_labels
 
@@ -211,7 +263,9 @@ class Prediction:
     score: float  # P(positive) - P(negative)
 
 
-def predict(weights: dict, vectors: np.ndarray, texts: Sequence[str], fallback: bool = True, negation: bool = False) -> list[Prediction]:
+def predict(
+    weights: dict, vectors: np.ndarray, texts: Sequence[str], fallback: bool = True, negation: bool = False
+) -> list[Prediction]:
     """Apply a saved classifier to vectors and their texts (`fallback=False`: the regression alone, for benchmarks).
 
     `negation=True` reads negation scopes in the word features: for review sentences, where one "not see through"
@@ -235,18 +289,28 @@ def _fit(vectors: np.ndarray, texts: Sequence[str], labels: np.ndarray, anchors:
     regression = LogisticRegression(C=setting("SENTIMENT_C"), class_weight="balanced", max_iter=3000)
     regression.fit(_features(vectorizer, lexicon_weight, vectors, texts, _lexicon(texts)), labels)
     weights = {
-        "features": FEATURES, "labels": list(regression.classes_), "lexicon_weight": lexicon_weight,
-        "vocabulary": sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get), "idf": vectorizer.idf_.round(5).tolist(),
-        "coef": regression.coef_.round(5).tolist(), "intercept": regression.intercept_.tolist(),
-        "general": _general_scale(vectors, anchors), "domain": _domain(vectors),
+        "features": FEATURES,
+        "labels": list(regression.classes_),
+        "lexicon_weight": lexicon_weight,
+        "vocabulary": sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get),
+        "idf": vectorizer.idf_.round(5).tolist(),
+        "coef": regression.coef_.round(5).tolist(),
+        "intercept": regression.intercept_.tolist(),
+        "general": _general_scale(vectors, anchors),
+        "domain": _domain(vectors),
     }
     weights["fingerprint"] = hashlib.sha256(json.dumps(weights, sort_keys=True).encode()).hexdigest()[:16]
     return weights
 
 
 def train(
-    vectors: np.ndarray, texts: Sequence[str], labels: Sequence[str], anchors: np.ndarray, titles: Titles | None = None,
-    folds: int = 5, seed: int = 0,
+    vectors: np.ndarray,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    anchors: np.ndarray,
+    titles: Titles | None = None,
+    folds: int = 5,
+    seed: int = 0,
 ) -> tuple[dict, dict]:
     """Fit the classifier on reviews (and their titles as extra examples); `anchors` are `general_anchors(space)`.
     Returns (weights, cross-validated metrics). Refuses when a label has too few reviews.
@@ -282,7 +346,11 @@ def train(
         probabilities[test_rows] = fold.probabilities(vectors[test_rows], [texts[i] for i in test_rows])
     predictions = _predictions(probabilities)
     weights = fit(np.arange(len(labels)))
-    return weights, {**metrics(labels, [p.label for p in predictions], [p.score for p in predictions]), "folds": folds, "examples": counts}
+    return weights, {
+        **metrics(labels, [p.label for p in predictions], [p.score for p in predictions]),
+        "folds": folds,
+        "examples": counts,
+    }
 
 
 def metrics(truth: Sequence[str], predicted: Sequence[str], scores: Sequence[float]) -> dict:
@@ -328,7 +396,12 @@ def _shipped_default() -> dict | None:
 def write_default(classifier: SentimentClassifier, path: Path) -> None:
     """Write `classifier` as a gzipped JSON file in the form the shipped default (DEFAULT_CLASSIFIER) is read."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = {"space": space_identity(classifier.space), "weights": classifier.weights, "metrics": classifier.metrics, "trained_on": classifier.trained_on}
+    body = {
+        "space": space_identity(classifier.space),
+        "weights": classifier.weights,
+        "metrics": classifier.metrics,
+        "trained_on": classifier.trained_on,
+    }
     path.write_bytes(gzip.compress(json.dumps(body).encode(), mtime=0))
 
 
@@ -336,7 +409,9 @@ def space_identity(space: EmbeddingSpace) -> dict:
     return {"model_identity": space.model_identity, "dimensions": space.dimensions, "recipe": space.recipe}
 
 
-def save_classifier(space: EmbeddingSpace, weights: dict, metrics: dict, trained_on: str, apply: bool = True) -> SentimentClassifier:
+def save_classifier(
+    space: EmbeddingSpace, weights: dict, metrics: dict, trained_on: str, apply: bool = True
+) -> SentimentClassifier:
     """Store and activate a classifier for `space`; with `apply`, re-label every review vector of the space with it."""
     width = len(weights["coef"][0]) - len(weights.get("vocabulary", ())) - LEXICON_FEATURES
     if weights.get("features") != FEATURES or width != space.dimensions:
@@ -347,7 +422,12 @@ def save_classifier(space: EmbeddingSpace, weights: dict, metrics: dict, trained
     with transaction.atomic():
         SentimentClassifier.objects.filter(space=space, is_active=True).update(is_active=False)
         classifier = SentimentClassifier.objects.create(
-            space=space, is_active=True, weights=weights, metrics=metrics, trained_on=trained_on, examples=metrics.get("examples", {})
+            space=space,
+            is_active=True,
+            weights=weights,
+            metrics=metrics,
+            trained_on=trained_on,
+            examples=metrics.get("examples", {}),
         )
     if apply:
         apply_classifier(classifier)
@@ -368,7 +448,11 @@ def annotate(space: EmbeddingSpace, embeddings: Sequence[Embedding], texts: Sequ
 def _set_labels(classifier: SentimentClassifier, embeddings: Sequence[Embedding], texts: Sequence[str]) -> None:
     vectors = np.asarray([np.asarray(e.vector, dtype=np.float32) for e in embeddings])
     for embedding, prediction in zip(embeddings, predict(classifier.weights, vectors, texts)):
-        embedding.sentiment_label, embedding.sentiment_score, embedding.sentiment_classifier = prediction.label, prediction.score, classifier
+        embedding.sentiment_label, embedding.sentiment_score, embedding.sentiment_classifier = (
+            prediction.label,
+            prediction.score,
+            classifier,
+        )
 
 
 def apply_classifier(classifier: SentimentClassifier, batch_size: int = 2000) -> int:
@@ -439,8 +523,14 @@ def read_review_file(path: Path) -> list[dict]:
 def file_reviews(space: EmbeddingSpace, path: Path, keep=lambda review_id: True) -> LabelledReviews:
     """Reviews of a file, embedded with the space's model through the same recipe as the shop's reviews."""
     rows = [row for row in read_review_file(path) if keep(row["id"])]
-    texts = [registry.review_text(registry.ReviewDocument(product_id=None, text=row["text"], title=row.get("title") or "")) for row in rows]
-    labels = [label_for_rating(row["rating"]) if row.get("rating") else ("positive" if row["label"] == "pos" else "negative") for row in rows]
+    texts = [
+        registry.review_text(registry.ReviewDocument(product_id=None, text=row["text"], title=row.get("title") or ""))
+        for row in rows
+    ]
+    labels = [
+        label_for_rating(row["rating"]) if row.get("rating") else ("positive" if row["label"] == "pos" else "negative")
+        for row in rows
+    ]
     titles = [str(row.get("title") or "") for row in rows]
     return LabelledReviews([row["id"] for row in rows], texts, labels, spaces.encode_texts(space, texts), titles)
 
@@ -449,31 +539,44 @@ def shop_reviews(space: EmbeddingSpace, keep=lambda review_id: True) -> Labelled
     """The shop's rated reviews with their stored vectors in `space` (nothing is re-embedded)."""
     rows = (
         Embedding.objects.filter(space=space, kind="review", document__collection="", document__rating__isnull=False)
-        .order_by("pk").values_list("document__object_id", "document__text", "document__rating", "vector", "document__title")
+        .order_by("pk")
+        .values_list("document__object_id", "document__text", "document__rating", "vector", "document__title")
     )
     kept = [row for row in rows if keep(row[0])]
     vectors = np.asarray([np.asarray(row[3], dtype=np.float32) for row in kept]).reshape(len(kept), space.dimensions)
-    return LabelledReviews([r[0] for r in kept], [r[1] for r in kept], [label_for_rating(r[2]) for r in kept], vectors, [r[4] for r in kept])
+    return LabelledReviews(
+        [r[0] for r in kept],
+        [r[1] for r in kept],
+        [label_for_rating(r[2]) for r in kept],
+        vectors,
+        [r[4] for r in kept],
+    )
 
 
-def train_classifier(space: EmbeddingSpace, path: Path | None = None, holdout: float = 0.0) -> tuple[SentimentClassifier, dict]:
+def train_classifier(
+    space: EmbeddingSpace, path: Path | None = None, holdout: float = 0.0
+) -> tuple[SentimentClassifier, dict]:
     """Train, store and apply the review classifier of `space` from star ratings: the shop's own rated reviews (their
     stored vectors), or a review file's. `holdout` keeps a fixed share of reviews out and scores them after training.
     Returns the classifier and {"cross_validated": …, "reviews": trained on, "holdout": … (with `holdout`)}.
     SentimentError when there is too little to learn."""
     keep = lambda review_id: not in_holdout(review_id, holdout)  # noqa: E731
     source = file_reviews(space, path, keep) if path else shop_reviews(space, keep)
-    weights, cross_validated = train(source.vectors, source.texts, source.labels, general_anchors(space), title_examples(space, source))
+    weights, cross_validated = train(
+        source.vectors, source.texts, source.labels, general_anchors(space), title_examples(space, source)
+    )
     result = {"cross_validated": cross_validated, "reviews": len(source.labels)}
     if holdout:
         held = file_reviews(space, path, lambda i: not keep(i)) if path else shop_reviews(space, lambda i: not keep(i))
         predictions = predict(weights, held.vectors, held.texts)
         result["holdout"] = metrics(held.labels, [p.label for p in predictions], [p.score for p in predictions])
-    trained_on = f"{path.name if path else 'shop reviews'}, {len(source.labels)} reviews" + (f", {holdout:.0%} held out" if holdout else "")
+    trained_on = f"{path.name if path else 'shop reviews'}, {len(source.labels)} reviews" + (
+        f", {holdout:.0%} held out" if holdout else ""
+    )
     return save_classifier(space, weights, cross_validated, trained_on), result
 
 
 def status(space: EmbeddingSpace) -> str:
-    """"ready" when the space has a classifier, else "pending": a space just switched to (a new model) has none until
+    """ "ready" when the space has a classifier, else "pending": a space just switched to (a new model) has none until
     the periodic reconcile (or `manage.py train_sentiment`) trains one from the shop's ratings."""
     return "ready" if active_classifier(space) is not None else "pending"

@@ -1,5 +1,6 @@
 """Saves and deletes of the indexed models leave a pending change in their own transaction and enqueue indexing
 after it commits (never for a rollback); deleting an embedding space drops its HNSW indexes."""
+
 from __future__ import annotations
 
 from django.db import transaction

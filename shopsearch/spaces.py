@@ -5,10 +5,11 @@ serves queries (`active_space`); a new one is built beside it (status "building"
 too, `spaces_to_update`), switched to in one transaction once nothing is missing (`activate`), and the one before
 stays for a roll back (`previous_space`) until it is retired. Every "which space serves" question is answered here.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from django.db import connection, transaction
@@ -78,13 +79,17 @@ def ensure_active_space() -> EmbeddingSpace:
     space = get_or_create_space(encoders.configured_model())
     with transaction.atomic():
         if not EmbeddingSpace.objects.filter(is_active=True).exists():
-            EmbeddingSpace.objects.filter(pk=space.pk).update(is_active=True, status=EmbeddingSpace.Status.READY, activated_at=timezone.now())
+            EmbeddingSpace.objects.filter(pk=space.pk).update(
+                is_active=True, status=EmbeddingSpace.Status.READY, activated_at=timezone.now()
+            )
     return active_space()
 
 
 def start_building(space: EmbeddingSpace) -> None:
     """Mark a space that does not serve as being built, so every save is embedded into it too until it is switched to."""
-    EmbeddingSpace.objects.filter(pk=space.pk, is_active=False).exclude(status=EmbeddingSpace.Status.BUILDING).update(status=EmbeddingSpace.Status.BUILDING)
+    EmbeddingSpace.objects.filter(pk=space.pk, is_active=False).exclude(status=EmbeddingSpace.Status.BUILDING).update(
+        status=EmbeddingSpace.Status.BUILDING
+    )
 
 
 def activate(space: EmbeddingSpace, *, allow_incomplete: bool = False) -> None:
@@ -97,7 +102,9 @@ def activate(space: EmbeddingSpace, *, allow_incomplete: bool = False) -> None:
         )
     with transaction.atomic():
         EmbeddingSpace.objects.filter(is_active=True).exclude(pk=space.pk).update(is_active=False)
-        EmbeddingSpace.objects.filter(pk=space.pk).update(is_active=True, status=EmbeddingSpace.Status.READY, activated_at=timezone.now())
+        EmbeddingSpace.objects.filter(pk=space.pk).update(
+            is_active=True, status=EmbeddingSpace.Status.READY, activated_at=timezone.now()
+        )
     logger.info("shopsearch: space #%s (%s) is now active", space.pk, space.model_identity)
 
 
@@ -105,14 +112,18 @@ def retire(space: EmbeddingSpace) -> None:
     """Stop keeping `space` current: an abandoned build otherwise has every save embedded into it too. Its vectors stay
     (`reindex --model` takes it up again); the serving space cannot be retired."""
     if space.is_active:
-        raise SpaceError(f"Space #{space.pk} ({space.model_identity}) serves search; switch to another space before retiring it.")
+        raise SpaceError(
+            f"Space #{space.pk} ({space.model_identity}) serves search; switch to another space before retiring it."
+        )
     EmbeddingSpace.objects.filter(pk=space.pk).update(status=EmbeddingSpace.Status.RETIRED)
     logger.info("shopsearch: space #%s (%s) is retired", space.pk, space.model_identity)
 
 
 def finish_unactivated(model: str) -> None:
     """A space that was evaluated but not switched on stops taking the shop's edits (`reindex --model` resumes it)."""
-    EmbeddingSpace.objects.filter(model_identity=encoders.model_identity(model), is_active=False).update(status=EmbeddingSpace.Status.RETIRED)
+    EmbeddingSpace.objects.filter(model_identity=encoders.model_identity(model), is_active=False).update(
+        status=EmbeddingSpace.Status.RETIRED
+    )
 
 
 # --- HNSW indexes of a space ------------------------------------------------------------------------------------
@@ -167,7 +178,9 @@ def out_of_date(space: EmbeddingSpace, kinds: Sequence[Kind] = registry.KINDS) -
         ids = set(shop.exclude(pk__in=Subquery(fresh.values("document"))).values_list("object_id", flat=True))
         ids |= set(PendingChange.objects.filter(kind=kind).values_list("object_id", flat=True))
         model = registry.indexed_model(kind)
-        objects = {str(pk) for pk in model._default_manager.values_list("pk", flat=True)} if model is not None else set()
+        objects = (
+            {str(pk) for pk in model._default_manager.values_list("pk", flat=True)} if model is not None else set()
+        )
         behind[kind] = ids | (objects ^ set(shop.values_list("object_id", flat=True)))
     return behind
 
@@ -186,8 +199,14 @@ def encode_texts(space: EmbeddingSpace, texts: Sequence[str]) -> np.ndarray:
     hashes = [registry.content_hash(text) for text in texts]
     known: dict[str, np.ndarray] = {}
     for start in range(0, len(hashes), 5000):
-        known.update(Embedding.objects.filter(space=space, content_hash__in=set(hashes[start : start + 5000])).values_list("content_hash", "vector"))
+        known.update(
+            Embedding.objects.filter(space=space, content_hash__in=set(hashes[start : start + 5000])).values_list(
+                "content_hash", "vector"
+            )
+        )
     todo = {digest: text for digest, text in zip(hashes, texts) if digest not in known}
     if todo:
         known.update(zip(todo, encoders.get_encoder(space.model_name).encode(list(todo.values()))))
-    return np.asarray([np.asarray(known[digest], dtype=np.float32) for digest in hashes]).reshape(len(texts), space.dimensions)
+    return np.asarray([np.asarray(known[digest], dtype=np.float32) for digest in hashes]).reshape(
+        len(texts), space.dimensions
+    )

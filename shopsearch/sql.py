@@ -6,6 +6,7 @@ repeats that cast exactly: `distance` writes it. Vectors cross the connection in
 `Vector` class: text out, binary back), and `scan_settings` / `scan_exactly` decide how pgvector searches.
 The statements themselves stay beside their features (search.py, recommend.py, review_insights.py).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -4,6 +4,7 @@ and falls back to running it in-process (and says so once) when no broker answer
 Nothing is lost when a message is: every save also leaves a PendingChange row (signals.py) that the periodic
 `reconcile` task applies if no task did.
 """
+
 from __future__ import annotations
 
 import logging
@@ -87,19 +88,39 @@ def discover_aspects() -> dict:
 
 
 @shared_task(name="shopsearch.finetune_embeddings")
-def finetune_embeddings(source: str, folder: str | None = None, since: str | None = None, output: str | None = None,
-                        epochs: int = 1, batch_size: int = 32, seed: int = 42, min_grade: int | None = None,
-                        evaluate_folder: str | None = None, activate_margin: float | None = None) -> dict:
+def finetune_embeddings(
+    source: str,
+    folder: str | None = None,
+    since: str | None = None,
+    output: str | None = None,
+    epochs: int = 1,
+    batch_size: int = 32,
+    seed: int = 42,
+    min_grade: int | None = None,
+    evaluate_folder: str | None = None,
+    activate_margin: float | None = None,
+) -> dict:
     """Fine-tune the embedding model in a worker (finetune.finetune; `since` as ISO text). Never retried: minutes of
     training are not repeated on their own; a refusal or failure is in the worker's log with its reason."""
     from django.utils.dateparse import parse_datetime
 
     from . import finetune
 
-    report = finetune.finetune(source, folder=folder, since=parse_datetime(since) if since else None, output=output, epochs=epochs,
-                               batch_size=batch_size, seed=seed, min_grade=min_grade, evaluate_folder=evaluate_folder,
-                               activate_margin=activate_margin)
-    logger.info("shopsearch: fine-tuned %s (activated: %s) %s", report["model"], report["activated"], report.get("reason", ""))
+    report = finetune.finetune(
+        source,
+        folder=folder,
+        since=parse_datetime(since) if since else None,
+        output=output,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        min_grade=min_grade,
+        evaluate_folder=evaluate_folder,
+        activate_margin=activate_margin,
+    )
+    logger.info(
+        "shopsearch: fine-tuned %s (activated: %s) %s", report["model"], report["activated"], report.get("reason", "")
+    )
     return {key: report[key] for key in ("model", "activated", "reason", "evaluation", "pruned") if key in report}
 
 
@@ -109,7 +130,9 @@ def give_children_time_to_load_the_model(sender, **_kwargs) -> None:
     the model in it takes longer (7.7 s measured on 2 busy cores): a replaced child was killed again and again.
     Raise the timeout to WORKER_PROCESS_START_SECONDS unless the project set a longer one."""
     conf = sender.app.conf
-    conf.worker_proc_alive_timeout = max(float(conf.worker_proc_alive_timeout or 0), float(setting("WORKER_PROCESS_START_SECONDS")))
+    conf.worker_proc_alive_timeout = max(
+        float(conf.worker_proc_alive_timeout or 0), float(setting("WORKER_PROCESS_START_SECONDS"))
+    )
 
 
 @worker_process_init.connect
@@ -158,7 +181,9 @@ def schedule_periodic_tasks(app) -> None:
 
     app.add_periodic_task(float(setting("RECONCILE_EVERY_SECONDS")), reconcile.s(), name="shopsearch.reconcile")
     app.add_periodic_task(24 * 3600.0, delete_old_events.s(), name="shopsearch.delete_old_events")
-    app.add_periodic_task(60.0, analytics.flush_search_log_task.s(), name="shopsearch.flush_search_log")  # a quiet shop's last searches
+    app.add_periodic_task(
+        60.0, analytics.flush_search_log_task.s(), name="shopsearch.flush_search_log"
+    )  # a quiet shop's last searches
     app.add_periodic_task(24 * 3600.0, analytics.delete_old_searches_task.s(), name="shopsearch.delete_old_searches")
 
 
@@ -181,12 +206,15 @@ def enqueue(task, *args, priority: int | None = None, queue: str | None = None) 
     retry_after = float(setting("BROKER_RETRY_SECONDS"))
     if _broker_down_since is None or time.monotonic() - _broker_down_since >= retry_after:
         try:
-            _publisher.submit(task.apply_async, args, retry=False, **options).result(timeout=float(setting("BROKER_TIMEOUT")))
+            _publisher.submit(task.apply_async, args, retry=False, **options).result(
+                timeout=float(setting("BROKER_TIMEOUT"))
+            )
         except (BrokerError, ConnectionError, OSError, WaitedTooLong) as exc:
             if _broker_down_since is None:
                 logger.warning(
                     "shopsearch: no Celery broker answers (%s); indexing runs inline in this process until one does. "
-                    "Start Redis or set REDIS_URL.", exc or "no answer within BROKER_TIMEOUT"
+                    "Start Redis or set REDIS_URL.",
+                    exc or "no answer within BROKER_TIMEOUT",
                 )
             _broker_down_since = time.monotonic()
         else:
@@ -206,12 +234,17 @@ WORKER_WAIT_SECONDS = 120  # it waits this long for a worker to answer (one that
 def _up_to_date_vectors(space: EmbeddingSpace, kinds: Sequence[Kind]) -> int:
     """How many of the shop's documents of `kinds` have a vector of their current text in `space`: one count in the
     database, for following progress (spaces.missing_count also compares every object with its document)."""
-    return Embedding.objects.filter(space=space, kind__in=list(kinds), document__collection=SHOP_COLLECTION,
-                                    content_hash=F("document__content_hash")).count()
+    return Embedding.objects.filter(
+        space=space,
+        kind__in=list(kinds),
+        document__collection=SHOP_COLLECTION,
+        content_hash=F("document__content_hash"),
+    ).count()
 
 
-def reindex_on_workers(space: EmbeddingSpace, kinds: Sequence[Kind], batch_size: int,
-                       on_progress: Callable[[int], None] = lambda n: None) -> indexing.ReindexSummary:
+def reindex_on_workers(
+    space: EmbeddingSpace, kinds: Sequence[Kind], batch_size: int, on_progress: Callable[[int], None] = lambda n: None
+) -> indexing.ReindexSummary:
     """`reindex --async`: write the documents here (no model needed), send one index_objects task per batch, and
     follow the missing count until it reaches zero or stops moving for STALL_SECONDS (what is left counts as failed,
     and the periodic reconcile or a re-run finishes it). `on_progress` gets the number of objects done since its
@@ -219,8 +252,10 @@ def reindex_on_workers(space: EmbeddingSpace, kinds: Sequence[Kind], batch_size:
     deadline = time.monotonic() + WORKER_WAIT_SECONDS
     while not current_app.control.ping(timeout=2.0):
         if time.monotonic() > deadline:
-            raise NotReady(f"--async needs a running Celery worker (`celery -A <project> worker`); none answered within "
-                           f"{WORKER_WAIT_SECONDS} s. Start one, or run without --async to index in this process.")
+            raise NotReady(
+                f"--async needs a running Celery worker (`celery -A <project> worker`); none answered within "
+                f"{WORKER_WAIT_SECONDS} s. Start one, or run without --async to index in this process."
+            )
     summary = indexing.ReindexSummary()
     batches = []
     for kind in kinds:  # documents first, so what is missing can be counted and watched

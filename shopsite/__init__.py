@@ -1,4 +1,5 @@
 """The demo project's settings package: settings, URLs, the Celery app, WSGI/ASGI entry points."""
+
 from .celery import app as celery_app
 
 __all__ = ["celery_app"]

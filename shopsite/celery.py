@@ -1,4 +1,5 @@
 """The Celery app: Redis broker from REDIS_URL, configuration from Django settings (CELERY_*)."""
+
 import os
 
 from celery import Celery

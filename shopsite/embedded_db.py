@@ -5,6 +5,7 @@ listens on a unix socket inside the project's ignored `.data/` folder (no TCP po
 collide) and is shared by the dev server, the Celery worker and the tests. It is started on first use and left
 running (`cleanup_mode=None`): stop it with `python -m shopsite.embedded_db stop`.
 """
+
 from __future__ import annotations
 
 import os

@@ -6,6 +6,7 @@ process (and a query encoder) each. Every thread holds at most one database conn
 the site holds at most workers × threads of PostgreSQL's max_connections (100 by default) whatever the load: the
 demo's 2 × 4 = 8 on two cores. More concurrent requests wait in the listen backlog instead of failing.
 """
+
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")

@@ -2,10 +2,11 @@
 renders its debug page for one when DEBUG is on), a NUL character in the path or a query parameter is a 400 naming
 where it was (PostgreSQL cannot store one, so no view should ever see it), and a database outage outside the API is a 503 with
 Retry-After, as inside it (shopsearch.api.errors). Error reports mask connection URLs."""
+
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse

@@ -1,5 +1,6 @@
 """Settings of the demo project. Every deployment knob is an environment variable with a default that works
 on a fresh machine: see the configuration reference in README.md."""
+
 from __future__ import annotations
 
 import json
@@ -111,7 +112,9 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(os.envir
 if os.environ.get("REPLICA_DATABASE_URL"):
     DATABASES["replica"] = dj_database_url.parse(os.environ["REPLICA_DATABASE_URL"], **_conn)
     DATABASES["replica"]["NAME"] = os.environ.get("DATABASE_NAME") or DATABASES["replica"]["NAME"]
-    DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = DATABASES["default"]["OPTIONS"]["connect_timeout"]
+    DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = DATABASES["default"]["OPTIONS"][
+        "connect_timeout"
+    ]
 DATABASE_ROUTERS = ["shopsearch.routers.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -124,7 +127,10 @@ STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT")  # set where collectstatic ru
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "EXCEPTION_HANDLER": "shopsearch.api.errors.exception_handler",
     # The API is anonymous: no Basic/Session authentication anywhere (the schema and docs pages included), so an
     # Authorization header never costs a password hash; every view is rate-limited per client address.
@@ -183,9 +189,16 @@ SHOPSEARCH = {
     # and division (the CC0 data's only facts about an item), and the Luma catalogue's attributes (scripts/demo
     # --catalogue luma); a facet the loaded catalogue has no values of is never shown.
     "PRODUCT_FACETS": {
-        "class": "string", "department": "string", "division": "string",
-        "color": {"type": "string", "label": "Colour"}, "size": "string", "material": "string", "pattern": "string",
-        "climate": "string", "activity": "string", "eco_collection": {"type": "boolean", "label": "Eco collection"},
+        "class": "string",
+        "department": "string",
+        "division": "string",
+        "color": {"type": "string", "label": "Colour"},
+        "size": "string",
+        "material": "string",
+        "pattern": "string",
+        "climate": "string",
+        "activity": "string",
+        "eco_collection": {"type": "boolean", "label": "Eco collection"},
     },
 }
 if os.environ.get("SHOPSEARCH_MODEL"):

@@ -7,6 +7,10 @@ urlpatterns = [
     path("api/", include("shopsearch.api.urls")),
     # Read-only pages: GET/HEAD only (OPTIONS on the Swagger page would render its template with no template name)
     path("api/schema/", SpectacularAPIView.as_view(http_method_names=["get", "head"]), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]), name="api-docs"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]),
+        name="api-docs",
+    ),
     path("", include("shopsearch.urls")),  # the storefront search page and the product pages
 ]

@@ -1,5 +1,6 @@
 """Shared fixtures: a deterministic fake encoder for fast unit tests, the real bundled model for the marked
 ones, real rows of the CC0 demo catalogue, and a real Celery worker process."""
+
 from __future__ import annotations
 
 import gzip
@@ -115,8 +116,28 @@ def celery_worker_process(tmp_path, celery_app_module, worker_concurrency):
     env = {**os.environ, "DATABASE_NAME": connection.settings_dict["NAME"], "PYTHONUNBUFFERED": "1"}
     log = open(tmp_path / "worker.log", "w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", celery_app_module, "worker", "-Q", queue, "-c", str(worker_concurrency), "--pool", "prefork", "-l", "INFO", "-n", f"{queue}@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            celery_app_module,
+            "worker",
+            "-Q",
+            queue,
+            "-c",
+            str(worker_concurrency),
+            "--pool",
+            "prefork",
+            "-l",
+            "INFO",
+            "-n",
+            f"{queue}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     conf = current_app.conf
     saved_queue = conf.task_default_queue
@@ -158,10 +179,17 @@ def load_products(rows: list[dict]):
     created = []
     for row in rows:
         category = Category.objects.get_or_create(name=row["category"])[0] if row.get("category") else None
-        created.append(Product.objects.create(
-            external_id=row["id"], title=row["title"], description=row.get("description", ""),
-            attributes=row.get("attributes", {}), price=row.get("price"), in_stock=row.get("in_stock", True), category=category,
-        ))
+        created.append(
+            Product.objects.create(
+                external_id=row["id"],
+                title=row["title"],
+                description=row.get("description", ""),
+                attributes=row.get("attributes", {}),
+                price=row.get("price"),
+                in_stock=row.get("in_stock", True),
+                category=category,
+            )
+        )
     return created
 
 
@@ -181,9 +209,13 @@ def clusters(fake_model, run_on_commit):
     def create():
         made = {}
         for n, title in enumerate(COATS):
-            made[f"coat{n}"] = Product.objects.create(external_id=f"coat{n}", title=title, category=coats, price=10 * (n + 1), in_stock=n % 2 == 0)
+            made[f"coat{n}"] = Product.objects.create(
+                external_id=f"coat{n}", title=title, category=coats, price=10 * (n + 1), in_stock=n % 2 == 0
+            )
         for n, title in enumerate(DRESSES):
-            made[f"dress{n}"] = Product.objects.create(external_id=f"dress{n}", title=title, category=dresses, price=10 * (n + 1))
+            made[f"dress{n}"] = Product.objects.create(
+                external_id=f"dress{n}", title=title, category=dresses, price=10 * (n + 1)
+            )
         made["bridge"] = Product.objects.create(external_id="bridge", title=BRIDGE, category=coats, price=5)
         return made
 

@@ -4,6 +4,7 @@ shopsite/settings.py) with the reviews of the products a filter keeps. Filters w
 still fills the page through the HNSW iterative scan, and every count equals one computed here from the shop's own
 rows (catalog.models), not from shopsearch's documents. The fake encoder keeps it fast; tests/second_shop checks
 multi-valued and number facets with the real model and a real worker."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -32,16 +33,33 @@ def shop(fake_model, settings):
     rows = demo_rows("demo_products.jsonl.gz")
     names = {row["category"] for row in rows if row["category"]}
     categories = {name: Category.objects.create(name=name) for name in names}
-    products = Product.objects.bulk_create([
-        Product(external_id=row["id"], title=row["title"], description=row["description"], attributes=row["attributes"],
-                category=categories.get(row["category"])) for row in rows
-    ])
+    products = Product.objects.bulk_create(
+        [
+            Product(
+                external_id=row["id"],
+                title=row["title"],
+                description=row["description"],
+                attributes=row["attributes"],
+                category=categories.get(row["category"]),
+            )
+            for row in rows
+        ]
+    )
     by_external = {product.external_id: product for product in products}
     outerwear = {row["id"] for row in rows if row["attributes"].get("class") in OUTERWEAR}
     reviews = demo_rows("demo_reviews.jsonl.gz", where=lambda row: row["product_id"] in outerwear)
-    Review.objects.bulk_create([Review(external_id=row["id"], product=by_external[row["product_id"]],
-                                       title=row.get("title", ""), text=row["text"], rating=row.get("rating"))
-                                for row in reviews])
+    Review.objects.bulk_create(
+        [
+            Review(
+                external_id=row["id"],
+                product=by_external[row["product_id"]],
+                title=row.get("title", ""),
+                text=row["text"],
+                rating=row.get("rating"),
+            )
+            for row in reviews
+        ]
+    )
     indexing.reindex(spaces.ensure_active_space(), batch_size=1000)
     return products
 
@@ -78,11 +96,16 @@ def expected_rating_steps(products: list[Product]) -> list[dict]:
 
 def test_attribute_and_rating_filters_fill_the_page_in_every_mode_and_the_counts_are_the_shops(shop, api):
     # Repeated values of one attribute are OR'd, different attributes AND'd.
-    wanted = [p for p in Product.objects.prefetch_related("reviews")
-              if p.attributes.get("class") in OUTERWEAR and p.attributes.get("division") == "General"]
+    wanted = [
+        p
+        for p in Product.objects.prefetch_related("reviews")
+        if p.attributes.get("class") in OUTERWEAR and p.attributes.get("division") == "General"
+    ]
     assert 20 < len(wanted) < 57
-    means = {str(p.pk): sum(r.rating for r in p.reviews.all()) / p.reviews.count()
-             for p in Product.objects.filter(reviews__isnull=False).distinct().prefetch_related("reviews")}
+    means = {
+        str(p.pk): sum(r.rating for r in p.reviews.all()) / p.reviews.count()
+        for p in Product.objects.filter(reviews__isnull=False).distinct().prefetch_related("reviews")
+    }
     liked = {pk for pk, mean in means.items() if mean >= 4.5}
     for mode in ("keyword", "semantic", "hybrid"):
         params = {"q": "jacket", "mode": mode, "attr.class": list(OUTERWEAR), "attr.division": "General"}
@@ -98,8 +121,11 @@ def test_attribute_and_rating_filters_fill_the_page_in_every_mode_and_the_counts
         assert facets["categories"] == [{"value": "Jackets", "count": len(wanted)}], mode
         assert facets["rating"] == expected_rating_steps(wanted), mode
         labels = {facet["name"]: (facet["label"], facet["type"]) for facet in facets["attributes"]}
-        assert labels == {"class": ("Class", "string"), "department": ("Department", "string"),
-                          "division": ("Division", "string")}, mode
+        assert labels == {
+            "class": ("Class", "string"),
+            "department": ("Department", "string"),
+            "division": ("Division", "string"),
+        }, mode
 
         # min_rating keeps the products whose reviews average at least that many stars
         params = {"q": "jacket", "mode": mode, "attr.class": list(OUTERWEAR), "min_rating": "4.5"}
@@ -108,11 +134,12 @@ def test_attribute_and_rating_filters_fill_the_page_in_every_mode_and_the_counts
         assert first["facets"]["rating"] == [{"min": step, "count": len(liked)} for step in (4, 3, 2, 1)], mode
 
     # sort=rating orders the filtered products by their mean stars, unrated ones last
-    hits = api.get("/api/search/", {"q": "jacket", "mode": "keyword", "attr.class": "Jackets", "sort": "rating",
-                                    "page_size": 100}).json()["results"]
+    hits = api.get(
+        "/api/search/", {"q": "jacket", "mode": "keyword", "attr.class": "Jackets", "sort": "rating", "page_size": 100}
+    ).json()["results"]
     rated = [hit["rating"] for hit in hits if hit["rating"] is not None]
     assert len(rated) > 5 and rated == sorted(rated, reverse=True)
-    assert all(hit["rating"] is None for hit in hits[len(rated):])
+    assert all(hit["rating"] is None for hit in hits[len(rated) :])
 
 
 @pytest.mark.parametrize(

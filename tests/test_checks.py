@@ -1,6 +1,7 @@
 """settings.SHOPSEARCH hygiene: the system check names a misspelled key's closest valid key, and rejects values of the
 wrong type, model labels and document paths that resolve to nothing; the README's settings table lists every key of
 conf.DEFAULTS with its default."""
+
 from __future__ import annotations
 
 import ast
@@ -19,8 +20,10 @@ from shopsearch.conf import DEFAULTS
 from .conftest import ROOT
 
 SHOP = {
-    "PRODUCT_MODEL": "catalog.Product", "PRODUCT_DOCUMENT": "catalog.search.product_document",
-    "REVIEW_MODEL": "catalog.Review", "REVIEW_DOCUMENT": "catalog.search.review_document",
+    "PRODUCT_MODEL": "catalog.Product",
+    "PRODUCT_DOCUMENT": "catalog.search.product_document",
+    "REVIEW_MODEL": "catalog.Review",
+    "REVIEW_DOCUMENT": "catalog.search.review_document",
 }
 
 
@@ -55,7 +58,9 @@ def test_a_key_like_nothing_lists_the_valid_keys(settings):
 
 def test_manage_py_check_fails_on_a_misspelled_key(settings):
     settings.SHOPSEARCH = {**SHOP, "PRODUCT_DOCUMNET": SHOP["PRODUCT_DOCUMENT"]}
-    with pytest.raises(SystemCheckError, match=r"(?s)shopsearch\.E002.*PRODUCT_DOCUMNET.*Did you mean 'PRODUCT_DOCUMENT'"):
+    with pytest.raises(
+        SystemCheckError, match=r"(?s)shopsearch\.E002.*PRODUCT_DOCUMNET.*Did you mean 'PRODUCT_DOCUMENT'"
+    ):
         call_command("check")
 
 
@@ -74,7 +79,9 @@ def test_an_unknown_model_label_is_rejected(settings):
 
 
 def test_document_paths_that_do_not_resolve_are_rejected(settings):
-    found = messages(settings, PRODUCT_DOCUMENT="catalog.search.product_doc", REVIEW_DOCUMENT="catalog.nowhere.review_document")
+    found = messages(
+        settings, PRODUCT_DOCUMENT="catalog.search.product_doc", REVIEW_DOCUMENT="catalog.nowhere.review_document"
+    )
     assert sorted(found) == ["shopsearch.E006"]
     assert len(found["shopsearch.E006"]) == 2
 
@@ -115,7 +122,7 @@ def test_a_wrong_model_label_does_not_crash_start_up(settings, caplog):
 def readme_settings_rows() -> list[tuple[list[str], str]]:
     """(keys, default cell) of each row of the README's `settings.SHOPSEARCH` table."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    lines = text[text.index("`settings.SHOPSEARCH` keys"):].splitlines()[1:]
+    lines = text[text.index("`settings.SHOPSEARCH` keys") :].splitlines()[1:]
     rows = []
     for line in lines:
         if not line.startswith("|"):
@@ -148,6 +155,8 @@ def test_the_readme_settings_table_states_the_defaults():
                 value = ast.literal_eval(literal)
             except (ValueError, SyntaxError):
                 continue  # a described default ("<BASE_DIR>/.models")
-            assert value == DEFAULTS[key], f"README.md says {key} defaults to {literal}; conf.DEFAULTS has {DEFAULTS[key]!r}"
+            assert value == DEFAULTS[key], (
+                f"README.md says {key} defaults to {literal}; conf.DEFAULTS has {DEFAULTS[key]!r}"
+            )
             compared += 1
     assert compared >= len(DEFAULTS) // 2

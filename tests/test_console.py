@@ -1,5 +1,6 @@
 """The owner's console: who may see and do what, jobs run by a real worker with their outcome on the dashboard,
 one job of a kind at a time, the active space kept from deletion, and exact analytics figures."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def clusters(fake_model):
     return console_catalogue.clusters()
+
 
 DASHBOARD = "/admin/shopsearch/"
 START = "/admin/shopsearch/consolejob/start/"
@@ -51,7 +53,9 @@ def test_shoppers_and_staff_without_the_permission_get_403(client):
     assert client.get(ANALYTICS).status_code == 200
     for action in console.ACTIONS:
         assert client.post(START, {"action": action, "kind": "product", "space": 1}).status_code == 403, action
-    client.force_login(staff("view_synonym"))  # may see the app's page (Django shows it to staff with a model permission)
+    client.force_login(
+        staff("view_synonym")
+    )  # may see the app's page (Django shows it to staff with a model permission)
     assert client.get(ANALYTICS).status_code == 403
     assert "You may not see the search console" in client.get(DASHBOARD).content.decode()
     assert not ConsoleJob.objects.exists()
@@ -87,7 +91,9 @@ def test_dashboard_status_is_computed_from_what_is_missing(clusters, client):
     client.force_login(User.objects.create_superuser("root", password="x"))
     from catalog.models import Product
 
-    Product.objects.bulk_create([Product(external_id="silent", title="Added without signals")])  # no document, no vector
+    Product.objects.bulk_create(
+        [Product(external_id="silent", title="Added without signals")]
+    )  # no document, no vector
     body = client.get(DASHBOARD).content.decode()
     assert 'data-status="active, incomplete"' in body
     assert "products 1" in body  # missing or stale
@@ -101,7 +107,9 @@ def test_dashboard_status_is_computed_from_what_is_missing(clusters, client):
 def test_a_reindex_started_in_the_admin_runs_on_a_real_worker(real_model, client, celery_worker_process):
     from catalog.models import Product
 
-    Product.objects.bulk_create([Product(external_id=f"p{n}", title=f"Linen summer dress {n}") for n in range(4)])  # no signals
+    Product.objects.bulk_create(
+        [Product(external_id=f"p{n}", title=f"Linen summer dress {n}") for n in range(4)]
+    )  # no signals
     space = spaces.ensure_active_space()
     indexing.reindex(space)
     Product.objects.bulk_create([Product(external_id=f"silent{n}", title=f"Quiet wool scarf {n}") for n in range(3)])
@@ -124,29 +132,52 @@ def test_analytics_figures_from_known_searches_and_clicks_are_exact(client):
     noon = timezone.make_aware(timezone.datetime.combine(today, timezone.datetime.min.time())) + timedelta(hours=12)
     yesterday = noon - timedelta(days=1)
     logged = [  # (query as typed, results, latency ms, when)
-        ("Summer Dress", 12, 10.0, noon), ("summer  dress", 12, 20.0, noon), ("SUMMER DRESS", 12, 30.0, noon),
-        ("wool scarf", 4, 40.0, noon), ("zzkq", 0, 50.0, noon), ("zzkq", 0, 60.0, yesterday),
+        ("Summer Dress", 12, 10.0, noon),
+        ("summer  dress", 12, 20.0, noon),
+        ("SUMMER DRESS", 12, 30.0, noon),
+        ("wool scarf", 4, 40.0, noon),
+        ("zzkq", 0, 50.0, noon),
+        ("zzkq", 0, 60.0, yesterday),
         ("old query", 3, 5.0, noon - timedelta(days=40)),  # outside the default 30 days
     ]
-    SearchLog.objects.bulk_create([SearchLog(query=q, normalized=analytics.normalize(q), mode="hybrid", results=r, latency_ms=ms, created_at=at)
-                                   for q, r, ms, at in logged])
-    Event.objects.bulk_create([
-        Event(type="click", session_id="s", product_id="1", query="Summer dress", position=1, created_at=noon),
-        Event(type="click", session_id="s", product_id="2", query="summer DRESS", position=4, created_at=noon),
-        Event(type="view", session_id="s", product_id="2", query="", created_at=noon),
-    ])
+    SearchLog.objects.bulk_create(
+        [
+            SearchLog(
+                query=q, normalized=analytics.normalize(q), mode="hybrid", results=r, latency_ms=ms, created_at=at
+            )
+            for q, r, ms, at in logged
+        ]
+    )
+    Event.objects.bulk_create(
+        [
+            Event(type="click", session_id="s", product_id="1", query="Summer dress", position=1, created_at=noon),
+            Event(type="click", session_id="s", product_id="2", query="summer DRESS", position=4, created_at=noon),
+            Event(type="view", session_id="s", product_id="2", query="", created_at=noon),
+        ]
+    )
     report = analytics.report()
     rows = {row[0]: row for row in report["tables"]["top_queries"]["rows"]}
     # query, searches, zero_results, clicks, ctr, mean_click_position
-    assert rows == {"summer dress": ["summer dress", 3, 0, 2, 0.6667, 2.5], "zzkq": ["zzkq", 2, 2, 0, 0.0, None],
-                    "wool scarf": ["wool scarf", 1, 0, 0, 0.0, None]}
+    assert rows == {
+        "summer dress": ["summer dress", 3, 0, 2, 0.6667, 2.5],
+        "zzkq": ["zzkq", 2, 2, 0, 0.0, None],
+        "wool scarf": ["wool scarf", 1, 0, 0, 0.0, None],
+    }
     assert [row[0] for row in report["tables"]["top_queries"]["rows"]] == ["summer dress", "zzkq", "wool scarf"]
     assert [row[0] for row in report["tables"]["zero_results"]["rows"]] == ["zzkq"]
     assert [row[0] for row in report["tables"]["no_clicks"]["rows"]] == ["zzkq", "wool scarf"]
     # per day: searches, zero-result searches, latency p50 / p95 (interpolated: today 10,20,30,40,50)
-    assert report["tables"]["per_day"]["rows"] == [[(today - timedelta(days=1)).isoformat(), 1, 1, 60.0, 60.0],
-                                                   [today.isoformat(), 5, 1, 30.0, 48.0]]
-    assert report["summary"] == {"searches": 6, "distinct_queries": 3, "zero_result_searches": 2, "clicks": 2, "ctr": 0.3333}
+    assert report["tables"]["per_day"]["rows"] == [
+        [(today - timedelta(days=1)).isoformat(), 1, 1, 60.0, 60.0],
+        [today.isoformat(), 5, 1, 30.0, 48.0],
+    ]
+    assert report["summary"] == {
+        "searches": 6,
+        "distinct_queries": 3,
+        "zero_result_searches": 2,
+        "clicks": 2,
+        "ctr": 0.3333,
+    }
     only_today = analytics.report(today, today)
     assert only_today["summary"]["searches"] == 5
 
@@ -154,7 +185,11 @@ def test_analytics_figures_from_known_searches_and_clicks_are_exact(client):
     response = client.get(ANALYTICS, {"start": today.isoformat(), "end": today.isoformat(), "export": "top_queries"})
     assert response["Content-Type"] == "text/csv"
     assert response.content.decode().splitlines() == [
-        "query,searches,zero_results,clicks,ctr,mean_click_position", "summer dress,3,0,2,0.6667,2.5", "wool scarf,1,0,0,0.0,", "zzkq,1,1,0,0.0,"]
+        "query,searches,zero_results,clicks,ctr,mean_click_position",
+        "summer dress,3,0,2,0.6667,2.5",
+        "wool scarf,1,0,0,0.0,",
+        "zzkq,1,1,0,0.0,",
+    ]
     page = client.get(ANALYTICS).content.decode()
     assert "6 searches (3 distinct queries), 2 without results, 2 clicks" in page
     assert "shopsearch/vendor/chart.js/chart.umd.min.js" in page and 'id="per-day-data"' in page
@@ -163,7 +198,9 @@ def test_analytics_figures_from_known_searches_and_clicks_are_exact(client):
 
 def test_switch_and_roll_back_record_their_outcome(clusters, run_on_commit):
     active = spaces.active_space()
-    other = EmbeddingSpace.objects.create(model_name="test-hashing-encoder", model_identity="other@1", dimensions=64, recipe="1")
+    other = EmbeddingSpace.objects.create(
+        model_name="test-hashing-encoder", model_identity="other@1", dimensions=64, recipe="1"
+    )
     job = run_on_commit(console.start, "switch_space", {"space": other.pk}, "owner")  # eager: runs at commit
     job.refresh_from_db()
     assert job.status == "failed" and f"Space #{other.pk}" in job.message and "still lacks" in job.message

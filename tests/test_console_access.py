@@ -1,6 +1,7 @@
 """Who may open every console page and start every console action: anonymous users are sent to the login page,
 logged-in users who are not staff get 403, staff without the page's or the action's permission get 403, and only
 the permission itself lets a request through. Nothing is started by a refused request."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,7 +20,14 @@ PAGES = [  # every console page: GET, guarded by view_console
     "/admin/shopsearch/consolejob/map/",
     "/admin/shopsearch/consolejob/map/project/?q=warm+coat",
 ]
-ARGUMENTS = {"kind": "product", "space": "1", "model": "some/model", "source": "clicks", "evaluate": "/tmp", "margin": "0.01"}
+ARGUMENTS = {
+    "kind": "product",
+    "space": "1",
+    "model": "some/model",
+    "source": "clicks",
+    "evaluate": "/tmp",
+    "margin": "0.01",
+}
 
 
 def user(name: str, *permissions: str, staff: bool = True) -> User:

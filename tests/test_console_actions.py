@@ -1,5 +1,6 @@
 """The console's space, sentiment and fine-tune actions, pipeline health (failed tasks, the last reindex's duration
 and rate), and the shopper's session id in the search log."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -46,7 +47,16 @@ def test_arguments_are_checked_before_anything_is_queued(clusters, client):
     for fields, named in [
         ({"action": "build_space"}, "model"),
         ({"action": "finetune", "source": "everything"}, "source"),
-        ({"action": "finetune", "source": "qrels", "folder": "/no/such/folder", "evaluate": "/tmp", "margin": "0.01"}, "folder"),
+        (
+            {
+                "action": "finetune",
+                "source": "qrels",
+                "folder": "/no/such/folder",
+                "evaluate": "/tmp",
+                "margin": "0.01",
+            },
+            "folder",
+        ),
         ({"action": "finetune", "source": "clicks", "margin": "0.01"}, "evaluate"),
         ({"action": "finetune", "source": "clicks", "evaluate": "/tmp", "margin": "a lot"}, "margin"),
         ({"action": "finetune", "source": "clicks", "evaluate": "/tmp", "margin": "2"}, "margin"),
@@ -54,7 +64,10 @@ def test_arguments_are_checked_before_anything_is_queued(clusters, client):
         ({"action": "switch_space", "space": "999"}, "space"),
     ]:
         response = client.post(START, fields)
-        assert response.status_code == 400 and response.content.decode().startswith(f"{named}:"), (fields, response.content)
+        assert response.status_code == 400 and response.content.decode().startswith(f"{named}:"), (
+            fields,
+            response.content,
+        )
     assert not ConsoleJob.objects.exists()
     with pytest.raises(JobArgumentError, match="^evaluate:"):
         console.start("finetune", {"source": "qrels", "folder": "/tmp", "margin": "0.01"}, "owner")
@@ -64,13 +77,17 @@ def test_failed_jobs_are_listed_as_failures_with_their_error(clusters, run_on_co
     job = run_on_commit(console.start, "train_sentiment", {}, "owner")  # the clusters have no rated review
     job.refresh_from_db()
     assert job.status == "failed" and job.message
-    tuned = run_on_commit(console.start, "finetune", {"source": "clicks", "evaluate": "/tmp", "margin": "0.01"}, "owner")
+    tuned = run_on_commit(
+        console.start, "finetune", {"source": "clicks", "evaluate": "/tmp", "margin": "0.01"}, "owner"
+    )
     tuned.refresh_from_db()
     assert tuned.status == "failed" and "pairs" in tuned.message  # no clicks to learn from: refused before training
     failures = list(TaskFailure.objects.order_by("failed_at"))
     assert [f.task for f in failures] == ["console job: train_sentiment", "console job: finetune"]
     assert failures[1].task_id == str(tuned.pk) and tuned.message in failures[1].error
-    TaskFailure.objects.create(task="shopsearch.index_objects", error="OperationalError: old", failed_at=timezone.now() - timedelta(hours=30))
+    TaskFailure.objects.create(
+        task="shopsearch.index_objects", error="OperationalError: old", failed_at=timezone.now() - timedelta(hours=30)
+    )
     client.force_login(User.objects.create_superuser("root"))
     response = client.get(DASHBOARD)
     health = response.context["pipeline"]
@@ -89,8 +106,15 @@ def test_a_shopsearch_task_that_fails_for_good_is_recorded(clusters):
 
 def test_last_reindex_duration_and_rate(clusters, client):
     started = timezone.now() - timedelta(seconds=20)
-    ConsoleJob.objects.create(job="reindex", action="reindex_all", status="done", done=50, total=50,
-                              started_at=started, finished_at=started + timedelta(seconds=10))
+    ConsoleJob.objects.create(
+        job="reindex",
+        action="reindex_all",
+        status="done",
+        done=50,
+        total=50,
+        started_at=started,
+        finished_at=started + timedelta(seconds=10),
+    )
     client.force_login(User.objects.create_superuser("root"))
     health = client.get(DASHBOARD).context["pipeline"]
     assert (health["last_reindex_seconds"], health["last_reindex_rate"]) == (10.0, 5.0)
@@ -103,7 +127,9 @@ def test_the_search_log_keeps_the_shopper_s_signed_session(clusters, client):
     bad = client.get("/api/search/", {"q": "coat", "session": "made-up"})
     assert bad.status_code == 400 and bad.json()["detail"].startswith("session:")
     analytics.flush_search_log()
-    logged = dict(SearchLog.objects.filter(normalized__in=["wool coat", "linen dress"]).values_list("normalized", "session_id"))
+    logged = dict(
+        SearchLog.objects.filter(normalized__in=["wool coat", "linen dress"]).values_list("normalized", "session_id")
+    )
     assert logged == {"wool coat": session.split(":")[0], "linen dress": ""}
 
 
@@ -118,18 +144,34 @@ def test_map_and_failures_through_a_real_worker(real_model, client, celery_worke
 
     from .conftest import wait_for
 
-    Product.objects.bulk_create([Product(external_id=f"p{n}", title=title) for n, title in
-                                 enumerate(["Linen summer dress", "Wool winter coat", "Leather ankle boots", "Silk scarf"])])
+    Product.objects.bulk_create(
+        [
+            Product(external_id=f"p{n}", title=title)
+            for n, title in enumerate(["Linen summer dress", "Wool winter coat", "Leather ankle boots", "Silk scarf"])
+        ]
+    )
     indexing.reindex(spaces.ensure_active_space())
     client.force_login(User.objects.create_superuser("root"))
     for action in ("compute_map", "train_sentiment"):
         assert client.post(START, {"action": action}).status_code == 302
-    wait_for(lambda: not ConsoleJob.objects.filter(status__in=["queued", "running"]).exists(), "finish both jobs", timeout=180)
+    wait_for(
+        lambda: not ConsoleJob.objects.filter(status__in=["queued", "running"]).exists(),
+        "finish both jobs",
+        timeout=180,
+    )
     jobs = {job.action: job for job in ConsoleJob.objects.all()}
-    assert (jobs["compute_map"].status, jobs["compute_map"].done, jobs["compute_map"].total) == ("done", 2, 2), jobs["compute_map"].message
+    assert (jobs["compute_map"].status, jobs["compute_map"].done, jobs["compute_map"].total) == ("done", 2, 2), jobs[
+        "compute_map"
+    ].message
     assert EmbeddingMap.objects.get().products == 4
     assert jobs["train_sentiment"].status == "failed"  # four products, no rated review
-    tasks.index_objects.apply_async(args=("product", []), kwargs={"space_id": "not-a-number"})  # fails for good in the worker
-    wait_for(lambda: TaskFailure.objects.filter(task="shopsearch.index_objects").exists(), "record the failed task", timeout=60)
+    tasks.index_objects.apply_async(
+        args=("product", []), kwargs={"space_id": "not-a-number"}
+    )  # fails for good in the worker
+    wait_for(
+        lambda: TaskFailure.objects.filter(task="shopsearch.index_objects").exists(),
+        "record the failed task",
+        timeout=60,
+    )
     body = client.get(DASHBOARD).content.decode()
     assert "shopsearch.index_objects" in body and "console job: train_sentiment" in body

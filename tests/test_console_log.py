@@ -1,5 +1,6 @@
 """The search log: a shop search is buffered in Redis and moved into SearchLog in batches; retention deletes old
 entries; evaluation collections and admin searches are not logged."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -56,15 +57,35 @@ def test_a_full_batch_is_flushed_by_a_task(clusters, settings):
     settings.SHOPSEARCH = {**settings.SHOPSEARCH, "SEARCH_LOG_BATCH": 3}
     for query in ("wool", "linen", "dress"):
         search.search_products(query, "keyword")
-    assert sorted(SearchLog.objects.values_list("query", flat=True)) == ["dress", "linen", "wool"]  # the task ran (eager)
+    assert sorted(SearchLog.objects.values_list("query", flat=True)) == [
+        "dress",
+        "linen",
+        "wool",
+    ]  # the task ran (eager)
 
 
 def test_retention_deletes_only_old_entries(settings):
     now = timezone.now()
-    SearchLog.objects.bulk_create([
-        SearchLog(query="old", normalized="old", mode="hybrid", results=1, latency_ms=1, created_at=now - timedelta(days=91)),
-        SearchLog(query="new", normalized="new", mode="hybrid", results=1, latency_ms=1, created_at=now - timedelta(days=89)),
-    ])
+    SearchLog.objects.bulk_create(
+        [
+            SearchLog(
+                query="old",
+                normalized="old",
+                mode="hybrid",
+                results=1,
+                latency_ms=1,
+                created_at=now - timedelta(days=91),
+            ),
+            SearchLog(
+                query="new",
+                normalized="new",
+                mode="hybrid",
+                results=1,
+                latency_ms=1,
+                created_at=now - timedelta(days=89),
+            ),
+        ]
+    )
     assert analytics.delete_old_searches() == 1
     assert list(SearchLog.objects.values_list("query", flat=True)) == ["new"]
     settings.SHOPSEARCH = {**settings.SHOPSEARCH, "SEARCH_LOG_RETENTION_DAYS": None}

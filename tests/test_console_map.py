@@ -1,5 +1,6 @@
 """The embedding map: the console job projects every product of the active space, a query is placed by the same
 fitted projection, and the page and the query endpoint answer as documented."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -58,9 +59,18 @@ def test_the_map_page_draws_every_product_with_title_category_and_sentiment(clus
     space = spaces.active_space()
     embedding_map.compute(space)
     for n, score in enumerate((0.5, -0.1)):  # two labelled reviews of coat0: its sentiment is their mean
-        review = Document.objects.create(kind="review", object_id=f"r{n}", product_id=clusters["coat0"], text="fine", content_hash="h")
-        Embedding.objects.create(space=space, document=review, kind="review", vector=[1.0] + [0.0] * 63, content_hash="h",
-                                 sentiment_label="positive", sentiment_score=score)
+        review = Document.objects.create(
+            kind="review", object_id=f"r{n}", product_id=clusters["coat0"], text="fine", content_hash="h"
+        )
+        Embedding.objects.create(
+            space=space,
+            document=review,
+            kind="review",
+            vector=[1.0] + [0.0] * 63,
+            content_hash="h",
+            sentiment_label="positive",
+            sentiment_score=score,
+        )
     response = client.get(MAP)
     body = response.content.decode()
     assert "What the axes are not" in body and "shopsearch/console_map.js" in body

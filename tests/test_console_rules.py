@@ -1,5 +1,6 @@
 """Merchandising rules and synonyms change the ranking as configured and say so in explain; a change is seen by
 the next search (cache invalidated); with no rules a search is exactly the unwrapped one."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -18,7 +19,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def clusters(fake_model):
     return console_catalogue.clusters()
-
 
 
 def ids(query, mode="keyword", **options):
@@ -65,19 +65,27 @@ def test_hide_removes_and_boost_and_bury_move(clusters):
     before = ids("linen dress")
     Rule.objects.create(query="dress", match=Rule.Match.CONTAINS, action=Rule.Action.HIDE, product_id=before[0])
     assert ids("linen dress") == before[1:]
-    Rule.objects.create(query="dress", match=Rule.Match.CONTAINS, action=Rule.Action.BOOST, product_id=before[-1], weight=10)
-    Rule.objects.create(query="dress", match=Rule.Match.CONTAINS, action=Rule.Action.BURY, product_id=before[1], weight=10)
+    Rule.objects.create(
+        query="dress", match=Rule.Match.CONTAINS, action=Rule.Action.BOOST, product_id=before[-1], weight=10
+    )
+    Rule.objects.create(
+        query="dress", match=Rule.Match.CONTAINS, action=Rule.Action.BURY, product_id=before[1], weight=10
+    )
     page = search.search_products("linen dress", "keyword", explain=True, log=False)
     after = [h.id for h in page.hits]
     assert after[0] == before[-1] and after[-1] == before[1] and before[0] not in after
     assert "boosted ×11" in page.hits[0].explain["rules"][0] and "buried ÷11" in page.hits[-1].explain["rules"][0]
     unwrapped = search.search_products.__wrapped__.__wrapped__
-    assert ids("summer linen") == [h.id for h in unwrapped("summer linen", "keyword").hits]  # no rule matches this query
+    assert ids("summer linen") == [
+        h.id for h in unwrapped("summer linen", "keyword").hits
+    ]  # no rule matches this query
 
 
 def test_rules_respect_their_dates_and_the_cache_sees_edits(clusters):
     before = ids("wool coat")
-    rule = Rule.objects.create(query="wool coat", action=Rule.Action.HIDE, product_id=before[0], starts_at=timezone.now() + timedelta(days=1))
+    rule = Rule.objects.create(
+        query="wool coat", action=Rule.Action.HIDE, product_id=before[0], starts_at=timezone.now() + timedelta(days=1)
+    )
     assert ids("wool coat") == before  # not started yet
     rule.starts_at = None
     rule.save()
@@ -104,10 +112,15 @@ def test_the_search_api_shows_rules_and_synonyms_in_explain(clusters, client):
 
 
 def test_the_admin_refuses_incomplete_rules_naming_the_field(admin_client):
-    response = admin_client.post("/admin/shopsearch/rule/add/", {"query": "coat", "match": "exact", "action": "pin", "product_id": "1", "weight": "1"})
+    response = admin_client.post(
+        "/admin/shopsearch/rule/add/",
+        {"query": "coat", "match": "exact", "action": "pin", "product_id": "1", "weight": "1"},
+    )
     assert response.status_code == 200 and "A pin needs the 1-based position" in response.content.decode()
     response = admin_client.post("/admin/shopsearch/synonym/add/", {"kind": "one_way", "term": "", "synonyms": "coat"})
     assert "A one-way synonym needs the term" in response.content.decode()
     assert not Rule.objects.exists() and not Synonym.objects.exists()
-    response = admin_client.post("/admin/shopsearch/synonym/add/", {"kind": "group", "synonyms": "tee, t-shirt", "enabled": "on"})
+    response = admin_client.post(
+        "/admin/shopsearch/synonym/add/", {"kind": "group", "synonyms": "tee, t-shirt", "enabled": "on"}
+    )
     assert response.status_code == 302 and Synonym.objects.get().synonyms == "tee, t-shirt"

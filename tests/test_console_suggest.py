@@ -1,5 +1,6 @@
 """GET /api/suggest/: past queries that found something, by frequency and recency, prefix before typo matches;
 product titles by word prefix or a typo of it; bad input is a 400 naming the field."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -19,10 +20,11 @@ def clusters(fake_model):
     return console_catalogue.clusters()
 
 
-
 def log(query: str, results: int, days_ago: float, times: int = 1):
     at = timezone.now() - timedelta(days=days_ago)
-    SearchLog.objects.bulk_create([SearchLog(query=query, normalized=query, mode="hybrid", results=results, latency_ms=1, created_at=at)] * times)
+    SearchLog.objects.bulk_create(
+        [SearchLog(query=query, normalized=query, mode="hybrid", results=results, latency_ms=1, created_at=at)] * times
+    )
 
 
 def test_queries_rank_by_frequency_and_recency_and_zero_result_ones_are_left_out(clusters, client):
@@ -41,8 +43,12 @@ def test_queries_rank_by_frequency_and_recency_and_zero_result_ones_are_left_out
 
 def test_titles_match_by_word_prefix_and_by_typo(clusters, client):
     body = client.get("/api/suggest/", {"q": "lin"}).json()
-    assert {p["title"] for p in body["products"]} >= {f"Linen dress for summer, light and airy, style {n}" for n in "ABCDEF"}
-    typo = client.get("/api/suggest/", {"q": "drss", "limit": 3}).json()  # word_similarity("drss", "... dress ...") = 0.4
+    assert {p["title"] for p in body["products"]} >= {
+        f"Linen dress for summer, light and airy, style {n}" for n in "ABCDEF"
+    }
+    typo = client.get(
+        "/api/suggest/", {"q": "drss", "limit": 3}
+    ).json()  # word_similarity("drss", "... dress ...") = 0.4
     assert len(typo["products"]) == 3 and all("dress" in p["title"].lower() for p in typo["products"])
 
 

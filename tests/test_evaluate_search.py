@@ -1,5 +1,6 @@
 """evaluate_search: the wiring from a relevance folder to ir-measures (nDCG checked against a hand computation), the
 isolation of the evaluation catalogue from the shop's, reuse on rerun, bad folders, and the full dev-set run (slow)."""
+
 from __future__ import annotations
 
 import json
@@ -40,13 +41,18 @@ def test_keyword_metrics_match_a_hand_computation(fake_model, capsys):
 
 def test_all_modes_report_every_figure_and_the_shop_is_untouched(fake_model, run_on_commit, capsys):
     shop = run_on_commit(load_products, demo_rows("demo_products.jsonl.gz", limit=5))
-    shop_documents = list(Document.objects.filter(collection=SHOP_COLLECTION).order_by("pk").values_list("pk", "content_hash"))
+    shop_documents = list(
+        Document.objects.filter(collection=SHOP_COLLECTION).order_by("pk").values_list("pk", "content_hash")
+    )
     report, err = evaluate(capsys, TINY, "--mode", "all")
     for mode in ("keyword", "semantic", "hybrid"):
         assert set(report[mode]) == {"ndcg@10", "recall@100", "mrr@10", "latency_ms_p50", "latency_ms_p95"}
         assert 0 <= report[mode]["ndcg@10"] <= 1
     assert "6 embedded" in err
-    assert list(Document.objects.filter(collection=SHOP_COLLECTION).order_by("pk").values_list("pk", "content_hash")) == shop_documents
+    assert (
+        list(Document.objects.filter(collection=SHOP_COLLECTION).order_by("pk").values_list("pk", "content_hash"))
+        == shop_documents
+    )
     assert Document.objects.exclude(collection=SHOP_COLLECTION).count() == 6 and len(shop) == 5
     embeddings = Embedding.objects.count()
     again, err = evaluate(capsys, TINY, "--mode", "hybrid", "--max-queries", "1")
@@ -69,7 +75,9 @@ def test_a_folder_that_is_not_a_relevance_set_is_explained(fake_model, tmp_path)
 def test_crowdflower_dev_hybrid_beats_both_retrievers(real_model, capsys):
     folder = SHARED_DATA / "crowdflower_dev"
     if not (folder / "products.jsonl").exists():
-        pytest.skip(f"{folder} is missing: the CrowdFlower dev set is read from ../shared/data, never copied into the repo")
+        pytest.skip(
+            f"{folder} is missing: the CrowdFlower dev set is read from ../shared/data, never copied into the repo"
+        )
     report, _ = evaluate(capsys, folder, "--mode", "all")
     hybrid = report["hybrid"]
     assert hybrid["ndcg@10"] >= 0.82
@@ -83,5 +91,7 @@ def test_titles_only_indexes_the_titles_alone_in_a_collection_of_its_own(fake_mo
     assert "6 embedded" in err and titles["products"] == full["products"] == 6
     collections = set(Document.objects.exclude(collection=SHOP_COLLECTION).values_list("collection", flat=True))
     assert len(collections) == 2
-    titles_only = Document.objects.filter(collection__in=collections, description="").values_list("collection", flat=True)
+    titles_only = Document.objects.filter(collection__in=collections, description="").values_list(
+        "collection", flat=True
+    )
     assert len(set(titles_only)) == 1 and len(titles_only) == 6

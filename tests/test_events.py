@@ -1,4 +1,5 @@
 """Events (all or nothing), recently-viewed recommendations and trending, through the API and the real database."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -28,7 +29,10 @@ def test_events_are_stored_one_or_many(api, clusters):
     p1, p2, p3 = clusters["coat0"], clusters["coat1"], clusters["dress0"]
     response = api.post("/api/events/", event(p1), format="json")
     assert response.status_code == 201 and response.json() == {"stored": 1}
-    batch = [event(p2, "click", query="wool coat", position=3, shown=["p7", "p8"]), event(p3, "add_to_cart", user_id="u9")]
+    batch = [
+        event(p2, "click", query="wool coat", position=3, shown=["p7", "p8"]),
+        event(p3, "add_to_cart", user_id="u9"),
+    ]
     assert api.post("/api/events/", batch, format="json").json() == {"stored": 2}
     click = Event.objects.get(product_id=p2)
     assert (click.type, click.query, click.position, click.shown) == ("click", "wool coat", 3, ["p7", "p8"])
@@ -64,9 +68,17 @@ def test_a_body_over_the_upload_limit_is_a_400(api, settings):
 def views(session: str, products: list[str], start_minutes_ago: int) -> None:
     """Views one minute apart, oldest first, ending `start_minutes_ago - len + 1` minutes ago."""
     now = timezone.now()
-    Event.objects.bulk_create([
-        Event(type="view", session_id=session, product_id=pk, created_at=now - timedelta(minutes=start_minutes_ago - n)) for n, pk in enumerate(products)
-    ])
+    Event.objects.bulk_create(
+        [
+            Event(
+                type="view",
+                session_id=session,
+                product_id=pk,
+                created_at=now - timedelta(minutes=start_minutes_ago - n),
+            )
+            for n, pk in enumerate(products)
+        ]
+    )
 
 
 def test_for_session_follows_recent_views_and_skips_what_was_seen(clusters, api):
@@ -77,24 +89,47 @@ def test_for_session_follows_recent_views_and_skips_what_was_seen(clusters, api)
     views(s1, [clusters["coat0"], clusters["coat1"], clusters["coat2"]], start_minutes_ago=5)  # just now
     Event.objects.create(type="add_to_cart", session_id=s1, product_id=clusters["coat3"])
     hits = api.get("/api/recommendations/for-session/", {"session": SESSION, "limit": 2}).json()["results"]
-    assert {hit["id"] for hit in hits} == {clusters["coat4"], clusters["coat5"]}  # recent coats win; seen ones never return
-    everything = [hit["id"] for hit in api.get("/api/recommendations/for-session/", {"session": SESSION, "limit": 50}).json()["results"]]
-    seen = {clusters["dress0"], clusters["dress1"], clusters["coat0"], clusters["coat1"], clusters["coat2"], clusters["coat3"]}
+    assert {hit["id"] for hit in hits} == {
+        clusters["coat4"],
+        clusters["coat5"],
+    }  # recent coats win; seen ones never return
+    everything = [
+        hit["id"]
+        for hit in api.get("/api/recommendations/for-session/", {"session": SESSION, "limit": 50}).json()["results"]
+    ]
+    seen = {
+        clusters["dress0"],
+        clusters["dress1"],
+        clusters["coat0"],
+        clusters["coat1"],
+        clusters["coat2"],
+        clusters["coat3"],
+    }
     assert everything and not set(everything) & seen
     assert set(everything[:2]) <= coats and set(everything) & dresses
-    filtered = api.get("/api/recommendations/for-session/", {"session": SESSION, "category": "Dresses"}).json()["results"]
+    filtered = api.get("/api/recommendations/for-session/", {"session": SESSION, "category": "Dresses"}).json()[
+        "results"
+    ]
     assert filtered and all(hit["category"] == "Dresses" for hit in filtered)
     assert api.get("/api/recommendations/for-session/", {"session": recommend.new_session()}).json()["results"] == []
     assert api.get("/api/recommendations/for-session/").status_code == 400
 
 
 def test_trending_is_a_time_decayed_weighted_count(clusters, api, settings):
-    settings.SHOPSEARCH = {**settings.SHOPSEARCH, "TRENDING_HALF_LIFE_HOURS": 24.0,
-                           "TRENDING_EVENT_WEIGHTS": {"view": 1.0, "click": 2.0, "add_to_cart": 4.0}}
+    settings.SHOPSEARCH = {
+        **settings.SHOPSEARCH,
+        "TRENDING_HALF_LIFE_HOURS": 24.0,
+        "TRENDING_EVENT_WEIGHTS": {"view": 1.0, "click": 2.0, "add_to_cart": 4.0},
+    }
     now = timezone.now()
 
     def at(pk: str, type: str, days_ago: float, count: int = 1) -> None:
-        Event.objects.bulk_create([Event(type=type, session_id=f"t{n}", product_id=pk, created_at=now - timedelta(days=days_ago)) for n in range(count)])
+        Event.objects.bulk_create(
+            [
+                Event(type=type, session_id=f"t{n}", product_id=pk, created_at=now - timedelta(days=days_ago))
+                for n in range(count)
+            ]
+        )
 
     at(clusters["coat0"], "view", 10, count=9)  # outside the 7-day window
     at(clusters["coat1"], "add_to_cart", 0)  # 4

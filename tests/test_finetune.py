@@ -1,6 +1,7 @@
 """finetune_embeddings: training pairs from judged queries, clicks and the catalogue (hand-checked), the guardrails
 (too few pairs, training queries in the evaluation folder), keeping model folders, rollback, and one real end-to-end
 run on CrowdFlower pairs that must leave the serving space alone when the new one does not gain the margin."""
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,14 @@ def test_click_pairs_come_from_search_clicks_with_skipped_products_as_hard_negat
     coat, dress = clusters["coat0"], clusters["dress0"]
 
     def add(type: str, product: str, query: str = "", shown=(), days_ago: float = 0.0) -> None:
-        Event.objects.create(type=type, session_id="s1", product_id=product, query=query, shown=list(shown),
-                             created_at=now - timedelta(days=days_ago))
+        Event.objects.create(
+            type=type,
+            session_id="s1",
+            product_id=product,
+            query=query,
+            shown=list(shown),
+            created_at=now - timedelta(days=days_ago),
+        )
 
     add("click", coat, "Warm  coat!", shown=[clusters["bridge"], clusters["coat1"]])
     add("add_to_cart", coat, "warm coat")  # the same query (normalised) and product: one pair
@@ -82,13 +89,19 @@ def test_click_pairs_come_from_search_clicks_with_skipped_products_as_hard_negat
 
 def test_catalogue_pairs_are_title_to_description_and_review_to_product(fake_model, run_on_commit):
     pairs = finetune.catalogue_pairs(
-        [("p1", ProductDocument("Socks", "Warm wool socks")), ("p2", ProductDocument("Lamp", "")),
-         ("p3", ProductDocument("Mug", "mug."))],
+        [
+            ("p1", ProductDocument("Socks", "Warm wool socks")),
+            ("p2", ProductDocument("Lamp", "")),
+            ("p3", ProductDocument("Mug", "mug.")),
+        ],
         [("p1", "Great socks"), ("p1", "Itchy"), ("p1", "Third review"), ("p9", "unknown product"), ("p2", "  ")],
         reviews_per_product=2,
     )
-    assert pairs == [finetune.Pair("Socks", "Warm wool socks"), finetune.Pair("Great socks", "Socks\nWarm wool socks"),
-                     finetune.Pair("Itchy", "Socks\nWarm wool socks")]
+    assert pairs == [
+        finetune.Pair("Socks", "Warm wool socks"),
+        finetune.Pair("Great socks", "Socks\nWarm wool socks"),
+        finetune.Pair("Itchy", "Socks\nWarm wool socks"),
+    ]
     products = run_on_commit(load_products, demo_rows("demo_products.jsonl.gz", limit=3))
     data = finetune.pairs_from_catalogue()
     assert data.source == "catalogue" and data.details == {"products": 3}
@@ -96,7 +109,9 @@ def test_catalogue_pairs_are_title_to_description_and_review_to_product(fake_mod
 
 
 def test_too_few_pairs_are_refused_before_any_training(models_dir):
-    with pytest.raises(CommandError, match=r"Only 2 training pairs from qrels; at least 500 are needed .*FINETUNE_MIN_PAIRS"):
+    with pytest.raises(
+        CommandError, match=r"Only 2 training pairs from qrels; at least 500 are needed .*FINETUNE_MIN_PAIRS"
+    ):
         call_command("finetune_embeddings", "--from", "qrels", str(TINY))
     assert not models_dir.exists()
 
@@ -110,7 +125,9 @@ def test_training_queries_in_the_evaluation_folder_are_refused(models_dir, setti
     for name in ("products.jsonl", "qrels.txt"):
         (renamed / name).write_text((TINY / name).read_text().replace("q1", "x1").replace("q2", "x2"))
     (renamed / "queries.tsv").write_text("x1\tEspresso  Machine\nx2\tcamping stove\n")
-    with pytest.raises(CommandError, match=r"shares 1 of 2 queries .*\(0 by id, 1 by text; e.g. x1 'Espresso  Machine'\)"):
+    with pytest.raises(
+        CommandError, match=r"shares 1 of 2 queries .*\(0 by id, 1 by text; e.g. x1 'Espresso  Machine'\)"
+    ):
         call_command("finetune_embeddings", "--from", "qrels", str(TINY), "--evaluate", str(renamed))
     assert not models_dir.exists()
 
@@ -137,7 +154,9 @@ def test_rollback_serves_the_previous_space_with_the_edits_made_since(fake_model
     second = spaces.get_or_create_space(other.name)
     indexing.reindex(second)
     spaces.activate(second)
-    added = run_on_commit(load_products, demo_rows("demo_products.jsonl.gz", limit=4)[3:])  # while the second space serves
+    added = run_on_commit(
+        load_products, demo_rows("demo_products.jsonl.gz", limit=4)[3:]
+    )  # while the second space serves
     assert spaces.missing_count(first) == 1
     report = finetune_command(capsys, "--rollback")
     assert report == {"active": first.pk, "model": FAKE_MODEL, "previous": second.pk}
@@ -155,19 +174,31 @@ def test_old_model_folders_are_pruned_but_never_the_serving_or_previous_one(mode
         folders.append(folder)
     (models_dir / "not-a-model").mkdir()  # no manifest: not ours to delete
     now = timezone.now()
-    spaces = {n: EmbeddingSpace.objects.create(model_name=str(folders[n]), model_identity=f"m{n}", dimensions=64, recipe="r",
-                                               status=EmbeddingSpace.Status.READY, activated_at=now - timedelta(hours=10 - n))
-              for n in (0, 1, 2)}
+    spaces = {
+        n: EmbeddingSpace.objects.create(
+            model_name=str(folders[n]),
+            model_identity=f"m{n}",
+            dimensions=64,
+            recipe="r",
+            status=EmbeddingSpace.Status.READY,
+            activated_at=now - timedelta(hours=10 - n),
+        )
+        for n in (0, 1, 2)
+    }
     EmbeddingSpace.objects.filter(pk=spaces[0].pk).update(is_active=True, activated_at=now)  # oldest folder serves
     # previous = the most recently activated inactive space: folder 2; folder 1 was active before that
     removed = finetune.prune_models(keep=2)
     assert sorted(removed) == [str(folders[1])]
-    assert sorted(p.name for p in models_dir.iterdir()) == sorted([folders[0].name, folders[2].name, folders[3].name, folders[4].name, "not-a-model"])
+    assert sorted(p.name for p in models_dir.iterdir()) == sorted(
+        [folders[0].name, folders[2].name, folders[3].name, folders[4].name, "not-a-model"]
+    )
     assert not EmbeddingSpace.objects.filter(pk=spaces[1].pk).exists()
     assert EmbeddingSpace.objects.filter(pk__in=[spaces[0].pk, spaces[2].pk]).count() == 2
 
 
-def crowdflower_subset(folder: Path, queries: list[tuple[str, str]], qrels: list[list[str]], products: dict[str, str], cap: int) -> None:
+def crowdflower_subset(
+    folder: Path, queries: list[tuple[str, str]], qrels: list[list[str]], products: dict[str, str], cap: int
+) -> None:
     """Write a small relevance folder: these queries, at most `cap` relevant (grade >= 2) and `cap` other judgments
     each, and only the products those judgments name."""
     folder.mkdir()
@@ -183,22 +214,40 @@ def crowdflower_subset(folder: Path, queries: list[tuple[str, str]], qrels: list
 
 
 @pytest.mark.model
-def test_a_real_fine_tune_writes_a_model_and_space_and_keeps_the_old_space_below_the_margin(real_model, models_dir, settings, tmp_path, capsys):
+def test_a_real_fine_tune_writes_a_model_and_space_and_keeps_the_old_space_below_the_margin(
+    real_model, models_dir, settings, tmp_path, capsys
+):
     source = SHARED_DATA / "crowdflower_dev"
     if not (source / "products.jsonl").exists():
-        pytest.skip(f"{source} is missing: the CrowdFlower dev set is read from ../shared/data, never copied into the repo")
+        pytest.skip(
+            f"{source} is missing: the CrowdFlower dev set is read from ../shared/data, never copied into the repo"
+        )
     settings.SHOPSEARCH = {**settings.SHOPSEARCH, "FINETUNE_MIN_PAIRS": 20}
     queries = [tuple(line.split("\t", 1)) for line in (source / "queries.tsv").read_text().splitlines() if line.strip()]
     qrels = [line.split() for line in (source / "qrels.txt").read_text().splitlines() if line.strip()]
-    products = {json.loads(line)["id"]: line + "\n" for line in (source / "products.jsonl").read_text().splitlines() if line.strip()}
+    products = {
+        json.loads(line)["id"]: line + "\n"
+        for line in (source / "products.jsonl").read_text().splitlines()
+        if line.strip()
+    }
     train, held_out = queries[:4], queries[4:6]  # disjoint queries: the model is judged on queries it never saw
     for name, chosen, cap in (("train", train, 8), ("eval", held_out, 6)):
         ids = {qid for qid, _ in chosen}
         crowdflower_subset(tmp_path / name, chosen, [row for row in qrels if row[0] in ids], products, cap)
     serving = spaces.ensure_active_space()
 
-    report = finetune_command(capsys, "--from", "qrels", str(tmp_path / "train"), "--evaluate", str(tmp_path / "eval"),
-                              "--activate-if-better", "1.0", "--batch-size", "8")
+    report = finetune_command(
+        capsys,
+        "--from",
+        "qrels",
+        str(tmp_path / "train"),
+        "--evaluate",
+        str(tmp_path / "eval"),
+        "--activate-if-better",
+        "1.0",
+        "--batch-size",
+        "8",
+    )
 
     folder = Path(report["model"])
     assert folder.parent == models_dir and folder.name.startswith("ft-") and folder.name.endswith("-qrels")

@@ -1,4 +1,5 @@
 """import_catalog: real demo rows load idempotently; bad rows are named by line and skipped, good rows still load."""
+
 from __future__ import annotations
 
 import gzip
@@ -32,19 +33,26 @@ def test_demo_files_load_and_reloading_changes_nothing(tmp_path, capsys):
         assert Product.objects.count() == 40 and Review.objects.count() == len(reviews) > 40
     first = reviews[0]
     stored = Review.objects.get(external_id=first["id"])
-    assert stored.text == first["text"] and stored.rating == first["rating"] and stored.product.external_id == first["product_id"]
+    assert (
+        stored.text == first["text"]
+        and stored.rating == first["rating"]
+        and stored.product.external_id == first["product_id"]
+    )
     assert Product.objects.get(external_id="wc-item-2").category.name == "Tops"
 
 
 def test_bad_rows_are_reported_by_line_and_good_rows_load(tmp_path, capsys):
     good = demo_rows("demo_products.jsonl.gz", limit=2)
-    products_file = write_jsonl(tmp_path / "products.jsonl", [
-        good[0],
-        {"id": "x1", "title": ""},
-        "{not json",
-        {"id": "x2", "title": "Priced", "price": "cheap"},
-        good[1],
-    ])
+    products_file = write_jsonl(
+        tmp_path / "products.jsonl",
+        [
+            good[0],
+            {"id": "x1", "title": ""},
+            "{not json",
+            {"id": "x2", "title": "Priced", "price": "cheap"},
+            good[1],
+        ],
+    )
     reviews_file = tmp_path / "reviews.csv"
     reviews_file.write_text(
         "id,product_id,text,rating\n"
@@ -75,4 +83,3 @@ def test_missing_file_and_unknown_format_are_clear_errors(tmp_path):
 def test_reindex_with_a_model_that_cannot_be_loaded_says_what_to_do(fake_model):
     with pytest.raises(CommandError, match="local sentence-transformers folder"):
         call_command("reindex", "--model", "/nonexistent/model", "--no-progress")
-

@@ -1,4 +1,5 @@
 """The indexing pipeline with the fake encoder: saves, edits, deletes, reindex, spaces and switch-over."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,7 +22,9 @@ def products(fake_model, run_on_commit):
 
 def vector_of(product: Product, space: EmbeddingSpace | None = None) -> list[float]:
     space = space or spaces.active_space()
-    return list(Embedding.objects.get(space=space, document__kind="product", document__object_id=str(product.pk)).vector)
+    return list(
+        Embedding.objects.get(space=space, document__kind="product", document__object_id=str(product.pk)).vector
+    )
 
 
 def test_saving_a_product_embeds_it_in_the_active_space(products):
@@ -65,7 +68,10 @@ def test_a_text_already_embedded_in_the_space_is_copied_not_encoded_again(produc
     space = spaces.active_space()
     assert indexing.index_collection("eval:reuse", space, [("a", copy), ("b", copy), ("c", fresh)]) == (3, 0)
     assert encoded == ["Linen summer dress\nLight and airy."]  # the shop's text and its duplicate: copied
-    vectors = {row.document.object_id: list(row.vector) for row in Embedding.objects.filter(space=space, document__collection="eval:reuse")}
+    vectors = {
+        row.document.object_id: list(row.vector)
+        for row in Embedding.objects.filter(space=space, document__collection="eval:reuse")
+    }
     assert vectors["a"] == vectors["b"] == vector_of(products[0])
 
 
@@ -88,7 +94,9 @@ def test_bulk_loads_leave_the_planner_statistics_current(products):
         cursor.execute("UPDATE pg_class SET reltuples = -1 WHERE relname = 'shopsearch_embedding'")
     indexing.reindex(spaces.active_space(), kinds=("product",))
     assert estimated_rows() == len(products)
-    indexing.index_collection("eval:stats", spaces.active_space(), [("a", ProductDocument(title="Linen summer dress", description=""))])
+    indexing.index_collection(
+        "eval:stats", spaces.active_space(), [("a", ProductDocument(title="Linen summer dress", description=""))]
+    )
     assert estimated_rows() == len(products) + 1
 
 
@@ -112,14 +120,18 @@ def test_reindex_command_resumes_after_a_failed_batch(products, fake_model, monk
     assert '"embedded": 10' in second and '"skipped": 20' in second and '"failed": 0' in second
 
 
-def test_new_model_space_fills_while_the_old_one_serves_then_switches(products, fake_model, monkeypatch, settings, run_on_commit):
+def test_new_model_space_fills_while_the_old_one_serves_then_switches(
+    products, fake_model, monkeypatch, settings, run_on_commit
+):
     old = spaces.active_space()
     other = type(fake_model)()
     other.name, other.dimensions = "other-fake-model", 64
     original = other.encode
     other.encode = lambda texts: original([t[::-1] for t in texts])  # a different vector space
     patched = indexing.encoders.get_encoder
-    monkeypatch.setattr(indexing.encoders, "get_encoder", lambda name: other if name == "other-fake-model" else patched(name))
+    monkeypatch.setattr(
+        indexing.encoders, "get_encoder", lambda name: other if name == "other-fake-model" else patched(name)
+    )
 
     new = spaces.get_or_create_space("other-fake-model")
     assert new.status == EmbeddingSpace.Status.BUILDING and not new.is_active
@@ -168,8 +180,12 @@ def test_a_space_has_its_own_hnsw_indexes_until_it_is_deleted(fake_model):
     assert not expected & index_names()
 
 
-def test_a_retired_space_no_longer_gets_every_save_and_the_serving_one_cannot_be_retired(products, fake_model, run_on_commit):
-    abandoned = EmbeddingSpace.objects.create(model_name=FAKE_MODEL, model_identity="abandoned-build", dimensions=64, recipe="x")
+def test_a_retired_space_no_longer_gets_every_save_and_the_serving_one_cannot_be_retired(
+    products, fake_model, run_on_commit
+):
+    abandoned = EmbeddingSpace.objects.create(
+        model_name=FAKE_MODEL, model_identity="abandoned-build", dimensions=64, recipe="x"
+    )
     spaces.create_space_indexes(abandoned)
     products[0].title = "Edited while a build lies abandoned"
     run_on_commit(products[0].save)
@@ -183,10 +199,16 @@ def test_a_retired_space_no_longer_gets_every_save_and_the_serving_one_cannot_be
 
 
 def test_the_admin_retires_an_abandoned_build_but_not_the_serving_space(products, admin_client):
-    abandoned = EmbeddingSpace.objects.create(model_name=FAKE_MODEL, model_identity="abandoned-build", dimensions=64, recipe="x")
+    abandoned = EmbeddingSpace.objects.create(
+        model_name=FAKE_MODEL, model_identity="abandoned-build", dimensions=64, recipe="x"
+    )
     active = spaces.active_space()
     for space in (abandoned, active):
-        response = admin_client.post("/admin/shopsearch/embeddingspace/", {"action": "retire_spaces", "_selected_action": [space.pk]}, follow=True)
+        response = admin_client.post(
+            "/admin/shopsearch/embeddingspace/",
+            {"action": "retire_spaces", "_selected_action": [space.pk]},
+            follow=True,
+        )
         assert response.status_code == 200
     abandoned.refresh_from_db()
     active.refresh_from_db()

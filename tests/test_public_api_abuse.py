@@ -1,6 +1,7 @@
 """The public API as an attacker uses it: request rates per client and per session (429 with Retry-After, counted in
 the real Redis), forged events (unknown products, sessions the server never issued), a burst of one session's
 events against trending, event retention, Authorization headers that must cost nothing, and malformed requests."""
+
 from __future__ import annotations
 
 import uuid
@@ -28,7 +29,10 @@ def rates(settings):
     settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
 
     def set_rates(**rates):
-        settings.SHOPSEARCH = {**settings.SHOPSEARCH, "THROTTLE_RATES": {"client": None, "session": None, "new_session": None, **rates}}
+        settings.SHOPSEARCH = {
+            **settings.SHOPSEARCH,
+            "THROTTLE_RATES": {"client": None, "session": None, "new_session": None, **rates},
+        }
 
     return set_rates
 
@@ -55,10 +59,20 @@ def test_a_session_over_its_rate_gets_429_and_other_sessions_do_not(api, rates, 
     rates(session="3/minute")
     mine, other = session(api), session(api)
     product = clusters["coat0"]
-    statuses = [api.post("/api/events/", [{"type": "view", "session_id": mine, "product_id": product}], format="json").status_code for _ in range(4)]
+    statuses = [
+        api.post(
+            "/api/events/", [{"type": "view", "session_id": mine, "product_id": product}], format="json"
+        ).status_code
+        for _ in range(4)
+    ]
     assert statuses == [201, 201, 201, 429]
-    assert api.get("/api/recommendations/for-session/", {"session": mine}).status_code == 429  # the same session's budget
-    mixed = [{"type": "view", "session_id": other, "product_id": product}, {"type": "view", "session_id": mine, "product_id": product}]
+    assert (
+        api.get("/api/recommendations/for-session/", {"session": mine}).status_code == 429
+    )  # the same session's budget
+    mixed = [
+        {"type": "view", "session_id": other, "product_id": product},
+        {"type": "view", "session_id": mine, "product_id": product},
+    ]
     assert api.post("/api/events/", mixed, format="json").status_code == 429  # naming a throttled session is enough
     assert api.post("/api/events/", mixed[:1], format="json").status_code == 201
 
@@ -70,10 +84,16 @@ def test_new_sessions_are_rate_limited_per_client(api, rates):
 
 def test_events_for_unknown_products_are_refused_naming_each(api, clusters):
     mine = session(api)
-    batch = [{"type": "view", "session_id": mine, "product_id": pk} for pk in (clusters["coat0"], "999999", clusters["dress0"], "nope")]
+    batch = [
+        {"type": "view", "session_id": mine, "product_id": pk}
+        for pk in (clusters["coat0"], "999999", clusters["dress0"], "nope")
+    ]
     response = api.post("/api/events/", batch, format="json")
     assert response.status_code == 400
-    assert response.json()["detail"] == "events[1].product_id: No indexed product with id '999999'.; events[3].product_id: No indexed product with id 'nope'."
+    assert (
+        response.json()["detail"]
+        == "events[1].product_id: No indexed product with id '999999'.; events[3].product_id: No indexed product with id 'nope'."
+    )
     assert not Event.objects.exists()
 
 
@@ -81,22 +101,50 @@ def test_sessions_are_issued_signed_and_nothing_else_is_accepted(api, clusters):
     first, second = session(api), session(api)
     assert first != second and len(first.split(":")[0]) >= 22  # 128 random bits, then the signature
     key = recommend.session_key(first)
-    forged = [key, f"{key}:{'A' * 43}", "s-1", first[:-1] + ("A" if first[-1] != "A" else "B"), second.split(":")[0] + ":" + first.split(":")[1]]
+    forged = [
+        key,
+        f"{key}:{'A' * 43}",
+        "s-1",
+        first[:-1] + ("A" if first[-1] != "A" else "B"),
+        second.split(":")[0] + ":" + first.split(":")[1],
+    ]
     for value in forged:
-        response = api.post("/api/events/", [{"type": "view", "session_id": value, "product_id": clusters["coat0"]}], format="json")
-        assert response.status_code == 400 and "events[0].session_id: not a session id this shop issued" in response.json()["detail"], value
+        response = api.post(
+            "/api/events/", [{"type": "view", "session_id": value, "product_id": clusters["coat0"]}], format="json"
+        )
+        assert (
+            response.status_code == 400
+            and "events[0].session_id: not a session id this shop issued" in response.json()["detail"]
+        ), value
         response = api.get("/api/recommendations/for-session/", {"session": value})
-        assert response.status_code == 400 and response.json()["detail"].startswith("session: not a session id this shop issued")
+        assert response.status_code == 400 and response.json()["detail"].startswith(
+            "session: not a session id this shop issued"
+        )
     assert not Event.objects.exists()
-    assert api.post("/api/events/", [{"type": "view", "session_id": first, "product_id": clusters["coat0"]}], format="json").status_code == 201
+    assert (
+        api.post(
+            "/api/events/", [{"type": "view", "session_id": first, "product_id": clusters["coat0"]}], format="json"
+        ).status_code
+        == 201
+    )
     assert Event.objects.get().session_id == key
 
 
 def test_a_burst_of_one_session_moves_trending_as_much_as_one_shopper(api, clusters, settings):
-    settings.SHOPSEARCH = {**settings.SHOPSEARCH, "TRENDING_EVENT_WEIGHTS": {"view": 1.0, "click": 2.0, "add_to_cart": 4.0}}
+    settings.SHOPSEARCH = {
+        **settings.SHOPSEARCH,
+        "TRENDING_EVENT_WEIGHTS": {"view": 1.0, "click": 2.0, "add_to_cart": 4.0},
+    }
     shoppers = [session(api) for _ in range(3)]
     for shopper in shoppers:  # three shoppers view coat1
-        assert api.post("/api/events/", [{"type": "view", "session_id": shopper, "product_id": clusters["coat1"]}], format="json").status_code == 201
+        assert (
+            api.post(
+                "/api/events/",
+                [{"type": "view", "session_id": shopper, "product_id": clusters["coat1"]}],
+                format="json",
+            ).status_code
+            == 201
+        )
     attacker = session(api)
     burst = [{"type": "add_to_cart", "session_id": attacker, "product_id": clusters["dress2"]}] * 100
     for _ in range(3):  # 300 add-to-carts, as in the report that this closes
@@ -145,15 +193,18 @@ def test_json_nested_deep_is_a_400(api, depth):
     assert response.status_code == 400 and response.json()["detail"]
 
 
-@pytest.mark.parametrize("path, field", [
-    ("/api/products/10%0028/similar/", "path"),
-    ("/api/products/%00/sentiment/", "path"),
-    ("/products/1%00/", "path"),
-    ("/api/search/?q=a%00b", "q"),
-    ("/api/search/?q=coat&category=%00", "category"),
-    ("/api/recommendations/for-session/?session=%00", "session"),
-    ("/?q=%00", "q"),
-])
+@pytest.mark.parametrize(
+    "path, field",
+    [
+        ("/api/products/10%0028/similar/", "path"),
+        ("/api/products/%00/sentiment/", "path"),
+        ("/products/1%00/", "path"),
+        ("/api/search/?q=a%00b", "q"),
+        ("/api/search/?q=coat&category=%00", "category"),
+        ("/api/recommendations/for-session/?session=%00", "session"),
+        ("/?q=%00", "q"),
+    ],
+)
 def test_a_nul_character_in_the_path_or_a_parameter_is_a_400_naming_it(client, path, field):
     for method in ("get", "post", "head", "options", "delete"):
         response = getattr(client, method)(path)
@@ -164,5 +215,7 @@ def test_a_nul_character_in_the_path_or_a_parameter_is_a_400_naming_it(client, p
 
 def test_a_json_body_is_required(api, clusters):
     mine = session(api)
-    response = api.post("/api/events/", {"type": "view", "session_id": mine, "product_id": clusters["coat0"]})  # multipart form
+    response = api.post(
+        "/api/events/", {"type": "view", "session_id": mine, "product_id": clusters["coat0"]}
+    )  # multipart form
     assert response.status_code == 415 and "Unsupported media type" in response.json()["detail"]

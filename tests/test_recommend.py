@@ -1,6 +1,7 @@
 """Recommendations through the API and the real database: similar products (review blend, same category,
 diversity, exclusions), examples-based recommendations (validation, two clusters, filters), the review centroids
 kept by indexing, and a real worker and the real model where the feature depends on them."""
+
 from __future__ import annotations
 
 import hashlib
@@ -17,6 +18,7 @@ from shopsearch.models import Document, Embedding, ReviewVector
 from .conftest import COATS, demo_rows, load_products, wait_for
 
 pytestmark = pytest.mark.django_db
+
 
 @pytest.fixture
 def api():
@@ -35,17 +37,33 @@ def ids(response) -> list[str]:
 def test_negative_examples_push_results_away(clusters, api, strategy):
     coats = {clusters[f"coat{n}"] for n in range(6)}
     dresses = {clusters[f"dress{n}"] for n in range(6)}
-    plain = ids(api.post("/api/recommendations/", {"positive": [clusters["bridge"]], "strategy": strategy, "limit": 10}, format="json"))
+    plain = ids(
+        api.post(
+            "/api/recommendations/",
+            {"positive": [clusters["bridge"]], "strategy": strategy, "limit": 10},
+            format="json",
+        )
+    )
     assert set(plain) & dresses and set(plain) & coats  # the bridge alone is near both clusters
-    away = ids(api.post("/api/recommendations/", {"positive": [clusters["bridge"]], "negative": [clusters["dress0"]], "strategy": strategy, "limit": 5},
-                        format="json"))
+    away = ids(
+        api.post(
+            "/api/recommendations/",
+            {"positive": [clusters["bridge"]], "negative": [clusters["dress0"]], "strategy": strategy, "limit": 5},
+            format="json",
+        )
+    )
     assert len(away) == 5 and set(away) <= coats
 
 
 @pytest.mark.parametrize("strategy", ["average", "best_score"])
 def test_examples_hold_filters_and_never_return_the_examples(clusters, api, strategy):
-    body = {"positive": [clusters["coat0"], clusters["dress0"]], "negative": [clusters["coat1"]], "strategy": strategy, "limit": 20,
-            "filters": {"max_price": "40", "in_stock": True}}
+    body = {
+        "positive": [clusters["coat0"], clusters["dress0"]],
+        "negative": [clusters["coat1"]],
+        "strategy": strategy,
+        "limit": 20,
+        "filters": {"max_price": "40", "in_stock": True},
+    }
     response = api.post("/api/recommendations/", body, format="json")
     hits = response.json()["results"]
     assert hits and all(float(hit["price"]) <= 40 and hit["in_stock"] for hit in hits)
@@ -66,7 +84,11 @@ def test_examples_validation(clusters, api):
     response = post({"positive": [clusters["coat0"]], "negative": [str(n) for n in range(1000, 1051)]})
     assert response.status_code == 400 and "negative" in response.json()["detail"]
     response = post({"positive": [clusters["coat0"], clusters["coat1"]], "negative": [clusters["coat1"]]})
-    assert response.status_code == 400 and "negative" in response.json()["detail"] and clusters["coat1"] in response.json()["detail"]
+    assert (
+        response.status_code == 400
+        and "negative" in response.json()["detail"]
+        and clusters["coat1"] in response.json()["detail"]
+    )
     response = post({"positive": [clusters["coat0"]], "strategy": "median"})
     assert response.status_code == 400 and "strategy" in response.json()["detail"]
     response = post({"positive": [clusters["coat0"]], "filters": {"category": "Nope"}})
@@ -82,7 +104,13 @@ def test_examples_validation(clusters, api):
 
 
 def test_similar_never_lists_the_product_or_its_exact_duplicates(clusters, api, run_on_commit):
-    twin = run_on_commit(Product.objects.create, external_id="coat0-twin", title=COATS[0], category=Category.objects.get(name="Coats"), price=10)
+    twin = run_on_commit(
+        Product.objects.create,
+        external_id="coat0-twin",
+        title=COATS[0],
+        category=Category.objects.get(name="Coats"),
+        price=10,
+    )
     for params in ({}, {"diversity": "0.5"}, {"same_category": "true"}):
         found = ids(api.get(f"/api/products/{clusters['coat0']}/similar/", {"limit": 50, **params}))
         assert found and clusters["coat0"] not in found and str(twin.pk) not in found
@@ -92,13 +120,26 @@ def test_similar_same_category_diversity_and_filters_hold(clusters, api):
     url = f"/api/products/{clusters['bridge']}/similar/"
     same = api.get(url, {"same_category": "true", "limit": 50}).json()["results"]
     assert same and all(hit["category"] == "Coats" for hit in same)
-    for params in ({"max_price": "30", "in_stock": "true"}, {"category": "Dresses", "diversity": "0.7"}, {"same_category": "true", "min_price": "20"}):
+    for params in (
+        {"max_price": "30", "in_stock": "true"},
+        {"category": "Dresses", "diversity": "0.7"},
+        {"same_category": "true", "min_price": "20"},
+    ):
         hits = api.get(url, {"limit": 50, **params}).json()["results"]
         assert hits
-        assert all(float(hit["price"]) <= float(params.get("max_price", 1e9)) and float(hit["price"]) >= float(params.get("min_price", 0)) for hit in hits)
+        assert all(
+            float(hit["price"]) <= float(params.get("max_price", 1e9))
+            and float(hit["price"]) >= float(params.get("min_price", 0))
+            for hit in hits
+        )
         assert all(hit["in_stock"] for hit in hits) if "in_stock" in params else True
-        assert all(hit["category"] == params.get("category", "Coats" if "same_category" in params else hit["category"]) for hit in hits)
-    assert ids(api.get(url, {"same_category": "true", "category": "Dresses"})) == []  # contradictory: nothing matches both
+        assert all(
+            hit["category"] == params.get("category", "Coats" if "same_category" in params else hit["category"])
+            for hit in hits
+        )
+    assert (
+        ids(api.get(url, {"same_category": "true", "category": "Dresses"})) == []
+    )  # contradictory: nothing matches both
     response = api.get(url, {"diversity": "1.5"})
     assert response.status_code == 400 and "diversity" in response.json()["detail"]
 
@@ -110,19 +151,27 @@ def test_diversity_spreads_the_list_over_both_clusters(clusters):
     dresses = {clusters[f"dress{n}"] for n in range(6)}
     assert not {hit.id for hit in plain} & dresses
     assert {hit.id for hit in diverse} & dresses
-    assert diverse[0].score == pytest.approx(plain[0].score, abs=1e-5)  # the first pick is a most similar one either way
+    assert diverse[0].score == pytest.approx(
+        plain[0].score, abs=1e-5
+    )  # the first pick is a most similar one either way
 
 
 # --- review centroids -----------------------------------------------------------------------------------------------
 
 
 def centroid(product_pk: str) -> np.ndarray | None:
-    row = ReviewVector.objects.filter(document__object_id=product_pk, document__kind="product").values_list("vector", flat=True).first()
+    row = (
+        ReviewVector.objects.filter(document__object_id=product_pk, document__kind="product")
+        .values_list("vector", flat=True)
+        .first()
+    )
     return None if row is None else np.asarray(row)
 
 
 def review_vectors(review_pks) -> np.ndarray:
-    return np.asarray([Embedding.objects.get(document__kind="review", document__object_id=str(pk)).vector for pk in review_pks])
+    return np.asarray(
+        [Embedding.objects.get(document__kind="review", document__object_id=str(pk)).vector for pk in review_pks]
+    )
 
 
 def expected_centroid(review_pks) -> np.ndarray:
@@ -133,7 +182,9 @@ def expected_centroid(review_pks) -> np.ndarray:
 def test_review_centroid_follows_review_edits_moves_and_deletes(clusters, run_on_commit):
     coat, dress = Product.objects.get(pk=clusters["coat0"]), Product.objects.get(pk=clusters["dress0"])
     assert centroid(clusters["coat0"]) is None
-    first = run_on_commit(Review.objects.create, external_id="r1", product=coat, text="Runs small, order a size up", rating=4)
+    first = run_on_commit(
+        Review.objects.create, external_id="r1", product=coat, text="Runs small, order a size up", rating=4
+    )
     second = run_on_commit(Review.objects.create, external_id="r2", product=coat, text="So warm in the snow", rating=5)
     assert np.allclose(centroid(clusters["coat0"]), expected_centroid([first.pk, second.pk]), atol=1e-5)
     assert ReviewVector.objects.get(document__object_id=clusters["coat0"]).reviews == 2
@@ -161,6 +212,7 @@ def test_a_product_indexed_after_its_reviews_gets_its_centroid(fake_model, run_o
 def test_reviews_bring_together_products_customers_describe_alike(clusters, run_on_commit):
     """coat0 and dress0 share no words, but their reviews do: the review blend brings dress0 up; text alone does
     not. A product without reviews (coat5) still gets neighbours, by text."""
+
     def review(key, n, text):
         return Review.objects.create(external_id=f"{key}-{n}", product_id=clusters[key], text=text)
 
@@ -175,19 +227,33 @@ def test_reviews_bring_together_products_customers_describe_alike(clusters, run_
     blended = [hit.id for hit in recommend.similar_products(clusters["coat0"], limit=12, review_weight=0.5)]
     assert text_only.index(clusters["dress0"]) > blended.index(clusters["dress0"])
     assert recommend.similar_products(clusters["coat0"], limit=1, review_weight=1.0)[0].id == clusters["dress0"]
-    assert clusters["coat1"] in text_only[:5] and clusters["coat1"] not in blended[:5]  # coats, but reviewed unlike coat0
+    assert (
+        clusters["coat1"] in text_only[:5] and clusters["coat1"] not in blended[:5]
+    )  # coats, but reviewed unlike coat0
     assert len(recommend.similar_products(clusters["coat5"], limit=5)) == 5
 
 
 def test_review_centroids_rank_the_same_exactly_and_through_hnsw(clusters, run_on_commit, settings):
     """Few qualifying products have their centroids ranked exactly, many go through the HNSW index: on a small
     catalogue (where HNSW misses nothing) both give the same neighbours; filters and exclusions hold in both."""
-    words = ["warm wool", "light silk", "cosy fleece", "crisp linen", "soft cashmere", "sturdy denim", "flowing chiffon"]
+    words = [
+        "warm wool",
+        "light silk",
+        "cosy fleece",
+        "crisp linen",
+        "soft cashmere",
+        "sturdy denim",
+        "flowing chiffon",
+    ]
 
     def create():
         for n, key in enumerate(sorted(clusters)):
             for k in range(2):
-                Review.objects.create(external_id=f"{key}-{k}", product_id=clusters[key], text=f"{words[(n + k) % len(words)]}, review {n} {k}")
+                Review.objects.create(
+                    external_id=f"{key}-{k}",
+                    product_id=clusters[key],
+                    text=f"{words[(n + k) % len(words)]}, review {n} {k}",
+                )
 
     run_on_commit(create)
     space = spaces.ensure_active_space()
@@ -198,16 +264,22 @@ def test_review_centroids_rank_the_same_exactly_and_through_hnsw(clusters, run_o
         ranked = {}
         for exact_max_rows in (2000, 0):
             settings.SHOPSEARCH = {**settings.SHOPSEARCH, "EXACT_SEARCH_MAX_ROWS": exact_max_rows}
-            doc_ids = [doc_id for doc_id, _ in recommend.nearest_review_centroids(space, review, filters, 20, **exclude)]
+            doc_ids = [
+                doc_id for doc_id, _ in recommend.nearest_review_centroids(space, review, filters, 20, **exclude)
+            ]
             ranked[exact_max_rows] = [Document.objects.get(pk=doc_id).object_id for doc_id in doc_ids]
         assert set(ranked[2000]) == set(ranked[0]) and ranked[0]
         for order in ranked.values():  # both nearest first; near-ties may come in either order (a CI run swapped two)
             centroids = [recommend.product_vectors(space, oid, "")[2] for oid in order]
-            distances = [1 - float(review @ c / np.linalg.norm(review) / np.linalg.norm(c)) for c in centroids]  # cosine, as ranked
+            distances = [
+                1 - float(review @ c / np.linalg.norm(review) / np.linalg.norm(c)) for c in centroids
+            ]  # cosine, as ranked
             assert all(a <= b + 1e-4 for a, b in zip(distances, distances[1:]))
         assert clusters["coat0"] not in ranked[0]
         kept = Product.objects.filter(pk__in=ranked[0])
-        assert len(kept) == len(ranked[0]) and (filters.max_price is None or all(p.price <= 40 and p.in_stock for p in kept))
+        assert len(kept) == len(ranked[0]) and (
+            filters.max_price is None or all(p.price <= 40 and p.in_stock for p in kept)
+        )
     assert len(ranked[0]) < len(product_pks) - 1  # the filter removed some
 
 
@@ -221,23 +293,39 @@ def test_a_real_worker_keeps_the_review_centroid_current(real_model, celery_work
     spaces.ensure_active_space()
     rows = demo_rows("demo_reviews.jsonl.gz", limit=3)
     with transaction.atomic():
-        product = Product.objects.create(external_id="wc-centroid", title="Dresses #1080", description="Dresses from the Dresses department.")
-        reviews = [Review.objects.create(external_id=row["id"], product=product, text=row["text"], rating=row["rating"]) for row in rows]
+        product = Product.objects.create(
+            external_id="wc-centroid", title="Dresses #1080", description="Dresses from the Dresses department."
+        )
+        reviews = [
+            Review.objects.create(external_id=row["id"], product=product, text=row["text"], rating=row["rating"])
+            for row in rows
+        ]
 
     def centroid_matches(pks) -> bool:
         current = centroid(str(product.pk))
-        embedded = Embedding.objects.filter(document__kind="review", document__object_id__in=[str(pk) for pk in pks]).count() == len(pks)
+        embedded = Embedding.objects.filter(
+            document__kind="review", document__object_id__in=[str(pk) for pk in pks]
+        ).count() == len(pks)
         return current is not None and embedded and np.allclose(current, expected_centroid(pks), atol=1e-5)
 
     wait_for(lambda: centroid_matches([r.pk for r in reviews]), "build the centroid of three reviews")
     before = centroid(str(product.pk))
     reviews[0].text = "The fabric pilled after one wash and the seams came apart."
     reviews[0].save()
-    wait_for(lambda: centroid_matches([r.pk for r in reviews]) and not np.allclose(centroid(str(product.pk)), before, atol=1e-4),
-             "update the centroid after an edit")
+    wait_for(
+        lambda: (
+            centroid_matches([r.pk for r in reviews]) and not np.allclose(centroid(str(product.pk)), before, atol=1e-4)
+        ),
+        "update the centroid after an edit",
+    )
     reviews[1].delete()
-    wait_for(lambda: ReviewVector.objects.filter(document__object_id=str(product.pk), reviews=2).exists() and centroid_matches([reviews[0].pk, reviews[2].pk]),
-             "update the centroid after a delete")
+    wait_for(
+        lambda: (
+            ReviewVector.objects.filter(document__object_id=str(product.pk), reviews=2).exists()
+            and centroid_matches([reviews[0].pk, reviews[2].pk])
+        ),
+        "update the centroid after a delete",
+    )
 
 
 @pytest.mark.model
@@ -258,18 +346,41 @@ def test_real_model_review_blend_finds_items_of_the_same_class(real_model, run_o
     label = {row["id"]: row["attributes"]["class"] for row in chosen}
 
     def create():
-        made = load_products([{"id": row["id"], "title": f"Tops item {hashlib.sha256(row['id'].encode()).hexdigest()[:6]}",
-                                "description": "From the Tops department."} for row in chosen])
+        made = load_products(
+            [
+                {
+                    "id": row["id"],
+                    "title": f"Tops item {hashlib.sha256(row['id'].encode()).hexdigest()[:6]}",
+                    "description": "From the Tops department.",
+                }
+                for row in chosen
+            ]
+        )
         pk = {product.external_id: product for product in made}
-        Review.objects.bulk_create([Review(external_id=r["id"], product=pk[r["product_id"]], title=r["title"], text=r["text"]) for r in reviews])
+        Review.objects.bulk_create(
+            [
+                Review(external_id=r["id"], product=pk[r["product_id"]], title=r["title"], text=r["text"])
+                for r in reviews
+            ]
+        )
         return {str(product.pk): label[product.external_id] for product in made}
 
     classes = run_on_commit(create)
     indexing.reindex(spaces.active_space(), kinds=("review",))
 
     def share(weight: float) -> float:
-        return float(np.mean([
-            np.mean([classes[hit.id] == classes[pk] for hit in recommend.similar_products(pk, limit=5, review_weight=weight)]) for pk in classes
-        ]))
+        return float(
+            np.mean(
+                [
+                    np.mean(
+                        [
+                            classes[hit.id] == classes[pk]
+                            for hit in recommend.similar_products(pk, limit=5, review_weight=weight)
+                        ]
+                    )
+                    for pk in classes
+                ]
+            )
+        )
 
     assert share(0.25) > share(0.0) + 0.05

@@ -3,6 +3,7 @@ real stack (real model, PostgreSQL): the fusion weights in explain follow what t
 marked `none`, a named product `good`; a misspelt description word is corrected and shown, "under 50" is a price
 filter that no longer matches product #50, a named category is boosted. Hand-written products
 (tests/data/relevance_tiny) among real demo items, as in test_hybrid_search."""
+
 from __future__ import annotations
 
 import math
@@ -35,7 +36,9 @@ def search(**params) -> dict:
 def test_fusion_weights_follow_the_query_and_match_is_honest(catalogue):
     exact = search(q="merino wool hiking socks", explain="true")
     paraphrase = search(q="warm woolen stockings for trekking", explain="true")
-    exact_weights, paraphrase_weights = (body["results"][0]["explain"]["fusion_weights"] for body in (exact, paraphrase))
+    exact_weights, paraphrase_weights = (
+        body["results"][0]["explain"]["fusion_weights"] for body in (exact, paraphrase)
+    )
     assert set(exact_weights) == {"keyword", "semantic"}
     # every word of the first query is in a title: the keyword list gets more weight there than on the paraphrase,
     # whose words no title has; on the paraphrase the semantic list outweighs the keyword list
@@ -59,8 +62,11 @@ def test_fusion_weights_follow_the_query_and_match_is_honest(catalogue):
 
 def test_adaptive_fusion_by_hand(settings):
     """Weights 1 + 2 × title_coverage (keyword) and 1 (semantic); logit = -1 + weights · normalised scores."""
-    settings.SHOPSEARCH = {**settings.SHOPSEARCH, "FUSION": "adaptive",
-                           "FUSION_MODEL": {"intercept": -1.0, "keyword": 1.0, "keyword*title_coverage": 2.0, "semantic": 1.0}}
+    settings.SHOPSEARCH = {
+        **settings.SHOPSEARCH,
+        "FUSION": "adaptive",
+        "FUSION_MODEL": {"intercept": -1.0, "keyword": 1.0, "keyword*title_coverage": 2.0, "semantic": 1.0},
+    }
     evidence = {"title_coverage": 0.5}
     assert search_module.fusion_weights(evidence) == {"keyword": 2.0, "semantic": 1.0}
     fused = dict(search_module.fuse([(1, 2.0), (2, 1.0), (3, 0.0)], [(2, 0.9), (4, 0.5)], evidence=evidence))
@@ -80,8 +86,13 @@ def test_typos_prices_and_categories_are_understood(catalogue):
 
     # "under 50" is a price filter, and no longer a word: product #50 (priced within it) is not matched by it
     intimate = Category.objects.get_or_create(name="Intimate")[0]
-    numbered = Product.objects.create(external_id="n50", title="Intimates #50", description="Intimates from the Intimate department.",
-                                      category=intimate, price=30)
+    numbered = Product.objects.create(
+        external_id="n50",
+        title="Intimates #50",
+        description="Intimates from the Intimate department.",
+        category=intimate,
+        price=30,
+    )
     indexing.index_objects("product", [numbered.pk])
     assert search(q="intimates 50", mode="keyword")["results"][0]["id"] == str(numbered.pk)  # as a word it would match
     priced = search(q="socks under 50", mode="keyword")
@@ -114,10 +125,13 @@ def test_edit_distance_and_allowed_edits():
 
 def test_the_vocabulary_follows_indexing(fake_model):
     """Each indexing batch moves the word counts by what it changed; reindex recounts them from the documents."""
+
     def documents(word: str) -> int | None:
         return Word.objects.filter(collection="", word=word).values_list("documents", flat=True).first()
 
-    first = Product.objects.create(external_id="w1", title="Zanzibar quilted gilet", description="Two pockets.", price=10)
+    first = Product.objects.create(
+        external_id="w1", title="Zanzibar quilted gilet", description="Two pockets.", price=10
+    )
     second = Product.objects.create(external_id="w2", title="Zanzibar rain hat", description="Waxed cotton.", price=12)
     indexing.index_objects("product", [first.pk, second.pk])
     assert (documents("zanzibar"), documents("gilet"), documents("waxed")) == (2, 1, 1)

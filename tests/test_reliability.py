@@ -1,6 +1,7 @@
 """No lost update under races and faults: two quick saves on two worker processes, a killed pool process, a Redis
 that loses its queue, a worker killed mid-batch, and a broker that does not answer. Real Redis, real workers, the
 real model; saves go through the ORM and its signals, as a shop's do."""
+
 from __future__ import annotations
 
 import json
@@ -45,7 +46,12 @@ def vectors_match_latest_text(products: list[Product], model) -> list[str]:
         text = registry.product_text(registry.document_function("product")(product))
         document = Document.objects.filter(kind="product", object_id=str(product.pk)).first()
         embedding = Embedding.objects.filter(document=document).first() if document else None
-        if document is None or embedding is None or document.text != text or embedding.content_hash != registry.content_hash(text):
+        if (
+            document is None
+            or embedding is None
+            or document.text != text
+            or embedding.content_hash != registry.content_hash(text)
+        ):
             wrong.append(str(product.pk))
         elif float(np.dot(np.asarray(embedding.vector), model.encode([text])[0])) < 0.999:
             wrong.append(str(product.pk))
@@ -54,10 +60,17 @@ def vectors_match_latest_text(products: list[Product], model) -> list[str]:
 
 def make_products(n: int, prefix: str) -> list[Product]:
     rows = demo_rows("demo_products.jsonl.gz", limit=n)
-    return Product.objects.bulk_create([Product(external_id=f"{prefix}-{row['id']}", title=row["title"], description=row["description"]) for row in rows])
+    return Product.objects.bulk_create(
+        [
+            Product(external_id=f"{prefix}-{row['id']}", title=row["title"], description=row["description"])
+            for row in rows
+        ]
+    )
 
 
-def test_two_quick_saves_on_two_worker_processes_end_with_the_latest_text_and_a_killed_process_is_replaced(real_model, celery_worker_process):
+def test_two_quick_saves_on_two_worker_processes_end_with_the_latest_text_and_a_killed_process_is_replaced(
+    real_model, celery_worker_process
+):
     spaces.ensure_active_space()
     products = make_products(8, "race")
     indexing.reindex(spaces.active_space(), kinds=("product",))
@@ -78,8 +91,11 @@ def test_two_quick_saves_on_two_worker_processes_end_with_the_latest_text_and_a_
     pool = children(celery_worker_process.pid)
     assert len(pool) == 2
     os.kill(pool[0], signal.SIGKILL)
-    wait_for(lambda: len(children(celery_worker_process.pid)) == 2 and pool[0] not in children(celery_worker_process.pid),
-             "replace the killed pool process", timeout=60)
+    wait_for(
+        lambda: len(children(celery_worker_process.pid)) == 2 and pool[0] not in children(celery_worker_process.pid),
+        "replace the killed pool process",
+        timeout=60,
+    )
     replacement = set(children(celery_worker_process.pid)) - set(pool)
     time.sleep(20)  # longer than Celery's 4 s start-up default and than loading the model: the new process must live
     assert set(children(celery_worker_process.pid)) >= replacement, "the replacement pool process was killed again"
@@ -97,8 +113,23 @@ def free_port() -> int:
 
 
 def start_redis(port: int, folder: Path) -> subprocess.Popen:
-    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with socket.socket() as probe:
@@ -114,12 +145,21 @@ def shop_process(script: str, redis_url: str, timeout: float = 300) -> subproces
     from django.db import connection
 
     env = {**os.environ, "DATABASE_NAME": connection.settings_dict["NAME"], "REDIS_URL": redis_url}
-    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
 
-@pytest.mark.skipif(subprocess.run(["which", "redis-server"], capture_output=True).returncode != 0, reason="no redis-server")
+@pytest.mark.skipif(
+    subprocess.run(["which", "redis-server"], capture_output=True).returncode != 0, reason="no redis-server"
+)
 def test_a_redis_restart_loses_queued_updates_the_count_shows_them_and_reconcile_repairs_them(real_model, tmp_path):
     space = spaces.ensure_active_space()
     products = make_products(12, "lost")
@@ -141,7 +181,10 @@ def test_a_redis_restart_loses_queued_updates_the_count_shows_them_and_reconcile
         redis.kill()
         redis.wait()
     assert spaces.missing_count(space) == 10  # 8 edited, 1 created, 1 deleted: all counted, none applied
-    assert indexing.reconcile(grace_seconds=3600) == {"product": 0, "review": 0}  # younger than the grace: tasks may be on their way
+    assert indexing.reconcile(grace_seconds=3600) == {
+        "product": 0,
+        "review": 0,
+    }  # younger than the grace: tasks may be on their way
     call_command("reindex", missing=True, stdout=open(os.devnull, "w"))
     assert spaces.missing_count(space) == 0
     survivors = list(Product.objects.filter(external_id__startswith="lost"))
@@ -171,8 +214,16 @@ def test_a_save_waits_for_an_unanswering_broker_no_longer_than_the_timeout(real_
     # the first save waits for the broker (at most 0.5 s) and indexes inline; the others skip the broker (it is down)
     assert timings[0] < 0.5 + 3.0 and max(timings[1:]) < 3.0, timings
     assert result.stderr.count("no Celery broker answers") == 1
-    assert Embedding.objects.filter(kind="product", document__object_id__in=[
-        str(pk) for pk in Product.objects.filter(external_id__startswith="no-answer-").values_list("pk", flat=True)]).count() == 4
+    assert (
+        Embedding.objects.filter(
+            kind="product",
+            document__object_id__in=[
+                str(pk)
+                for pk in Product.objects.filter(external_id__startswith="no-answer-").values_list("pk", flat=True)
+            ],
+        ).count()
+        == 4
+    )
 
 
 @pytest.mark.slow
@@ -186,7 +237,10 @@ def test_a_worker_killed_mid_batch_leaves_pending_changes_that_reconcile_applies
         with transaction.atomic():
             product.save()
     wait_for(lambda: PendingChange.objects.count() < 120, "start on the queue", timeout=120)
-    for pid in [*children(celery_worker_process.pid), celery_worker_process.pid]:  # the whole worker, as kill -9 of a host
+    for pid in [
+        *children(celery_worker_process.pid),
+        celery_worker_process.pid,
+    ]:  # the whole worker, as kill -9 of a host
         os.kill(pid, signal.SIGKILL)
     celery_worker_process.wait()
     assert 0 < PendingChange.objects.count() < 150  # some applied, the rest stranded with the killed worker

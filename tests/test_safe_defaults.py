@@ -1,6 +1,7 @@
 """Safe defaults: DEBUG only when asked for, no start with DEBUG off and the development key, `check --deploy`
 clean with the production environment, no Django debug page through a bad Host or any method, and one
 environment for every service of docker-compose.yml."""
+
 from __future__ import annotations
 
 import os
@@ -31,13 +32,19 @@ def run_django(code: str, **env: str) -> subprocess.CompletedProcess:
 def test_debug_off_with_the_development_key_refuses_to_start(key):
     result = run_django(["-c", SETUP], **({} if key is None else {"DJANGO_SECRET_KEY": key}))
     assert result.returncode != 0
-    assert "ImproperlyConfigured: DJANGO_SECRET_KEY is unset (or the public development key) and DEBUG is off" in result.stderr
+    assert (
+        "ImproperlyConfigured: DJANGO_SECRET_KEY is unset (or the public development key) and DEBUG is off"
+        in result.stderr
+    )
 
 
 @pytest.mark.django_db
 def test_debug_is_off_unless_asked_for():
     assert run_django(["-c", SETUP], DJANGO_SECRET_KEY=secrets.token_urlsafe(50)).stdout.split() == ["DEBUG", "False"]
-    assert run_django(["-c", SETUP], DJANGO_DEBUG="1").stdout.split() == ["DEBUG", "True"]  # development: the dev key is fine
+    assert run_django(["-c", SETUP], DJANGO_DEBUG="1").stdout.split() == [
+        "DEBUG",
+        "True",
+    ]  # development: the dev key is fine
 
 
 PRODUCTION = {
@@ -50,7 +57,11 @@ PRODUCTION = {
 
 @pytest.mark.django_db
 def test_check_deploy_is_clean_with_the_production_environment():
-    result = run_django(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], DJANGO_SECRET_KEY=secrets.token_urlsafe(50), **PRODUCTION)
+    result = run_django(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        **PRODUCTION,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
 
@@ -58,7 +69,9 @@ def test_check_deploy_is_clean_with_the_production_environment():
 @pytest.mark.django_db
 def test_check_deploy_names_what_a_plain_http_deployment_lacks():
     result = run_django(["manage.py", "check", "--deploy"], DJANGO_SECRET_KEY=secrets.token_urlsafe(50))
-    assert {"security.W004", "security.W008", "security.W012", "security.W016"} <= set(re.findall(r"\((security\.W\d+)\)", result.stderr))
+    assert {"security.W004", "security.W008", "security.W012", "security.W016"} <= set(
+        re.findall(r"\((security\.W\d+)\)", result.stderr)
+    )
 
 
 METHODS = ["get", "post", "put", "patch", "delete", "options", "head", "trace"]
@@ -66,7 +79,9 @@ METHODS = ["get", "post", "put", "patch", "delete", "options", "head", "trace"]
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("debug", [False, True])
-@pytest.mark.parametrize("path", ["/", "/api/search/?q=dress", "/api/docs/", "/api/schema/", "/admin/", "/no-such-page/"])
+@pytest.mark.parametrize(
+    "path", ["/", "/api/search/?q=dress", "/api/docs/", "/api/schema/", "/admin/", "/no-such-page/"]
+)
 def test_a_bad_host_is_a_plain_400_for_every_method(client, settings, debug, path):
     settings.DEBUG = debug
     for method in METHODS:
@@ -94,15 +109,24 @@ def test_error_reports_mask_connection_urls(rf, settings):
     request = rf.get("/", HTTP_AUTHORIZATION="Basic c2VjcmV0")
     request.META["DATABASE_URL"] = "postgres://shop:hunter2@db/shop"
     report = get_default_exception_reporter_filter()
-    assert "hunter2" not in repr(report.get_safe_settings()) and "hunter2" not in repr(report.get_safe_request_meta(request))
+    assert "hunter2" not in repr(report.get_safe_settings()) and "hunter2" not in repr(
+        report.get_safe_request_meta(request)
+    )
 
 
 def compose() -> dict:
     tool = shutil.which("docker-compose")
     if not tool:
-        pytest.skip("docker-compose (Debian package) is not installed; `apt-get install docker-compose` to run this check")
-    result = subprocess.run([tool, "-f", str(ROOT / "docker-compose.yml"), "config"], capture_output=True, text=True, cwd=ROOT,
-                            env={**os.environ, "DJANGO_SECRET_KEY": "from-the-shell"})
+        pytest.skip(
+            "docker-compose (Debian package) is not installed; `apt-get install docker-compose` to run this check"
+        )
+    result = subprocess.run(
+        [tool, "-f", str(ROOT / "docker-compose.yml"), "config"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SECRET_KEY": "from-the-shell"},
+    )
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)["services"]
 

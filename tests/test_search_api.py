@@ -1,4 +1,5 @@
 """The search and similar-products API, the schema and the storefront page, with the fake encoder."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,11 +18,20 @@ def catalogue(fake_model):
     """The whole demo catalogue (1,179 real items), bulk-loaded and indexed; a few items get prices."""
     rows = demo_rows("demo_products.jsonl.gz")
     categories = {name: Category.objects.create(name=name) for name in {r["category"] for r in rows if r["category"]}}
-    Product.objects.bulk_create([
-        Product(external_id=r["id"], title=r["title"], description=r["description"], attributes=r["attributes"],
-                category=categories.get(r["category"]), price=(index % 50) + 10, in_stock=index % 3 != 0)
-        for index, r in enumerate(rows)
-    ])
+    Product.objects.bulk_create(
+        [
+            Product(
+                external_id=r["id"],
+                title=r["title"],
+                description=r["description"],
+                attributes=r["attributes"],
+                category=categories.get(r["category"]),
+                price=(index % 50) + 10,
+                in_stock=index % 3 != 0,
+            )
+            for index, r in enumerate(rows)
+        ]
+    )
     indexing.reindex(spaces.ensure_active_space(), kinds=("product",), batch_size=500)
     return rows
 
@@ -50,7 +60,11 @@ def test_pages_do_not_overlap(catalogue, api):
 
 @pytest.mark.parametrize(
     "filters",
-    [{"category": "Trend"}, {"category": "Trend", "in_stock": "true", "max_price": "40"}, {"category": "Jackets", "min_price": "55"}],
+    [
+        {"category": "Trend"},
+        {"category": "Trend", "in_stock": "true", "max_price": "40"},
+        {"category": "Jackets", "min_price": "55"},
+    ],
 )
 def test_selective_filters_return_every_match_up_to_a_full_page(catalogue, api, filters):
     trend = sum(1 for r in catalogue if r["category"] == "Trend")

@@ -1,5 +1,6 @@
 """Review sentiment: training from star ratings, the worker's labelling pass, the product summary and the
 train/evaluate commands."""
+
 from __future__ import annotations
 
 import json
@@ -33,12 +34,25 @@ def balanced_reviews(per_label: int) -> list[dict]:
 @pytest.fixture
 def shop_with_reviews(run_on_commit):
     """Two real products; the reviews are attached to the first one."""
+
     def build(rows: list[dict]):  # the reviews as a bulk import, then reindex (one batch encode, not a task per review)
         products = run_on_commit(load_products, demo_rows("demo_products.jsonl.gz", limit=2))
-        Review.objects.bulk_create([Review(external_id=r["id"], product=products[0], title=r.get("title", ""), text=r["text"],
-                                           rating=r["rating"], helpful_votes=r.get("helpful_votes", 0)) for r in rows])
+        Review.objects.bulk_create(
+            [
+                Review(
+                    external_id=r["id"],
+                    product=products[0],
+                    title=r.get("title", ""),
+                    text=r["text"],
+                    rating=r["rating"],
+                    helpful_votes=r.get("helpful_votes", 0),
+                )
+                for r in rows
+            ]
+        )
         indexing.reindex(spaces.ensure_active_space(), kinds=("review",))
         return products
+
     return build
 
 
@@ -69,12 +83,18 @@ def test_text_unlike_the_training_reviews_is_judged_by_the_general_signal(fake_m
     centroids = np.asarray(weights["domain"]["centroids"], dtype=np.float32)
     inside = centroids[:1]  # as close to the training reviews as a text gets: the regression alone decides
     outside = np.linalg.svd(centroids)[2][-1:]  # orthogonal to every centroid: the general signal alone decides
-    flipped = {**weights, "coef": (-np.asarray(weights["coef"])).tolist(), "intercept": (-np.asarray(weights["intercept"])).tolist(),
-               "fingerprint": weights["fingerprint"] + "-flipped"}
+    flipped = {
+        **weights,
+        "coef": (-np.asarray(weights["coef"])).tolist(),
+        "intercept": (-np.asarray(weights["intercept"])).tolist(),
+        "fingerprint": weights["fingerprint"] + "-flipped",
+    }
     text = ["I love it, wonderful quality."]
     assert sentiment.predict(weights, inside, text) == sentiment.predict(weights, inside, text, fallback=False)
     assert sentiment.predict(flipped, inside, text) != sentiment.predict(weights, inside, text)
-    assert sentiment.predict(flipped, outside, text) == sentiment.predict(weights, outside, text)  # the regression has no say
+    assert sentiment.predict(flipped, outside, text) == sentiment.predict(
+        weights, outside, text
+    )  # the regression has no say
     assert sentiment.predict(weights, outside, text) != sentiment.predict(weights, outside, text, fallback=False)
 
 
@@ -83,9 +103,17 @@ def test_worker_pass_labels_reviews_and_the_product_summary_counts_them(fake_mod
     space = spaces.active_space()
     assert not Embedding.objects.filter(kind="review", sentiment_label__isnull=False).exists()  # no classifier yet
     call_command("train_sentiment", "--no-color")
-    assert Embedding.objects.filter(space=space, kind="review", sentiment_label__isnull=True).count() == 0  # applied at once
+    assert (
+        Embedding.objects.filter(space=space, kind="review", sentiment_label__isnull=True).count() == 0
+    )  # applied at once
     # a new review is labelled in the same pass that embeds it
-    review = run_on_commit(Review.objects.create, external_id="new-1", product=products[0], text="Love it, perfect fit and soft fabric", rating=5)
+    review = run_on_commit(
+        Review.objects.create,
+        external_id="new-1",
+        product=products[0],
+        text="Love it, perfect fit and soft fabric",
+        rating=5,
+    )
     embedding = Embedding.objects.get(space=space, kind="review", document__object_id=str(review.pk))
     assert embedding.sentiment_label in sentiment.LABELS and -1 <= embedding.sentiment_score <= 1
     assert embedding.sentiment_classifier == SentimentClassifier.objects.get(space=space, is_active=True)
@@ -114,12 +142,25 @@ def test_real_model_classifier_gets_the_obvious_ones_right(real_model, shop_with
     trained = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert trained["cross_validated"]["examples"] == {"negative": 60, "neutral": 60, "positive": 60}
     obvious = tmp_path / "obvious.jsonl"
-    obvious.write_text("".join(json.dumps(r) + "\n" for r in [
-        {"id": "o1", "text": "I love this dress, it fits perfectly and the fabric is beautiful.", "rating": 5},
-        {"id": "o2", "text": "Absolutely gorgeous, I get compliments every time I wear it.", "label": "pos"},
-        {"id": "o3", "text": "Terrible quality, the seams came apart after one wash. Returned it.", "rating": 1},
-        {"id": "o4", "text": "Very disappointed, it looked cheap and nothing like the picture.", "label": "neg"},
-    ]))
+    obvious.write_text(
+        "".join(
+            json.dumps(r) + "\n"
+            for r in [
+                {"id": "o1", "text": "I love this dress, it fits perfectly and the fabric is beautiful.", "rating": 5},
+                {"id": "o2", "text": "Absolutely gorgeous, I get compliments every time I wear it.", "label": "pos"},
+                {
+                    "id": "o3",
+                    "text": "Terrible quality, the seams came apart after one wash. Returned it.",
+                    "rating": 1,
+                },
+                {
+                    "id": "o4",
+                    "text": "Very disappointed, it looked cheap and nothing like the picture.",
+                    "label": "neg",
+                },
+            ]
+        )
+    )
     call_command("evaluate_sentiment", str(obvious), "--json")
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result == {"balanced_accuracy": 1.0, "accuracy": 1.0, "n": 4, "macro_f1_3class": None}
@@ -137,10 +178,23 @@ def test_shipped_default_reads_reviews_of_other_shops(real_model):
         "We waited an hour and the soup arrived cold.": "negative",
         "The charger stopped working after a week.": "negative",
     }
-    vectors, texts, truth = real_model.encode(list(written)), list(written), np.asarray(list(written.values())) == "positive"
-    right = {fallback: int(((np.asarray([p.score for p in sentiment.predict(classifier.weights, vectors, texts, fallback)]) > 0) == truth).sum())
-             for fallback in (True, False)}
-    assert right[True] > right[False]  # measured when written: 3 of 4 right by the score's sign with the fallback, 1 without
+    vectors, texts, truth = (
+        real_model.encode(list(written)),
+        list(written),
+        np.asarray(list(written.values())) == "positive",
+    )
+    right = {
+        fallback: int(
+            (
+                (np.asarray([p.score for p in sentiment.predict(classifier.weights, vectors, texts, fallback)]) > 0)
+                == truth
+            ).sum()
+        )
+        for fallback in (True, False)
+    }
+    assert (
+        right[True] > right[False]
+    )  # measured when written: 3 of 4 right by the score's sign with the fallback, 1 without
 
 
 def test_evaluate_sentiment_rejects_a_bad_file(fake_model, shop_with_reviews, tmp_path):
@@ -167,19 +221,29 @@ def test_titles_become_extra_examples_of_their_own_reviews(fake_model, shop_with
     assert 0 < len(titles.texts) <= len(reviews.texts) and titles.vectors.shape == (len(titles.texts), space.dimensions)
     for row, title in zip(titles.rows, titles.texts):
         assert title == reviews.titles[row].strip() and reviews.texts[row].startswith(title)
-    weights, metrics = sentiment.train(reviews.vectors, reviews.texts, reviews.labels, sentiment.general_anchors(space), titles)
-    assert metrics["examples"] == {"negative": 25, "neutral": 25, "positive": 25}  # counted in reviews, titles are extra
+    weights, metrics = sentiment.train(
+        reviews.vectors, reviews.texts, reviews.labels, sentiment.general_anchors(space), titles
+    )
+    assert metrics["examples"] == {
+        "negative": 25,
+        "neutral": 25,
+        "positive": 25,
+    }  # counted in reviews, titles are extra
     assert sentiment.predict(weights, titles.vectors[:3], titles.texts[:3])
 
 
-def test_a_switch_to_a_new_model_says_sentiment_is_pending_and_reconcile_trains_it(fake_model, shop_with_reviews, monkeypatch):
+def test_a_switch_to_a_new_model_says_sentiment_is_pending_and_reconcile_trains_it(
+    fake_model, shop_with_reviews, monkeypatch
+):
     products = shop_with_reviews(balanced_reviews(25))
     other = type(fake_model)()
     other.name = "other-fake-model"
     original = other.encode
     other.encode = lambda texts: original([t[::-1] for t in texts])  # another vector space
     patched = indexing.encoders.get_encoder
-    monkeypatch.setattr(indexing.encoders, "get_encoder", lambda name: other if name == "other-fake-model" else patched(name))
+    monkeypatch.setattr(
+        indexing.encoders, "get_encoder", lambda name: other if name == "other-fake-model" else patched(name)
+    )
     new = spaces.get_or_create_space("other-fake-model")
     indexing.reindex(new)
     spaces.activate(new)

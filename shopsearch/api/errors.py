@@ -1,6 +1,7 @@
 """Every API error is JSON with a `detail` message; validation errors also keep DRF's per-field messages, so the
 message names the parameter. A shopsearch domain error (exceptions.py) answers with its class's `status_code`. A database that cannot be reached is a 503 with Retry-After (the next request
 connects again: nothing needs a restart). Unexpected errors still become a JSON 500 without a traceback."""
+
 from __future__ import annotations
 
 import logging
@@ -25,8 +26,13 @@ RETRY_AFTER_SECONDS = 5
 
 def database_unavailable_response(exc: Exception) -> JsonResponse:
     """503 for a database that cannot be reached, logged in one line (the traceback says nothing more)."""
-    logger.warning("shopsearch: the database cannot be reached, answering 503: %s", str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
-    response = JsonResponse({"detail": f"The database is unavailable; try again in {RETRY_AFTER_SECONDS} seconds."}, status=503)
+    logger.warning(
+        "shopsearch: the database cannot be reached, answering 503: %s",
+        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+    )
+    response = JsonResponse(
+        {"detail": f"The database is unavailable; try again in {RETRY_AFTER_SECONDS} seconds."}, status=503
+    )
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
@@ -36,7 +42,10 @@ def exception_handler(exc, context):
         return database_unavailable_response(exc)
     if isinstance(exc, RequestDataTooBig):  # Django's body limit: the client's fault, not a 500
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        return Response({"detail": f"The request body is larger than {limit} bytes; send less per request."}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {"detail": f"The request body is larger than {limit} bytes; send less per request."},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, ShopsearchError):
         return Response({"detail": str(exc)}, status=exc.status_code)
     response = drf_exception_handler(exc, context)
@@ -52,8 +61,18 @@ def _messages(errors, path: str = "") -> list[str]:
     """'field: message' lines from DRF's nested errors; nested fields and list items read `events[3].type`."""
     if isinstance(errors, dict):
         return [
-            line for key, value in errors.items()
-            for line in _messages(value, path if key == "non_field_errors" else f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else str(key))
+            line
+            for key, value in errors.items()
+            for line in _messages(
+                value,
+                path
+                if key == "non_field_errors"
+                else f"{path}[{key}]"
+                if isinstance(key, int)
+                else f"{path}.{key}"
+                if path
+                else str(key),
+            )
         ]
     if isinstance(errors, list) and all(isinstance(error, str) for error in errors):
         return [f"{path}: {' '.join(errors)}" if path else " ".join(errors)]

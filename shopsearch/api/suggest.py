@@ -1,4 +1,5 @@
 """GET /api/suggest/?q=pre: completions for the search box from the search log and the product titles (analytics.suggest)."""
+
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
@@ -12,7 +13,9 @@ from .views import PublicAPIView, responses
 
 class SuggestParams(serializers.Serializer):
     q = serializers.CharField(max_length=100, trim_whitespace=True, help_text="What the shopper has typed so far.")
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=20, help_text="Suggestions of each kind (default SUGGEST_LIMIT).")
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=20, help_text="Suggestions of each kind (default SUGGEST_LIMIT)."
+    )
 
 
 class SuggestedQuery(serializers.Serializer):
@@ -37,4 +40,6 @@ class SuggestView(PublicAPIView):
     def get(self, request: Request) -> Response:
         params = SuggestParams(data=request.query_params)
         params.is_valid(raise_exception=True)
-        return Response(SuggestResponse(analytics.suggest(params.validated_data["q"], params.validated_data.get("limit"))).data)
+        return Response(
+            SuggestResponse(analytics.suggest(params.validated_data["q"], params.validated_data.get("limit"))).data
+        )

@@ -2,6 +2,7 @@
 what a session posts or reads, and for new sessions. DRF's rate throttles, with two changes: the rates are read
 when a request comes (a changed setting applies at once), and a cache that cannot be reached lets requests through,
 logged, instead of taking the shop's search down with it. The client address is DRF's (`NUM_PROXIES`)."""
+
 from __future__ import annotations
 
 import logging

@@ -11,6 +11,12 @@ urlpatterns = [
     path("recommendations/trending/", views.TrendingView.as_view(), name="shopsearch-trending"),
     path("sessions/", views.SessionsView.as_view(), name="shopsearch-sessions"),
     path("events/", views.EventsView.as_view(), name="shopsearch-events"),
-    path("products/<str:product_id>/sentiment/", views.ProductSentimentView.as_view(), name="shopsearch-product-sentiment"),
-    path("products/<str:product_id>/reviews/", views.ProductReviewSearchView.as_view(), name="shopsearch-product-reviews"),
+    path(
+        "products/<str:product_id>/sentiment/",
+        views.ProductSentimentView.as_view(),
+        name="shopsearch-product-sentiment",
+    ),
+    path(
+        "products/<str:product_id>/reviews/", views.ProductReviewSearchView.as_view(), name="shopsearch-product-reviews"
+    ),
 ]

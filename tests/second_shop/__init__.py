@@ -4,6 +4,7 @@ sample data) with UUID primary keys, its own field names and its own settings pa
 Its tests run in their own pytest invocation (`--ds tests.second_shop.settings`, see scripts/test). As in any Django
 project, the settings package loads the Celery app so that tasks go to the shop's broker.
 """
+
 from .celery import app as celery_app
 
 __all__ = ["celery_app"]

@@ -1,4 +1,5 @@
 """The sports shop's Celery app (`celery -A tests.second_shop worker`): configuration from its Django settings."""
+
 import os
 
 from celery import Celery

@@ -1,5 +1,6 @@
 """The sports shop's fixtures. tests/conftest.py (fake and real model, the real Celery worker, wait_for) applies here
 too; only what `celery -A` loads in the worker differs."""
+
 from __future__ import annotations
 
 import gzip
@@ -27,15 +28,27 @@ def luma_rows(name: str) -> list[dict]:
 def new_items(rows: list[dict]) -> list:
     from .sportshop.models import Item
 
-    return [Item(sku=row["id"], name=row["title"], blurb=row["description"], section=row["category"],
-                 list_price=Decimal(str(row["price"])), units_left=0 if row["id"].startswith("24-WG0") else 10, specs=row["attributes"])
-            for row in rows]
+    return [
+        Item(
+            sku=row["id"],
+            name=row["title"],
+            blurb=row["description"],
+            section=row["category"],
+            list_price=Decimal(str(row["price"])),
+            units_left=0 if row["id"].startswith("24-WG0") else 10,
+            specs=row["attributes"],
+        )
+        for row in rows
+    ]
 
 
 def new_opinions(rows: list[dict], items: dict) -> list:
     from .sportshop.models import Opinion
 
-    return [Opinion(item=items[row["product_id"]], stars=row["rating"], headline=row["title"], body=row["text"]) for row in rows]
+    return [
+        Opinion(item=items[row["product_id"]], stars=row["rating"], headline=row["title"], body=row["text"])
+        for row in rows
+    ]
 
 
 def stock_the_shop(skus: set[str], *, bulk: bool) -> dict:

@@ -1,5 +1,6 @@
 """Settings of the sports shop: only what a shop adds for shopsearch, beside the Django defaults. No `catalog`,
 no `shopsite` app; the database is the embedded PostgreSQL + pgvector unless DATABASE_URL is set."""
+
 from __future__ import annotations
 
 import os
@@ -52,7 +53,9 @@ SHOPSEARCH = {
     "REVIEW_MODEL": "sportshop.Opinion",
     "REVIEW_DOCUMENT": "tests.second_shop.sportshop.documents.opinion_document",
     "PRODUCT_FACETS": {
-        "size": "string", "color": {"type": "string", "label": "Colour"}, "material": "string",
+        "size": "string",
+        "color": {"type": "string", "label": "Colour"},
+        "material": "string",
         "waist": {"type": "number", "label": "Waist (in)", "buckets": [29, 31]},
         "eco_collection": {"type": "boolean", "label": "Eco collection"},
     },

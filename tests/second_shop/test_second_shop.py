@@ -4,6 +4,7 @@ worker process of the shop's own Celery app, and the real bundled model.
 
 Run with `python -m pytest --ds tests.second_shop.settings tests/second_shop` (scripts/test does).
 """
+
 from __future__ import annotations
 
 import io
@@ -30,7 +31,9 @@ API = "/shop-api"
 def test_the_shop_runs_without_catalog():
     assert not apps.is_installed("catalog") and "catalog" not in {config.label for config in apps.get_app_configs()}
     call_command("check", "--fail-level", "WARNING")
-    call_command("makemigrations", "shopsearch", "--check", "--dry-run", stdout=io.StringIO())  # the plugin's tables need nothing of the shop
+    call_command(
+        "makemigrations", "shopsearch", "--check", "--dry-run", stdout=io.StringIO()
+    )  # the plugin's tables need nothing of the shop
 
 
 def reindex() -> dict:
@@ -69,9 +72,15 @@ def test_the_sports_shop_indexes_searches_facets_recommends_and_records_events(r
     api = APIClient()
     # Keyword, semantic and hybrid search through the REST API; ids are the shop's UUIDs.
     keyword = api.get(f"{API}/search/", {"q": "backpack", "mode": "keyword"}).json()
-    assert {hit["title"] for hit in keyword["results"][:3]} == {"Crown Summit Backpack", "Fusion Backpack", "Driven Backpack"}
+    assert {hit["title"] for hit in keyword["results"][:3]} == {
+        "Crown Summit Backpack",
+        "Fusion Backpack",
+        "Driven Backpack",
+    }
     assert {hit["id"] for hit in keyword["results"]} <= {str(item.pk) for item in items.values()}
-    semantic = api.get(f"{API}/search/", {"q": "something to tell the time while I run", "mode": "semantic", "page_size": 3}).json()
+    semantic = api.get(
+        f"{API}/search/", {"q": "something to tell the time while I run", "mode": "semantic", "page_size": 3}
+    ).json()
     assert sections(semantic["results"])[:2] == ["Gear/Watches"] * 2  # no title or description says "time"
     hybrid = api.get(f"{API}/search/", {"q": "waterproof jacket for rain", "page_size": 5}).json()
     assert hybrid["mode"] == "hybrid" and sections(hybrid["results"])[0] == "Men/Tops/Jackets"
@@ -82,8 +91,12 @@ def test_the_sports_shop_indexes_searches_facets_recommends_and_records_events(r
     assert faceted["results"][0]["category"] == "Women/Bottoms/Shorts"
     per_section = Counter(item.section for item in items.values())
     assert {facet["value"]: facet["count"] for facet in faceted["facets"]["categories"]} == per_section
-    shorts = api.get(f"{API}/search/", {"q": "short for running", "category": "Women/Bottoms/Shorts", "page_size": 50}).json()
-    assert sections(shorts["results"]) == ["Women/Bottoms/Shorts"] * len(shorts["results"]) and len(shorts["results"]) == 8
+    shorts = api.get(
+        f"{API}/search/", {"q": "short for running", "category": "Women/Bottoms/Shorts", "page_size": 50}
+    ).json()
+    assert (
+        sections(shorts["results"]) == ["Women/Bottoms/Shorts"] * len(shorts["results"]) and len(shorts["results"]) == 8
+    )
     assert {facet["value"]: facet["count"] for facet in shorts["facets"]["categories"]} == {"Women/Bottoms/Shorts": 8}
     in_stock = api.get(f"{API}/search/", {"q": "watch", "category": "Gear/Watches", "in_stock": "true"}).json()
     assert {hit["title"] for hit in in_stock["results"]} == {"Aim Analog Watch", "Endurance Watch"}
@@ -101,13 +114,17 @@ def test_the_sports_shop_indexes_searches_facets_recommends_and_records_events(r
     issued = api.post(f"{API}/sessions/")
     assert issued.status_code == 201, issued.content
     session = issued.json()["session"]
-    events = [{"type": "view", "session_id": session, "product_id": str(watch.pk)},
-              {"type": "click", "session_id": session, "product_id": str(bottle.pk), "query": "bottle", "position": 1},
-              {"type": "add_to_cart", "session_id": session, "product_id": str(bottle.pk)}]
+    events = [
+        {"type": "view", "session_id": session, "product_id": str(watch.pk)},
+        {"type": "click", "session_id": session, "product_id": str(bottle.pk), "query": "bottle", "position": 1},
+        {"type": "add_to_cart", "session_id": session, "product_id": str(bottle.pk)},
+    ]
     response = api.post(f"{API}/events/", events, format="json")
     assert response.status_code == 201, response.content
     assert response.json()["stored"] == 3
-    bad = api.post(f"{API}/events/", [{"type": "like", "session_id": session, "product_id": str(watch.pk)}], format="json")
+    bad = api.post(
+        f"{API}/events/", [{"type": "like", "session_id": session, "product_id": str(watch.pk)}], format="json"
+    )
     assert bad.status_code == 400 and "type" in bad.json()["detail"]
     for_session = api.get(f"{API}/recommendations/for-session/", {"session": session, "limit": 3}).json()["results"]
     assert str(watch.pk) not in {hit["id"] for hit in for_session} and sections(for_session)[0] == "Gear/Watches"
@@ -120,11 +137,17 @@ def test_the_sports_shop_indexes_searches_facets_recommends_and_records_events(r
         renamed = Item.objects.get(pk=jacket.pk)
         renamed.name = "Hyperion Elements Rain Jacket"
         renamed.save()
-    wait_for(lambda: Document.objects.get(kind="product", object_id=str(jacket.pk)).title == "Hyperion Elements Rain Jacket", "re-index an edit")
+    wait_for(
+        lambda: Document.objects.get(kind="product", object_id=str(jacket.pk)).title == "Hyperion Elements Rain Jacket",
+        "re-index an edit",
+    )
     gone = items["24-WB02"]
     gone_reviews = [str(pk) for pk in gone.opinions.values_list("pk", flat=True)]
     gone.delete()
-    wait_for(lambda: not Document.objects.filter(object_id__in=[str(gone.pk), *gone_reviews]).exists(), "remove a deleted item and its opinions")
+    wait_for(
+        lambda: not Document.objects.filter(object_id__in=[str(gone.pk), *gone_reviews]).exists(),
+        "remove a deleted item and its opinions",
+    )
 
     # reindex: the bag renamed behind the signals' back is caught up; everything else is unchanged.
     summary = reindex()

@@ -7,14 +7,15 @@ number and skipped; the good rows still load.
 Product fields: id, title, description, category, price, in_stock, attributes (object, or JSON text in CSV).
 Review fields: id, product_id (a product's id), text, title, rating (1-5), helpful_votes.
 """
+
 from __future__ import annotations
 
 import csv
 import gzip
 import json
+from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Iterator
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -143,16 +144,29 @@ class Command(BaseCommand):
         self.progress = not options["no_progress"]
         if options["products"]:
             categories = {c.name: c for c in Category.objects.all()}
-            self._load(options["products"], lambda row: parse_product(row, categories), Product,
-                       ["title", "description", "attributes", "price", "in_stock", "category", "updated_at"])
+            self._load(
+                options["products"],
+                lambda row: parse_product(row, categories),
+                Product,
+                ["title", "description", "attributes", "price", "in_stock", "category", "updated_at"],
+            )
         if options["reviews"]:
             product_ids = dict(Product.objects.values_list("external_id", "pk"))
-            self._load(options["reviews"], lambda row: parse_review(row, product_ids), Review,
-                       ["product", "title", "text", "rating", "helpful_votes"])
+            self._load(
+                options["reviews"],
+                lambda row: parse_review(row, product_ids),
+                Review,
+                ["product", "title", "text", "rating", "helpful_votes"],
+            )
 
     def _load(self, path: Path, parse, model, update_fields: list[str]) -> None:
         loaded, bad, batch = 0, 0, {}
-        for number, row in tqdm(read_rows(path), desc=f"{model._meta.verbose_name_plural} ({path.name})", unit=" rows", disable=not self.progress):
+        for number, row in tqdm(
+            read_rows(path),
+            desc=f"{model._meta.verbose_name_plural} ({path.name})",
+            unit=" rows",
+            disable=not self.progress,
+        ):
             try:
                 if isinstance(row, BadRow):
                     raise row
@@ -165,12 +179,16 @@ class Command(BaseCommand):
             if len(batch) >= BATCH:
                 loaded += self._write(model, batch, update_fields)
         loaded += self._write(model, batch, update_fields)
-        self.stdout.write(self.style.SUCCESS(f"{model._meta.verbose_name_plural}: {loaded} loaded, {bad} bad rows skipped ({path})"))
+        self.stdout.write(
+            self.style.SUCCESS(f"{model._meta.verbose_name_plural}: {loaded} loaded, {bad} bad rows skipped ({path})")
+        )
 
     @staticmethod
     def _write(model, batch: dict, update_fields: list[str]) -> int:
         if batch:
-            model.objects.bulk_create(batch.values(), update_conflicts=True, unique_fields=["external_id"], update_fields=update_fields)
+            model.objects.bulk_create(
+                batch.values(), update_conflicts=True, unique_fields=["external_id"], update_fields=update_fields
+            )
         count = len(batch)
         batch.clear()
         return count

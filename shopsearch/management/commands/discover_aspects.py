@@ -1,4 +1,5 @@
 """Find the aspects the shop's reviews talk about that no configured aspect covers, and store them."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,9 @@ from shopsearch.spaces import require_active_space
 
 
 class Command(BaseCommand):
-    help = "Discover review aspects (frequent named things such as 'waist', 'sleeves') not covered by SENTIMENT_ASPECTS."
+    help = (
+        "Discover review aspects (frequent named things such as 'waist', 'sleeves') not covered by SENTIMENT_ASPECTS."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--json", action="store_true", help="last line: the discovered aspects as JSON")
@@ -23,8 +26,19 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         found = review_insights.discover_aspects(space)
         for aspect in found:
-            self.stdout.write(f"{aspect.name:<16} {aspect.sentences:>6} sentences  {aspect.products:>5} products  forms: {', '.join(aspect.forms)}")
+            self.stdout.write(
+                f"{aspect.name:<16} {aspect.sentences:>6} sentences  {aspect.products:>5} products  forms: {', '.join(aspect.forms)}"
+            )
         self.stdout.write(self.style.SUCCESS(f"{len(found)} discovered aspects stored for space #{space.pk}"))
         if options["json"]:
-            self.stdout.write(json.dumps({"space": space.pk, "aspects": [
-                {"name": a.name, "sentences": a.sentences, "products": a.products, "forms": a.forms} for a in found]}))
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "space": space.pk,
+                        "aspects": [
+                            {"name": a.name, "sentences": a.sentences, "products": a.products, "forms": a.forms}
+                            for a in found
+                        ],
+                    }
+                )
+            )

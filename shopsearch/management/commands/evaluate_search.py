@@ -3,6 +3,7 @@
 The folder's products are indexed into their own collection (never the shop's catalogue) and reused while the
 folder and model are unchanged, so a rerun takes seconds. See docs/relevance.md for the folder format.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,15 +16,22 @@ from shopsearch.exceptions import ShopsearchError
 
 
 class Command(BaseCommand):
-    help = "Evaluate keyword, semantic and hybrid search on a relevance folder (products.jsonl, queries.tsv, qrels.txt)."
+    help = (
+        "Evaluate keyword, semantic and hybrid search on a relevance folder (products.jsonl, queries.tsv, qrels.txt)."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("dataset_dir", help="folder with products.jsonl, queries.tsv and qrels.txt")
-        parser.add_argument("--mode", choices=[*search.MODES, "all"], default="all", help="which search mode to measure (default all)")
+        parser.add_argument(
+            "--mode", choices=[*search.MODES, "all"], default="all", help="which search mode to measure (default all)"
+        )
         parser.add_argument("--max-queries", type=int, default=None, help="only the first N queries (quick checks)")
         parser.add_argument("--json", action="store_true", help="print the report as one JSON object on the last line")
-        parser.add_argument("--titles-only", action="store_true",
-                            help="index the products with their titles only (no descriptions): a check where the model knows little")
+        parser.add_argument(
+            "--titles-only",
+            action="store_true",
+            help="index the products with their titles only (no descriptions): a check where the model knows little",
+        )
         parser.add_argument("--model", default=None, help="local model folder (default: the configured model)")
 
     def handle(self, *args, **options) -> None:

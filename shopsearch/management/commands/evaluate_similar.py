@@ -4,6 +4,7 @@ file with item classes, each without and with the review blend.
 The products (and reviews) go into an evaluation collection of their own, never the shop's catalogue, and are
 reused while the data and model are unchanged, so a rerun takes seconds.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,16 @@ class Command(BaseCommand):
     help = "Evaluate similar products: co-relevance precision@10 on a relevance folder, or same_class@10 with --reviews FILE."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("dataset_dir", nargs="?", help="relevance folder (products.jsonl, queries.tsv, qrels.txt; optional reviews.jsonl)")
-        parser.add_argument("--reviews", default=None, help="a review file whose reviews carry product_id and class (e.g. the clothing reviews)")
+        parser.add_argument(
+            "dataset_dir",
+            nargs="?",
+            help="relevance folder (products.jsonl, queries.tsv, qrels.txt; optional reviews.jsonl)",
+        )
+        parser.add_argument(
+            "--reviews",
+            default=None,
+            help="a review file whose reviews carry product_id and class (e.g. the clothing reviews)",
+        )
         parser.add_argument("--json", action="store_true", help="print the report as one JSON object on the last line")
         parser.add_argument("--model", default=None, help="local model folder (default: the configured model)")
 

@@ -1,6 +1,7 @@
 """Fine-tune the embedding model on the shop's own data into a new, versioned model folder (and space), judge it on
 queries it never saw before it serves, and roll back to the previous space in one step. See docs/finetuning.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,9 @@ def parse_since(value: str) -> datetime:
     if moment is None:
         day = parse_date(value)
         if day is None:
-            raise CommandError(f"--since {value!r} is not a date: use YYYY-MM-DD or an ISO date-time (2026-11-01T00:00)")
+            raise CommandError(
+                f"--since {value!r} is not a date: use YYYY-MM-DD or an ISO date-time (2026-11-01T00:00)"
+            )
         moment = datetime.combine(day, day_start())
     return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
 
@@ -33,18 +36,48 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("dataset_dir", nargs="?", help="--from qrels: the relevance folder to train on")
-        parser.add_argument("--from", dest="source", choices=finetune.SOURCES, help="where the training pairs come from")
+        parser.add_argument(
+            "--from", dest="source", choices=finetune.SOURCES, help="where the training pairs come from"
+        )
         parser.add_argument("--since", help="--from clicks: only events from this date (YYYY-MM-DD or ISO date-time)")
-        parser.add_argument("--min-grade", type=int, default=None, help=f"--from qrels: lowest grade that counts as relevant (default {setting('FINETUNE_MIN_GRADE')})")
+        parser.add_argument(
+            "--min-grade",
+            type=int,
+            default=None,
+            help=f"--from qrels: lowest grade that counts as relevant (default {setting('FINETUNE_MIN_GRADE')})",
+        )
         parser.add_argument("--output", help="model folder to write (default: a new versioned folder under MODELS_DIR)")
         parser.add_argument("--epochs", type=int, default=1)
-        parser.add_argument("--batch-size", type=int, default=32, help="pairs per batch; each anchor's in-batch negatives are the others")
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=32,
+            help="pairs per batch; each anchor's in-batch negatives are the others",
+        )
         parser.add_argument("--seed", type=int, default=42)
-        parser.add_argument("--evaluate", metavar="DIR", help="relevance folder (no query shared with the training data) to compare both spaces on")
-        parser.add_argument("--activate-if-better", metavar="MARGIN", type=float, default=None,
-                            help="with --evaluate: switch the shop to the new space when hybrid nDCG@10 gains at least MARGIN")
-        parser.add_argument("--async", dest="use_workers", action="store_true", help="run in a Celery worker (see its log for the result)")
-        parser.add_argument("--rollback", action="store_true", help="serve the previous space again (catching up on catalogue edits first)")
+        parser.add_argument(
+            "--evaluate",
+            metavar="DIR",
+            help="relevance folder (no query shared with the training data) to compare both spaces on",
+        )
+        parser.add_argument(
+            "--activate-if-better",
+            metavar="MARGIN",
+            type=float,
+            default=None,
+            help="with --evaluate: switch the shop to the new space when hybrid nDCG@10 gains at least MARGIN",
+        )
+        parser.add_argument(
+            "--async",
+            dest="use_workers",
+            action="store_true",
+            help="run in a Celery worker (see its log for the result)",
+        )
+        parser.add_argument(
+            "--rollback",
+            action="store_true",
+            help="serve the previous space again (catching up on catalogue edits first)",
+        )
         parser.add_argument("--json", action="store_true", help="print the report as one JSON object on the last line")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -53,7 +86,9 @@ class Command(BaseCommand):
             if options["rollback"]:
                 report = self._rollback(options)
             elif not options["source"]:
-                raise CommandError("Say where the training pairs come from: --from qrels DIR | --from clicks [--since DATE] | --from catalogue; or --rollback")
+                raise CommandError(
+                    "Say where the training pairs come from: --from qrels DIR | --from clicks [--since DATE] | --from catalogue; or --rollback"
+                )
             elif options["use_workers"]:
                 report = self._enqueue(options)
             else:
@@ -65,13 +100,21 @@ class Command(BaseCommand):
 
     def _arguments(self, options) -> dict:
         if options["dataset_dir"] and options["source"] != "qrels":
-            raise CommandError(f"A folder ({options['dataset_dir']}) is only read with --from qrels; use --evaluate DIR to evaluate on it")
+            raise CommandError(
+                f"A folder ({options['dataset_dir']}) is only read with --from qrels; use --evaluate DIR to evaluate on it"
+            )
         if options["since"] and options["source"] != "clicks":
             raise CommandError("--since only applies to --from clicks")
         return {
-            "folder": options["dataset_dir"], "since": parse_since(options["since"]) if options["since"] else None,
-            "output": options["output"], "epochs": options["epochs"], "batch_size": options["batch_size"], "seed": options["seed"],
-            "min_grade": options["min_grade"], "evaluate_folder": options["evaluate"], "activate_margin": options["activate_if_better"],
+            "folder": options["dataset_dir"],
+            "since": parse_since(options["since"]) if options["since"] else None,
+            "output": options["output"],
+            "epochs": options["epochs"],
+            "batch_size": options["batch_size"],
+            "seed": options["seed"],
+            "min_grade": options["min_grade"],
+            "evaluate_folder": options["evaluate"],
+            "activate_margin": options["activate_if_better"],
         }
 
     def _finetune(self, options) -> dict:
@@ -82,18 +125,25 @@ class Command(BaseCommand):
             bar.update(step - bar.n)
 
         try:
-            report = finetune.finetune(options["source"], **self._arguments(options), on_step=on_step, log=self.stderr.write)
+            report = finetune.finetune(
+                options["source"], **self._arguments(options), on_step=on_step, log=self.stderr.write
+            )
         finally:
             bar.close()
         manifest = report["manifest"]
-        self.stdout.write(self.style.SUCCESS(
-            f"Wrote {report['model']}: {manifest['pairs_used']} pairs ({manifest['hard_negatives_used']} with a hard negative), "
-            f"{manifest['hyperparameters']['steps']} steps in {manifest['duration_seconds']} s."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Wrote {report['model']}: {manifest['pairs_used']} pairs ({manifest['hard_negatives_used']} with a hard negative), "
+                f"{manifest['hyperparameters']['steps']} steps in {manifest['duration_seconds']} s."
+            )
+        )
         if "evaluation" in report:
             for name in ("base", "finetuned"):
                 figures = report["evaluation"][name]
-                self.stdout.write(f"{name:9} space #{figures['space']}: semantic nDCG@10 {figures['semantic']['ndcg@10']}, "
-                                  f"hybrid nDCG@10 {figures['hybrid']['ndcg@10']}")
+                self.stdout.write(
+                    f"{name:9} space #{figures['space']}: semantic nDCG@10 {figures['semantic']['ndcg@10']}, "
+                    f"hybrid nDCG@10 {figures['hybrid']['ndcg@10']}"
+                )
         if "reason" in report:
             self.stdout.write(self.style.SUCCESS(report["reason"]) if report["activated"] else report["reason"])
         else:
@@ -106,7 +156,9 @@ class Command(BaseCommand):
         arguments = self._arguments(options)
         arguments["since"] = arguments["since"].isoformat() if arguments["since"] else None
         tasks.enqueue(tasks.finetune_embeddings, options["source"], *arguments.values())
-        self.stdout.write(f"Fine-tuning from {options['source']} was sent to the Celery workers; the worker's log has the result.")
+        self.stdout.write(
+            f"Fine-tuning from {options['source']} was sent to the Celery workers; the worker's log has the result."
+        )
         return {"enqueued": True, "source": options["source"], **arguments}
 
     def _rollback(self, options) -> dict:
@@ -116,5 +168,7 @@ class Command(BaseCommand):
         finally:
             bar.close()
         kept = f"; space #{report['previous']} is kept: --rollback again returns to it" if report["previous"] else ""
-        self.stdout.write(self.style.SUCCESS(f"Search now uses space #{report['active']} ({report['model']}) again{kept}."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Search now uses space #{report['active']} ({report['model']}) again{kept}.")
+        )
         return report

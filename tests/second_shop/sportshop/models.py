@@ -1,4 +1,5 @@
 """The sports shop's own models: UUID primary keys and field names of their own (nothing like catalog's)."""
+
 from __future__ import annotations
 
 import uuid
