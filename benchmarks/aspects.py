@@ -131,7 +131,10 @@ def main() -> None:
     result = {
         "benchmark": "aspects",
         "machine": machine(),
-        "data": f"demo catalogue: {Product.objects.count()} products, {Review.objects.count()} reviews (CC0 clothing reviews)",
+        "data": (
+            f"demo catalogue: {Product.objects.count()} products, {Review.objects.count()} reviews"
+            " (CC0 clothing reviews)"
+        ),
         "product": {
             "id": product_id,
             "reviews": timed["n"],
@@ -154,7 +157,8 @@ def main() -> None:
             "kind": "in-process Django test client, includes query encoding",
         },
         "aspects": [
-            f"{a['name']}: {a['mentions']} mentions, {a['share_negative']:.0%} negative, {a['share_positive']:.0%} positive"
+            f"{a['name']}: {a['mentions']} mentions, {a['share_negative']:.0%} negative, "
+            f"{a['share_positive']:.0%} positive"
             + (f" - {a['examples'][0]['sentence'][:60]!r}" if a["examples"] else "")
             for a in summary["aspects"]
         ],

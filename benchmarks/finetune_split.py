@@ -131,7 +131,8 @@ def main() -> None:
             pairs = finetune.sample_pairs(data.pairs, limit or len(data.pairs), args.seed)
             output = work / f"model-{data.source}"
             log(
-                f"training on {len(pairs)} {data.source} pairs ({sum(p.negative is not None for p in pairs)} with a hard negative) …"
+                f"training on {len(pairs)} {data.source} pairs "
+                f"({sum(p.negative is not None for p in pairs)} with a hard negative) …"
             )
             started = time.monotonic()
             stats = finetune.train(pairs, base, output, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)

@@ -125,11 +125,17 @@ def main() -> None:
             {
                 "benchmark": "foundation",
                 "machine": machine(),
-                "data": f"demo catalogue: {Product.objects.count()} products, {Review.objects.count()} reviews (CC0 clothing reviews)",
+                "data": (
+                    f"demo catalogue: {Product.objects.count()} products, {Review.objects.count()} reviews"
+                    " (CC0 clothing reviews)"
+                ),
                 "indexing_through_celery": {**rates, "worker_processes": args.concurrency},
                 "search_api": {
                     "queries": len(latencies),
-                    "kind": "in-process Django test client, GET /api/search/ (semantic), page_size 20, includes query encoding",
+                    "kind": (
+                        "in-process Django test client, GET /api/search/ (semantic), page_size 20,"
+                        " includes query encoding"
+                    ),
                     "latency_ms_p50": round(statistics.median(latencies), 2),
                     "latency_ms_p95": round(percentile(latencies, 0.95), 2),
                 },

@@ -142,9 +142,9 @@ def main() -> None:
                     p = model.predict_proba(X)[:, 1]
                     oids = query["object_ids"]
                     ranked[check][query["qid"]] = sorted(
-                        ((oids[d], float(s)) for d, s in zip(docs, p)), key=lambda t: -t[1]
+                        ((oids[d], float(s)) for d, s in zip(docs, p, strict=True)), key=lambda t: -t[1]
                     )
-                    probabilities.extend(zip(p, y))
+                    probabilities.extend(zip(p, y, strict=True))
         return ranked, probabilities
 
     results = {}
@@ -165,12 +165,12 @@ def main() -> None:
             "predicted": round(float(p[(p >= lo) & (p <= hi)].mean()), 3),
             "observed": round(float(y[(p >= lo) & (p <= hi)].mean()), 3),
         }
-        for lo, hi in zip(edges[:-1], edges[1:])
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True)
     ]
     # the best hit's probability per query (all dev queries have relevant products): where "none" would wrongly fall
     top = {check: sorted(ranked[check][qid][0][1] for qid in ranked[check]) for check in checks}
     final = fit(data, best_c)
-    coefficients = {n: round(float(v), 3) for n, v in zip(names, final.coef_[0])}
+    coefficients = {n: round(float(v), 3) for n, v in zip(names, final.coef_[0], strict=True)}
     baselines = {}
     for check, (_, queries) in checks.items():
         k = {q["qid"]: [(q["object_ids"][m.id], m.score) for m in q["keyword"]] for q in queries}

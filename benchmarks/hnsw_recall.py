@@ -71,7 +71,7 @@ def catalogue_files(source: str, reviews: int, folder: Path) -> tuple[Path, Path
         gzip.open(fixtures / "demo_reviews.jsonl.gz", "rt", encoding="utf-8") as rows,
         subset.open("w", encoding="utf-8") as out,
     ):
-        for _, line in zip(range(reviews), rows):
+        for _, line in zip(range(reviews), rows, strict=False):
             out.write(line)
     return products, subset
 

@@ -1,18 +1,20 @@
-"""Bounded load on /api/search/ (keyword and hybrid) through the demo served by gunicorn; prints JSON.
+r"""Bounded load on /api/search/ (keyword and hybrid) through the demo served by gunicorn; prints JSON.
 
 Starts gunicorn itself (shopsite/gunicorn.conf.py, as scripts/demo does, but DEBUG off and request rates lifted:
 one client sending hundreds of requests is what the rates are there to stop) on a free 127.0.0.1 port, against a
 database that already holds the demo catalogue with its product vectors:
 
     DATABASE_NAME=loaddemo DJANGO_DEBUG=1 .venv/bin/python manage.py migrate
-    DATABASE_NAME=loaddemo DJANGO_DEBUG=1 .venv/bin/python manage.py import_catalog --products catalog/fixtures/demo_products.jsonl.gz
+    DATABASE_NAME=loaddemo DJANGO_DEBUG=1 .venv/bin/python manage.py import_catalog \
+        --products catalog/fixtures/demo_products.jsonl.gz
     DATABASE_NAME=loaddemo DJANGO_DEBUG=1 .venv/bin/python manage.py reindex --kind product
     .venv/bin/python benchmarks/load.py --database loaddemo [--requests 400] [--time-limit 60] [--concurrency 1 4 16]
 
-After a warm-up (every worker loads its query encoder on its first search), at each concurrency, that many client threads (keep-alive connections) send queries from a fixed list until
-`--requests` are answered or `--time-limit` seconds pass; errors are any answer but 200 (by status) or a failed
-connection. Figures: p50/p95/p99 latency, throughput, and the most PostgreSQL connections the database had during
-the run. Client and server share the machine's cores: read the figures with its load average.
+After a warm-up (every worker loads its query encoder on its first search), at each concurrency, that many client
+threads (keep-alive connections) send queries from a fixed list until `--requests` are answered or `--time-limit`
+seconds pass; errors are any answer but 200 (by status) or a failed connection. Figures: p50/p95/p99 latency,
+throughput, and the most PostgreSQL connections the database had during the run. Client and server share the
+machine's cores: read the figures with its load average.
 """
 
 from __future__ import annotations

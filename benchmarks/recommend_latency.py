@@ -124,7 +124,7 @@ def main() -> None:
     }
     results = {}
     for name, requests in scenarios.items():
-        for timed in (False, True):
+        for _timed in (False, True):
             latencies = []
             for method, url, params in requests:
                 started = time.perf_counter()
@@ -153,7 +153,8 @@ def main() -> None:
                     ).count(),
                     "events": Event.objects.count(),
                     "source": "demo catalogue (CC0 clothing reviews) + synthetic events",
-                    # evaluation collections share the space's HNSW indexes: queries for the shop scan past their vectors
+                    # evaluation collections share the space's HNSW indexes: queries for the shop scan past
+                    # their vectors
                     "vectors_in_space_all_collections": {
                         kind: Embedding.objects.filter(space=space, kind=kind).count() for kind in ("product", "review")
                     },

@@ -62,7 +62,7 @@ def main() -> None:
                     for _, text in queries
                 ]
             )
-        differing[mode] = sum(a != b for a, b in zip(*lists))
+        differing[mode] = sum(a != b for a, b in zip(*lists, strict=True))
     with_rules = evaluation.evaluate(relevance, space, modes)
     search.search_products = unwrapped
     try:

@@ -2,8 +2,9 @@
 
 `log_search` is the only thing a logged search adds to the request path (analytics.logged also reads the clock):
 one JSON line pushed to Redis. The rules wrapper (rules.merchandised) adds one cache read of the rules' version
-(`rules.snapshot`), measured the same way with no rules. Measured over N calls with realistic entries (N from argv, default 2000), then the
-buffer is flushed into SearchLog in one run and the rows deleted again. Usage: python benchmarks/search_log.py [N]
+(`rules.snapshot`), measured the same way with no rules. Measured over N calls with realistic entries (N from argv,
+default 2000), then the buffer is flushed into SearchLog in one run and the rows deleted again. Usage: python
+benchmarks/search_log.py [N]
 """
 
 from __future__ import annotations

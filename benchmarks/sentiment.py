@@ -43,7 +43,10 @@ def main() -> None:
     parser.add_argument(
         "--timing-only",
         action="store_true",
-        help="skip training and quality: time the space's active (or shipped default) classifier on the file's first reviews",
+        help=(
+            "skip training and quality: time the space's active (or shipped default) classifier on the file's"
+            " first reviews"
+        ),
     )
     args = parser.parse_args()
     setup_django(args.database)

@@ -61,7 +61,8 @@ def main(source: Path) -> None:
             for row in rows:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     print(
-        f"{len(products)} products, {len(kept)} reviews (of {len(reviews)}; {len(reviews) - len(kept)} without text) -> {OUT}"
+        f"{len(products)} products, {len(kept)} reviews "
+        f"(of {len(reviews)}; {len(reviews) - len(kept)} without text) -> {OUT}"
     )
 
 

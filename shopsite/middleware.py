@@ -1,7 +1,7 @@
 """Project middleware that keeps Django's own error pages out of reach: a bad Host header is a plain 400 (Django
 renders its debug page for one when DEBUG is on), a NUL character in the path or a query parameter is a 400 naming
-where it was (PostgreSQL cannot store one, so no view should ever see it), and a database outage outside the API is a 503 with
-Retry-After, as inside it (shopsearch.api.errors). Error reports mask connection URLs."""
+where it was (PostgreSQL cannot store one, so no view should ever see it), and a database outage outside the API is a
+503 with Retry-After, as inside it (shopsearch.api.errors). Error reports mask connection URLs."""
 
 from __future__ import annotations
 

@@ -127,7 +127,8 @@ def test_aspects_find_runs_small_under_size_fit(classifier, shop, settings):
         e["similarity"] >= next(a.threshold for a in review_insights.configured_aspects() if a.name == "size/fit")
         for e in fit["examples"]
     )
-    # the worker's pass after indexing wrote every review's sentences; requests only read them, and catching up writes nothing
+    # the worker's pass after indexing wrote every review's sentences; requests only read them, and catching up
+    # writes nothing
     space = spaces.active_space()
     documents = Document.objects.filter(kind="review", product_id=str(shop[0].pk))
     assert set(
@@ -230,11 +231,14 @@ def test_editing_a_review_refreshes_its_cached_sentences_through_the_worker(clas
         "analyse the reviews",
         timeout=120,
     )
-    texts = lambda review: list(
-        ReviewSentence.objects.filter(space=space, document__object_id=str(review.pk))
-        .order_by("position")
-        .values_list("text", flat=True)
-    )  # noqa: E731
+
+    def texts(review):
+        return list(
+            ReviewSentence.objects.filter(space=space, document__object_id=str(review.pk))
+            .order_by("position")
+            .values_list("text", flat=True)
+        )
+
     assert texts(first)
     edited = demo_rows("demo_reviews.jsonl.gz", limit=1, where=lambda r: RUNS_SMALL(r) and r["rating"] <= 2)[0]
     with transaction.atomic():

@@ -150,7 +150,7 @@ def test_the_readme_settings_table_states_the_defaults():
         literals = re.findall(r"`([^`]+)`", default_cell)
         if len(literals) != len(keys):
             continue
-        for key, literal in zip(keys, literals):
+        for key, literal in zip(keys, literals, strict=True):
             try:
                 value = ast.literal_eval(literal)
             except (ValueError, SyntaxError):

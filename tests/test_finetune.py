@@ -23,7 +23,10 @@ pytestmark = pytest.mark.django_db
 
 TINY = Path(__file__).parent / "data" / "relevance_tiny"
 TINY_TEXTS = {
-    "p1": "Stainless Steel Espresso Machine with Milk Frother\n15-bar pump, 1.5 litre removable water tank and a steam wand for cappuccino and latte.",
+    "p1": (
+        "Stainless Steel Espresso Machine with Milk Frother\n"
+        "15-bar pump, 1.5 litre removable water tank and a steam wand for cappuccino and latte."
+    ),
     "p4": "Merino Wool Hiking Socks, 2 Pairs\nCushioned sole, reinforced heel and toe, keep feet dry on long trails.",
     "p5": "Cotton Crew Socks 6-Pack\nEveryday ribbed socks in black, grey and navy.",
     "p6": "Café Table Lamp with Linen Shade\nBrass base, E27 bulb, 45 cm tall; warm light for a reading corner.",

@@ -82,7 +82,8 @@ def test_reindex_skips_unchanged_and_removes_orphans(products):
 
 
 def test_bulk_loads_leave_the_planner_statistics_current(products):
-    """Unanalysed tables made the evaluation's similarity queries take seconds each (nested loops over 'empty' tables)."""
+    """Unanalysed tables made the evaluation's similarity queries take seconds each (nested loops over 'empty'
+    tables)."""
     from django.db import connection
 
     def estimated_rows() -> float:

@@ -90,9 +90,9 @@ def test_events_for_unknown_products_are_refused_naming_each(api, clusters):
     ]
     response = api.post("/api/events/", batch, format="json")
     assert response.status_code == 400
-    assert (
-        response.json()["detail"]
-        == "events[1].product_id: No indexed product with id '999999'.; events[3].product_id: No indexed product with id 'nope'."
+    assert response.json()["detail"] == (
+        "events[1].product_id: No indexed product with id '999999'.; "
+        "events[3].product_id: No indexed product with id 'nope'."
     )
     assert not Event.objects.exists()
 

@@ -274,7 +274,7 @@ def test_review_centroids_rank_the_same_exactly_and_through_hnsw(clusters, run_o
             distances = [
                 1 - float(review @ c / np.linalg.norm(review) / np.linalg.norm(c)) for c in centroids
             ]  # cosine, as ranked
-            assert all(a <= b + 1e-4 for a, b in zip(distances, distances[1:]))
+            assert all(a <= b + 1e-4 for a, b in zip(distances, distances[1:], strict=False))
         assert clusters["coat0"] not in ranked[0]
         kept = Product.objects.filter(pk__in=ranked[0])
         assert len(kept) == len(ranked[0]) and (

@@ -144,7 +144,10 @@ def test_every_compose_service_of_the_app_gets_the_one_production_environment():
 
 @pytest.mark.django_db
 def test_database_connections_are_closed_after_each_request_unless_the_server_bounds_its_threads():
-    show = "import django; django.setup(); from django.db import connection as c; print(c.settings_dict['CONN_MAX_AGE'], c.settings_dict['CONN_HEALTH_CHECKS'])"
+    show = (
+        "import django; django.setup(); from django.db import connection as c; "
+        "print(c.settings_dict['CONN_MAX_AGE'], c.settings_dict['CONN_HEALTH_CHECKS'])"
+    )
     key = secrets.token_urlsafe(50)
     assert run_django(["-c", show], DJANGO_SECRET_KEY=key).stdout.split() == ["0", "True"]
     assert run_django(["-c", show], DJANGO_SECRET_KEY=key, DATABASE_CONN_MAX_AGE="60").stdout.split() == ["60", "True"]

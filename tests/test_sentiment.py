@@ -219,7 +219,7 @@ def test_titles_become_extra_examples_of_their_own_reviews(fake_model, shop_with
     reviews = sentiment.shop_reviews(space)
     titles = sentiment.title_examples(space, reviews)
     assert 0 < len(titles.texts) <= len(reviews.texts) and titles.vectors.shape == (len(titles.texts), space.dimensions)
-    for row, title in zip(titles.rows, titles.texts):
+    for row, title in zip(titles.rows, titles.texts, strict=True):
         assert title == reviews.titles[row].strip() and reviews.texts[row].startswith(title)
     weights, metrics = sentiment.train(
         reviews.vectors, reviews.texts, reviews.labels, sentiment.general_anchors(space), titles

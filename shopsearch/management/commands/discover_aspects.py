@@ -27,7 +27,8 @@ class Command(BaseCommand):
         found = review_insights.discover_aspects(space)
         for aspect in found:
             self.stdout.write(
-                f"{aspect.name:<16} {aspect.sentences:>6} sentences  {aspect.products:>5} products  forms: {', '.join(aspect.forms)}"
+                f"{aspect.name:<16} {aspect.sentences:>6} sentences  {aspect.products:>5} products  "
+                f"forms: {', '.join(aspect.forms)}"
             )
         self.stdout.write(self.style.SUCCESS(f"{len(found)} discovered aspects stored for space #{space.pk}"))
         if options["json"]:

@@ -45,7 +45,8 @@ class Command(BaseCommand):
         result = sentiment.metrics(reviews.labels, [p.label for p in predictions], [p.score for p in predictions])
         result.setdefault("macro_f1_3class", None)
         self.stdout.write(
-            f"{options['file'].name}: {len(reviews.labels)} reviews, classifier #{classifier.pk} ({classifier.trained_on})"
+            f"{options['file'].name}: {len(reviews.labels)} reviews, "
+            f"classifier #{classifier.pk} ({classifier.trained_on})"
         )
         self.stdout.write(
             json.dumps(result) if options["json"] else "\n".join(f"{key}: {value}" for key, value in result.items())

@@ -17,7 +17,10 @@ from shopsearch.exceptions import ShopsearchError
 
 
 class Command(BaseCommand):
-    help = "Evaluate similar products: co-relevance precision@10 on a relevance folder, or same_class@10 with --reviews FILE."
+    help = (
+        "Evaluate similar products: co-relevance precision@10 on a relevance folder, "
+        "or same_class@10 with --reviews FILE."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(

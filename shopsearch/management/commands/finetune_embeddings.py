@@ -32,7 +32,10 @@ def parse_since(value: str) -> datetime:
 
 
 class Command(BaseCommand):
-    help = "Fine-tune the embedding model from judged queries, search clicks or the catalogue; optionally evaluate and switch over."
+    help = (
+        "Fine-tune the embedding model from judged queries, search clicks or the catalogue; "
+        "optionally evaluate and switch over."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("dataset_dir", nargs="?", help="--from qrels: the relevance folder to train on")
@@ -87,7 +90,8 @@ class Command(BaseCommand):
                 report = self._rollback(options)
             elif not options["source"]:
                 raise CommandError(
-                    "Say where the training pairs come from: --from qrels DIR | --from clicks [--since DATE] | --from catalogue; or --rollback"
+                    "Say where the training pairs come from: --from qrels DIR | --from clicks [--since DATE] | "
+                    "--from catalogue; or --rollback"
                 )
             elif options["use_workers"]:
                 report = self._enqueue(options)
@@ -101,7 +105,8 @@ class Command(BaseCommand):
     def _arguments(self, options) -> dict:
         if options["dataset_dir"] and options["source"] != "qrels":
             raise CommandError(
-                f"A folder ({options['dataset_dir']}) is only read with --from qrels; use --evaluate DIR to evaluate on it"
+                f"A folder ({options['dataset_dir']}) is only read with --from qrels; "
+                "use --evaluate DIR to evaluate on it"
             )
         if options["since"] and options["source"] != "clicks":
             raise CommandError("--since only applies to --from clicks")
@@ -133,7 +138,8 @@ class Command(BaseCommand):
         manifest = report["manifest"]
         self.stdout.write(
             self.style.SUCCESS(
-                f"Wrote {report['model']}: {manifest['pairs_used']} pairs ({manifest['hard_negatives_used']} with a hard negative), "
+                f"Wrote {report['model']}: {manifest['pairs_used']} pairs "
+                f"({manifest['hard_negatives_used']} with a hard negative), "
                 f"{manifest['hyperparameters']['steps']} steps in {manifest['duration_seconds']} s."
             )
         )

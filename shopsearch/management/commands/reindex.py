@@ -92,7 +92,7 @@ class Command(BaseCommand):
                 "Interrupted: finished batches are kept; run the same command again to resume. "
                 "The active space is unchanged."
             )
-            raise SystemExit(130)
+            raise SystemExit(130) from None
         bar.close()
         result = {**summary.as_dict(), "space": space.pk, "seconds": round(time.monotonic() - started, 1)}
         space.refresh_from_db()
@@ -120,6 +120,7 @@ class Command(BaseCommand):
         if sentiment.status(space) == "pending":
             self.stdout.write(
                 "Review sentiment: the new space has no classifier yet; the periodic reconcile trains one from "
-                "the shop's star ratings (or run `manage.py train_sentiment` now). Until then reviews show as unlabelled."
+                "the shop's star ratings (or run `manage.py train_sentiment` now). "
+                "Until then reviews show as unlabelled."
             )
         return True
