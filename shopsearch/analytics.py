@@ -200,7 +200,8 @@ def report(start: date | None = None, end: date | None = None) -> dict:
     with connection.cursor() as cursor:
         cursor.execute(
             """SELECT (created_at AT TIME ZONE %s)::date AS day, count(*), count(*) FILTER (WHERE results = 0),
-                      percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms), percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms)
+                      percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms), percentile_cont(0.95) WITHIN GROUP (ORDER
+                      BY latency_ms)
                FROM shopsearch_searchlog WHERE created_at >= %s AND created_at < %s GROUP BY day ORDER BY day""",
             [timezone.get_current_timezone_name(), since, until],
         )

@@ -41,7 +41,8 @@ def check_settings(app_configs=None, **kwargs) -> list[CheckMessage]:
         messages.append(
             Warning(
                 "SHOPSEARCH['PRODUCT_MODEL'] is not set: no products are indexed or searchable.",
-                hint="Set it to your product model's label, e.g. 'shop.Product', and PRODUCT_DOCUMENT to its document function.",
+                hint="Set it to your product model's label, e.g. 'shop.Product', and PRODUCT_DOCUMENT to its document "
+                "function.",
                 id="shopsearch.W001",
             )
         )
@@ -155,7 +156,8 @@ def document_errors(configured: dict) -> list[CheckMessage]:
                 messages.append(
                     Error(
                         f"SHOPSEARCH[{model_key!r}] is set but SHOPSEARCH[{key!r}] is not.",
-                        hint=f"Name the function that turns a {kind} into its document, e.g. 'shop.search.{kind}_document'.",
+                        hint=f"Name the function that turns a {kind} into its document, e.g. "
+                        f"'shop.search.{kind}_document'.",
                         id="shopsearch.E005",
                     )
                 )

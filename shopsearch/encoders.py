@@ -97,7 +97,8 @@ class SentenceTransformerEncoder:
         except (OSError, ValueError) as exc:
             raise ImproperlyConfigured(
                 f"Could not load the embedding model {name!r} without network: {exc}. "
-                "Use a local sentence-transformers folder (SHOPSEARCH['MODEL'], SHOPSEARCH_MODEL or reindex --model PATH)."
+                "Use a local sentence-transformers folder (SHOPSEARCH['MODEL'], SHOPSEARCH_MODEL or reindex --model "
+                "PATH)."
             ) from exc
         self.name = name
         self.dimensions = int(self.model.get_embedding_dimension())
@@ -260,7 +261,7 @@ def _export_onnx(encoder: SentenceTransformerEncoder, input_names: list[str], pa
             self.model = encoder.model
 
         def forward(self, *tensors):
-            embedding = self.model(dict(zip(input_names, tensors)))["sentence_embedding"]
+            embedding = self.model(dict(zip(input_names, tensors, strict=True)))["sentence_embedding"]
             return torch.nn.functional.normalize(embedding, p=2, dim=1)
 
     sample = encoder.model.preprocess([PROBES[-1]])

@@ -245,7 +245,8 @@ def same_class(path: str | Path, model: str | None = None, on_batch: Callable[[i
         if classes:
             labels[product_id] = max(set(classes), key=classes.count)
         department, division = item["department"] or "General", item["division"] or "General"
-        # The source's item numbers run by class: the title carries a hash of the id instead, so it says nothing of the class.
+        # The source's item numbers run by class: the title carries a hash of the id instead, so it says nothing of the
+        # class.
         name = hashlib.sha256(product_id.encode()).hexdigest()[:8]
         products.append(
             (

@@ -228,7 +228,8 @@ def check_enough(data: TrainingData) -> None:
         }[data.source]
         raise FinetuneError(
             f"Only {len(data.pairs)} training pairs from {data.source}; at least {minimum} are needed "
-            f"(SHOPSEARCH['FINETUNE_MIN_PAIRS']): too few to move the embedding space without overfitting. To get more, {hint}."
+            f"(SHOPSEARCH['FINETUNE_MIN_PAIRS']): too few to move the embedding space without overfitting. "
+            f"To get more, {hint}."
         )
 
 
@@ -248,7 +249,8 @@ def check_no_overlap(data: TrainingData, relevance: evaluation.RelevanceSet) -> 
         examples = ", ".join(f"{qid} {relevance.queries[qid]!r}" for qid in shared[:5])
         raise FinetuneError(
             f"The training data shares {len(shared)} of {len(relevance.queries)} queries with the evaluation folder "
-            f"{relevance.folder} ({len(overlap['ids'])} by id, {len(overlap['texts'])} by text; e.g. {examples}). A model "
+            f"{relevance.folder} ({len(overlap['ids'])} by id, {len(overlap['texts'])} by text; e.g. {examples}). A "
+            f"model "
             "must never be judged on what it was trained on: split your judged queries into a training and an "
             "evaluation folder with no query in both (docs/finetuning.md)."
         )
@@ -453,7 +455,8 @@ def finetune(
     compare both spaces there, and with `activate_margin` switch the shop over when hybrid nDCG@10 gains that much."""
     if epochs < 1 or batch_size < 2:
         raise FinetuneError(
-            f"--epochs must be at least 1 and --batch-size at least 2 (in-batch negatives), got {epochs} and {batch_size}"
+            f"--epochs must be at least 1 and --batch-size at least 2 (in-batch negatives), got {epochs} and "
+            f"{batch_size}"
         )
     if activate_margin is not None and evaluate_folder is None:
         raise FinetuneError(
@@ -468,13 +471,15 @@ def finetune(
     output = Path(output) if output else new_model_folder(source)
     if output.exists() and any(output.iterdir()):
         raise FinetuneError(
-            f"{output} already exists and is not empty; choose another --output (or leave it out for a new versioned folder)"
+            f"{output} already exists and is not empty; choose another --output (or leave it out for a new versioned "
+            f"folder)"
         )
     output.parent.mkdir(parents=True, exist_ok=True)
     base_model = serving_model()
     pairs = sample_pairs(data.pairs, setting("FINETUNE_MAX_PAIRS"), seed)
     log(
-        f"Training from {base_model} on {len(pairs)} pairs from {source} ({data.counts()['with_hard_negative']} with a hard negative) …"
+        f"Training from {base_model} on {len(pairs)} pairs from {source} ({data.counts()['with_hard_negative']} with a "
+        f"hard negative) …"
     )
     started = time.monotonic()
     stats = train(pairs, base_model, output, epochs=epochs, batch_size=batch_size, seed=seed, on_step=on_step)
@@ -516,7 +521,8 @@ def finetune(
             )
         elif after - before >= activate_margin - 1e-9:
             log(
-                f"hybrid nDCG@10 {before} -> {after} (>= +{activate_margin}): embedding the catalogue into the new space …"
+                f"hybrid nDCG@10 {before} -> {after} (>= +{activate_margin}): embedding the catalogue into the new "
+                f"space …"
             )
             space = indexing.switch_to(str(output))
             report["activated"] = True
@@ -527,7 +533,7 @@ def finetune(
             serving = spaces.active_space()
             report["reason"] = (
                 f"hybrid nDCG@10 {before} -> {after} ({after - before:+.4f}) on {relevance.folder} is below the margin "
-                f"{activate_margin}; {'space #%s keeps serving' % serving.pk if serving else 'nothing was switched on'}"
+                f"{activate_margin}; {f'space #{serving.pk} keeps serving' if serving else 'nothing was switched on'}"
             )
     if not report["activated"]:
         spaces.finish_unactivated(str(output))

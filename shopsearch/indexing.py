@@ -131,7 +131,8 @@ def refresh_review_vectors(
             INSERT INTO {table} (space_id, document_id, vector, reviews, updated_at)
             SELECT %s, p.id, l2_normalize(avg(e.vector::vector({dims}))), count(*), now()
             FROM shopsearch_document p
-            JOIN shopsearch_document r ON r.collection = p.collection AND r.kind = 'review' AND r.product_id = p.object_id
+            JOIN shopsearch_document r ON r.collection = p.collection AND r.kind = 'review' AND r.product_id =
+            p.object_id
             JOIN shopsearch_embedding e ON e.document_id = r.id AND e.space_id = %s
             WHERE p.collection = %s AND p.kind = 'product' AND p.object_id = ANY(%s)
             GROUP BY p.id
@@ -167,9 +168,9 @@ def embed_documents(space: EmbeddingSpace, documents: Sequence[Document]) -> tup
         vectors = spaces.encode_texts(space, [doc.text for doc in stale])  # a text embedded there before is copied
         rows = [
             Embedding(space=space, document=doc, kind=doc.kind, vector=vector, content_hash=doc.content_hash)
-            for doc, vector in zip(stale, vectors)
+            for doc, vector in zip(stale, vectors, strict=True)
         ]
-        reviews = [(row, doc.text) for row, doc in zip(rows, stale) if doc.kind == "review"]
+        reviews = [(row, doc.text) for row, doc in zip(rows, stale, strict=True) if doc.kind == "review"]
         sentiment.annotate(space, [row for row, _ in reviews], [text for _, text in reviews])
         Embedding.objects.bulk_create(
             rows,
@@ -244,7 +245,8 @@ def clear_pending(kind: Kind, tickets: dict[str, int]) -> None:
     if tickets:
         with connection.cursor() as cursor:
             cursor.execute(
-                f"DELETE FROM {PendingChange._meta.db_table} p USING unnest(%s::text[], %s::bigint[]) AS t(object_id, seq) "
+                f"DELETE FROM {PendingChange._meta.db_table} p USING unnest(%s::text[], %s::bigint[]) AS t(object_id, "
+                f"seq) "
                 "WHERE p.kind = %s AND p.object_id = t.object_id AND p.seq = t.seq",
                 [list(tickets), list(tickets.values()), kind],
             )

@@ -43,7 +43,8 @@ class EmbeddingSpace(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.model_identity} ({self.dimensions}d, recipe {self.recipe}, {self.status}{', active' if self.is_active else ''})"
+        active = ", active" if self.is_active else ""
+        return f"#{self.pk} {self.model_identity} ({self.dimensions}d, recipe {self.recipe}, {self.status}{active})"
 
 
 SHOP_COLLECTION = ""  # the shop's own documents; evaluation sets live in collections of their own ("eval:<sha>")
@@ -56,7 +57,8 @@ class Document(models.Model):
     collection = models.CharField(max_length=100, default=SHOP_COLLECTION, blank=True)
     kind = models.CharField(max_length=10)  # "product" or "review"
     object_id = models.CharField(max_length=64)  # primary key of the shop's object, as text
-    product_id = models.CharField(max_length=64, null=True, blank=True)  # reviews: the product they belong to
+    # reviews: the product they belong to (NULL for products: no product, not an empty id)
+    product_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     title = models.TextField(blank=True)
     description = models.TextField(blank=True)
     attributes = models.JSONField(default=dict, blank=True)
@@ -64,7 +66,7 @@ class Document(models.Model):
     # lists, so one containment test (`@>`, GIN index) filters single- and multi-valued facets alike.
     facets = models.JSONField(default=dict, blank=True)
     text = models.TextField(help_text="Exactly the text that is embedded (registry recipe).")
-    category = models.CharField(max_length=200, null=True, blank=True)
+    category = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001 (NULL: the product has none)
     price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     in_stock = models.BooleanField(default=True)
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -114,7 +116,7 @@ class Embedding(models.Model):
     updated_at = models.DateTimeField(auto_now=True)  # when this vector was last (re)written
     # Reviews: what the space's active sentiment classifier made of this vector (sentiment.py), kept with it so a
     # changed text or a new classifier is the only reason to recompute.
-    sentiment_label = models.CharField(max_length=8, null=True, blank=True)
+    sentiment_label = models.CharField(max_length=8, null=True, blank=True)  # noqa: DJ001 (NULL: not labelled yet)
     sentiment_score = models.FloatField(null=True, blank=True)  # P(positive) - P(negative), in [-1, 1]
     sentiment_classifier = models.ForeignKey(
         "SentimentClassifier", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -127,6 +129,9 @@ class Embedding(models.Model):
             # a text already embedded in the space is copied, not encoded again (indexing.embed_documents)
             models.Index(fields=["space", "content_hash"], name="shopsearch_emb_space_hash"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.document_id} in space #{self.space_id}"
 
 
 class SentimentClassifier(models.Model):
@@ -166,7 +171,7 @@ class Event(models.Model):
 
     type = models.CharField(max_length=20, choices=Type.choices)
     session_id = models.CharField(max_length=100, help_text="Anonymous session id chosen by the storefront.")
-    user_id = models.CharField(max_length=64, null=True, blank=True)
+    user_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 (NULL: an anonymous shopper)
     product_id = models.CharField(max_length=64)
     query = models.TextField(blank=True, default="")
     position = models.PositiveIntegerField(null=True, blank=True)
@@ -201,6 +206,9 @@ class ReviewVector(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["space", "document"], name="shopsearch_review_vector_once")]
 
+    def __str__(self) -> str:
+        return f"reviews of {self.document_id} in space #{self.space_id} ({self.reviews})"
+
 
 class ReviewSentence(models.Model):
     """One sentence of a review with its vector, sentiment and aspect similarities in one space: what aspects and
@@ -220,9 +228,10 @@ class ReviewSentence(models.Model):
     text = models.TextField()
     vector = VectorField()
     content_hash = models.CharField(max_length=32)
-    sentiment_label = models.CharField(max_length=8, null=True, blank=True)
+    sentiment_label = models.CharField(max_length=8, null=True, blank=True)  # noqa: DJ001 (NULL: not labelled yet)
     sentiment_score = models.FloatField(null=True, blank=True)
-    # which classifier labelled it: a newly trained one relabels the sentences (no re-embedding; review_insights.refresh_all)
+    # which classifier labelled it: a newly trained one relabels the sentences (no re-embedding;
+    # review_insights.refresh_all)
     sentiment_classifier = models.ForeignKey(
         "SentimentClassifier", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -236,6 +245,9 @@ class ReviewSentence(models.Model):
             models.UniqueConstraint(fields=["space", "document", "position"], name="shopsearch_sentence_once")
         ]
         indexes = [models.Index(fields=["space", "product_id"], name="shopsearch_sentence_product")]
+
+    def __str__(self) -> str:
+        return f"{self.document_id}[{self.position}]: {self.text[:60]}"
 
 
 class DiscoveredAspect(models.Model):
@@ -313,7 +325,8 @@ class SearchLog(models.Model):
 
 
 class Synonym(models.Model):
-    """Words keyword retrieval treats as one: a two-way group ("tee, t-shirt, tshirt") or one-way ("pants → trousers")."""
+    """Words keyword retrieval treats as one: a two-way group ("tee, t-shirt, tshirt") or one-way
+    ("pants → trousers")."""
 
     class Kind(models.TextChoices):
         GROUP = "group", "two-way group: every term finds every other"
@@ -370,6 +383,10 @@ class Rule(models.Model):
     class Meta:
         indexes = [models.Index(fields=["enabled"], name="shopsearch_rule_enabled")]
 
+    def __str__(self) -> str:
+        where = f" at {self.position}" if self.action == self.Action.PIN else ""
+        return f"{self.get_match_display()} {self.query!r}: {self.action} {self.product_id}{where}"
+
     def clean(self) -> None:
         from django.core.exceptions import ValidationError
 
@@ -383,10 +400,6 @@ class Rule(models.Model):
             )
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             raise ValidationError({"ends_at": "The rule must end after it starts."})
-
-    def __str__(self) -> str:
-        where = f" at {self.position}" if self.action == self.Action.PIN else ""
-        return f"{self.get_match_display()} {self.query!r}: {self.action} {self.product_id}{where}"
 
 
 class ConsoleJob(models.Model):

@@ -288,7 +288,8 @@ def review_matched_products(
 @dataclass(frozen=True)
 class KeywordMatch:
     id: int  # document id
-    score: float  # IDF-weighted share of the query's lexemes the product contains + TRIGRAM_WEIGHT × title trigram similarity
+    # IDF-weighted share of the query's lexemes the product contains + TRIGRAM_WEIGHT × title trigram similarity
+    score: float
     title_share: float  # IDF-weighted share of the query's lexemes its title contains (0..1): evidence for fusion
 
 
@@ -349,7 +350,8 @@ def keyword_matches(query: str, filters: Filters, limit: int, collection: str = 
                coalesce((SELECT sum(idf.weight) FILTER (WHERE c.search_vector @@ idf.tsq) / nullif(sum(idf.weight), 0)
                          FROM idf), 0) + %s * c.trigram AS score,
                c.rank,
-               coalesce((SELECT sum(idf.weight) FILTER (WHERE c.search_vector @@ idf.title_tsq) / nullif(sum(idf.weight), 0)
+               coalesce((SELECT sum(idf.weight) FILTER (WHERE c.search_vector @@ idf.title_tsq) /
+               nullif(sum(idf.weight), 0)
                          FROM idf), 0) AS title_share
         FROM candidates c
         ORDER BY score DESC, c.rank DESC, c.id LIMIT %s"""
@@ -602,13 +604,13 @@ def search_products(
         matched = matched_review_sentences(
             space, query_vector, [doc_id for doc_id, _ in window if doc_id in from_reviews], query
         )
-        for hit, (doc_id, _) in zip(hits, window):
+        for hit, (doc_id, _) in zip(hits, window, strict=False):  # a document deleted meanwhile has no hit
             hit.review_sentence = matched.get(doc_id)
     if explain:
         keyword_at = {doc_id: (rank, score) for rank, (doc_id, score) in enumerate(keyword, 1)}
         vector_at = {doc_id: (rank, distance) for rank, (doc_id, distance) in enumerate(vector, 1)}
         review_at = {doc_id: (rank, similarity) for rank, (doc_id, similarity) in enumerate(review_matches, 1)}
-        for hit, (doc_id, score) in zip(hits, window):
+        for hit, (doc_id, score) in zip(hits, window, strict=False):
             kw, vec = keyword_at.get(doc_id, (None, None)), vector_at.get(doc_id, (None, None))
             rev = review_at.get(doc_id, (None, None))
             hit.explain = {
@@ -674,7 +676,8 @@ def matched_review_sentences(
     space: EmbeddingSpace, vector: np.ndarray, doc_ids: Sequence[int], query: str
 ) -> dict[int, str]:
     """Per product document, the sentence of its review nearest `vector` that says most what the query says: the
-    cached sentence nearest the query where the review's sentences are cached (review_insights.py), otherwise the sentence
+    cached sentence nearest the query where the review's sentences are cached (review_insights.py), otherwise the
+    sentence
     sharing most of the query's words (the first one if none does). An exact scan over these products' reviews."""
     from .review_insights import split_sentences  # review_insights.py builds on this module
 
@@ -687,7 +690,8 @@ def matched_review_sentences(
         FROM shopsearch_document p
         CROSS JOIN LATERAL (
             SELECT r.id, r.text FROM shopsearch_document r JOIN shopsearch_embedding e ON e.document_id = r.id
-            WHERE e.space_id = %s AND e.kind = 'review' AND r.collection = p.collection AND r.kind = 'review' AND r.product_id = p.object_id
+            WHERE e.space_id = %s AND e.kind = 'review' AND r.collection = p.collection AND r.kind = 'review' AND
+            r.product_id = p.object_id
             ORDER BY e.{distance} LIMIT 1) best
         LEFT JOIN LATERAL (
             SELECT s.start, s."end" FROM shopsearch_reviewsentence s WHERE s.space_id = %s AND s.document_id = best.id
@@ -724,7 +728,8 @@ def _hits(ranked: list[tuple[int, float]], highlight_query: str | None = None) -
         options = f"StartSel={_MARK_START}, StopSel={_MARK_STOP}"
         statement = f"""
             WITH q AS (SELECT coalesce({OR_TSQUERY}, ''::tsquery) AS tsq)
-            SELECT {_HIT_COLUMNS}, ts_headline('english', d.title, q.tsq, %s), ts_headline('english', d.description, q.tsq, %s)
+            SELECT {_HIT_COLUMNS}, ts_headline('english', d.title, q.tsq, %s), ts_headline('english', d.description,
+            q.tsq, %s)
             FROM shopsearch_document d {stats}, q WHERE d.id = ANY(%s)"""
         params = [
             highlight_query,
@@ -782,7 +787,8 @@ def facet_counts(doc_ids: Sequence[int], filters: Filters = Filters()) -> dict:
     edges = [Decimal(str(edge)) for edge in setting("PRICE_BUCKETS")]
     statement = """
         SELECT GROUPING(category, bucket, in_stock), category, bucket, in_stock, count(*)
-        FROM (SELECT category, width_bucket(price, %s::numeric[]) AS bucket, in_stock FROM shopsearch_document WHERE id = ANY(%s)) d
+        FROM (SELECT category, width_bucket(price, %s::numeric[]) AS bucket, in_stock FROM shopsearch_document WHERE id
+        = ANY(%s)) d
         GROUP BY GROUPING SETS ((category), (bucket), (in_stock))"""
     facets: dict = {"categories": [], "price": [], "in_stock": []}
     with connection.cursor() as cursor:

@@ -102,7 +102,8 @@ def _features(
     lexicon: np.ndarray,
     negation: bool = False,
 ):
-    """The regression's input: TF-IDF of the text, the review vector, the lexicon scores (times SENTIMENT_LEXICON_WEIGHT).
+    """The regression's input: TF-IDF of the text, the review vector, the lexicon scores (times
+    SENTIMENT_LEXICON_WEIGHT).
     With `negation`, words said only inside a negation's scope count against their learned polarity (`_negated`)."""
     from scipy import sparse
 
@@ -278,7 +279,8 @@ def predict(
 
 def _predictions(probabilities: np.ndarray) -> list[Prediction]:
     scores = probabilities[:, LABELS.index("positive")] - probabilities[:, LABELS.index("negative")]
-    return [Prediction(LABELS[int(i)], float(score)) for i, score in zip(probabilities.argmax(axis=1), scores)]
+    labels = probabilities.argmax(axis=1)
+    return [Prediction(LABELS[int(i)], float(score)) for i, score in zip(labels, scores, strict=True)]
 
 
 def _fit(vectors: np.ndarray, texts: Sequence[str], labels: np.ndarray, anchors: np.ndarray) -> dict:
@@ -325,8 +327,10 @@ def train(
     short = {label: n for label, n in counts.items() if n < minimum}
     if short:
         raise SentimentError(
-            f"Too few reviews to train: {', '.join(f'{n} {label}' for label, n in short.items())} (at least {minimum} of each "
-            f"label are needed; ratings 1-2 are negative, 3 neutral, 4-5 positive). Keep the shipped default classifier meanwhile."
+            f"Too few reviews to train: {', '.join(f'{n} {label}' for label, n in short.items())} (at least {minimum} "
+            f"of each "
+            f"label are needed; ratings 1-2 are negative, 3 neutral, 4-5 positive). "
+            "Keep the shipped default classifier meanwhile."
         )
     vectors, texts = np.asarray(vectors, dtype=np.float32), list(texts)
     titles = titles or Titles(np.zeros(0, dtype=int), [], np.zeros((0, vectors.shape[1]), dtype=np.float32))
@@ -417,7 +421,8 @@ def save_classifier(
     if weights.get("features") != FEATURES or width != space.dimensions:
         raise SentimentError(
             f"This classifier was made for {width}-dimensional vectors and features {weights.get('features')!r}; "
-            f"space #{space.pk} has {space.dimensions} dimensions and {FEATURES!r}. Train one in this space: manage.py train_sentiment."
+            f"space #{space.pk} has {space.dimensions} dimensions and {FEATURES!r}. Train one in this space: manage.py "
+            f"train_sentiment."
         )
     with transaction.atomic():
         SentimentClassifier.objects.filter(space=space, is_active=True).update(is_active=False)
@@ -447,7 +452,7 @@ def annotate(space: EmbeddingSpace, embeddings: Sequence[Embedding], texts: Sequ
 
 def _set_labels(classifier: SentimentClassifier, embeddings: Sequence[Embedding], texts: Sequence[str]) -> None:
     vectors = np.asarray([np.asarray(e.vector, dtype=np.float32) for e in embeddings])
-    for embedding, prediction in zip(embeddings, predict(classifier.weights, vectors, texts)):
+    for embedding, prediction in zip(embeddings, predict(classifier.weights, vectors, texts), strict=True):
         embedding.sentiment_label, embedding.sentiment_score, embedding.sentiment_classifier = (
             prediction.label,
             prediction.score,

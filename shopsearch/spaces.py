@@ -86,7 +86,7 @@ def ensure_active_space() -> EmbeddingSpace:
 
 
 def start_building(space: EmbeddingSpace) -> None:
-    """Mark a space that does not serve as being built, so every save is embedded into it too until it is switched to."""
+    """Mark a space that does not serve as being built: every save is embedded into it too until it is switched to."""
     EmbeddingSpace.objects.filter(pk=space.pk, is_active=False).exclude(status=EmbeddingSpace.Status.BUILDING).update(
         status=EmbeddingSpace.Status.BUILDING
     )
@@ -204,9 +204,9 @@ def encode_texts(space: EmbeddingSpace, texts: Sequence[str]) -> np.ndarray:
                 "content_hash", "vector"
             )
         )
-    todo = {digest: text for digest, text in zip(hashes, texts) if digest not in known}
+    todo = {digest: text for digest, text in zip(hashes, texts, strict=True) if digest not in known}
     if todo:
-        known.update(zip(todo, encoders.get_encoder(space.model_name).encode(list(todo.values()))))
+        known.update(zip(todo, encoders.get_encoder(space.model_name).encode(list(todo.values())), strict=True))
     return np.asarray([np.asarray(known[digest], dtype=np.float32) for digest in hashes]).reshape(
         len(texts), space.dimensions
     )

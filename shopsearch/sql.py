@@ -53,7 +53,8 @@ def scan_exactly(where: str, params: list, kind: str = "product") -> bool:
     limit = int(setting("EXACT_SEARCH_MAX_ROWS"))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM {Document._meta.db_table} d WHERE d.kind = %s{where} LIMIT %s) matching",
+            f"SELECT count(*) FROM (SELECT 1 FROM {Document._meta.db_table} d WHERE d.kind = %s{where} LIMIT %s) "
+            f"matching",
             [kind, *params, limit + 1],
         )
         return cursor.fetchone()[0] <= limit

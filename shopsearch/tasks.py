@@ -67,7 +67,8 @@ def refresh_review_sentences(object_ids: list) -> dict:
 
 @shared_task(name="shopsearch.reconcile", base=IndexTask)
 def reconcile() -> dict:
-    """Repair what the queue lost (indexing.reconcile), then bring review sentences up to date (review_insights.refresh_all).
+    """Repair what the queue lost (indexing.reconcile), then bring review sentences up to date
+    (review_insights.refresh_all).
     Scheduled every RECONCILE_EVERY_SECONDS by celery beat."""
     repaired = indexing.reconcile()
     space = spaces.active_space()

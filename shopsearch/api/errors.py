@@ -1,5 +1,6 @@
 """Every API error is JSON with a `detail` message; validation errors also keep DRF's per-field messages, so the
-message names the parameter. A shopsearch domain error (exceptions.py) answers with its class's `status_code`. A database that cannot be reached is a 503 with Retry-After (the next request
+message names the parameter. A shopsearch domain error (exceptions.py) answers with its class's `status_code`. A
+database that cannot be reached is a 503 with Retry-After (the next request
 connects again: nothing needs a restart). Unexpected errors still become a JSON 500 without a traceback."""
 
 from __future__ import annotations

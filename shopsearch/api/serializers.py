@@ -202,7 +202,8 @@ class SearchParams(FilterParams):
         choices=search.MODES,
         required=False,
         default="hybrid",
-        help_text="keyword: full-text and typo-tolerant title match; semantic: by meaning; hybrid (default): both, fused.",
+        help_text="keyword: full-text and typo-tolerant title match; semantic: by meaning; hybrid (default): both, "
+        "fused.",
     )
     explain = serializers.BooleanField(
         required=False,
@@ -225,7 +226,8 @@ class SearchParams(FilterParams):
         choices=search.SORTS,
         required=False,
         default="relevance",
-        help_text="relevance (default), or the retrieved products by price_asc, price_desc, rating (mean stars) or reviews (most reviewed).",
+        help_text="relevance (default), or the retrieved products by price_asc, price_desc, rating (mean stars) or "
+        "reviews (most reviewed).",
     )
     session = SignedSession(
         required=False,
@@ -274,7 +276,8 @@ class SimilarParams(FilterParams, LimitParam):
         default=0.0,
         min_value=0.0,
         max_value=1.0,
-        help_text="0 (default): most similar first; up to 1: trade similarity for variety (maximal marginal relevance).",
+        help_text="0 (default): most similar first; up to 1: trade similarity for variety (maximal marginal "
+        "relevance).",
     )
 
 
@@ -299,7 +302,8 @@ class RecommendationParams(LimitParam):
         choices=recommend.STRATEGIES,
         required=False,
         default="average",
-        help_text="average: towards the positives' mean and away from the negatives'; best_score: best similarity to a positive minus best to a negative.",
+        help_text="average: towards the positives' mean and away from the negatives'; best_score: best similarity to a "
+        "positive minus best to a negative.",
     )
     filters = FilterParams(required=False, help_text="The search filters: category, min_price, max_price, in_stock.")
 
@@ -420,7 +424,8 @@ class ExplainSerializer(serializers.Serializer):
     fusion_weights = serializers.DictField(
         child=serializers.FloatField(),
         allow_null=True,
-        help_text="Hybrid, FUSION adaptive: this query's weights of the normalised keyword score and similarity (from what the query gave).",
+        help_text="Hybrid, FUSION adaptive: this query's weights of the normalised keyword score and similarity (from "
+        "what the query gave).",
     )
     rules = serializers.ListField(
         child=serializers.CharField(),
@@ -447,7 +452,8 @@ class SearchHitSerializer(HitSerializer):
     highlights = HighlightSerializer(allow_null=True)
     review_sentence = serializers.CharField(
         allow_null=True,
-        help_text="reviews=true, when reviews matched: the sentence of its closest review that says most what the query says.",
+        help_text="reviews=true, when reviews matched: the sentence of its closest review that says most what the "
+        "query says.",
     )
     explain = ExplainSerializer(required=False, help_text="Only with explain=true.")
 
@@ -545,15 +551,18 @@ class SearchResponseSerializer(serializers.Serializer):
     match = serializers.ChoiceField(
         choices=["good", "weak", "none"],
         allow_null=True,
-        help_text="How good the best hit is (hybrid: from its estimated probability of being relevant, see relevance): good, weak, or none "
-        "(nothing relevant: say so rather than show the results as answers); null where not estimated (keyword/semantic modes).",
+        help_text="How good the best hit is (hybrid: from its estimated probability of being relevant, see relevance): "
+        "good, weak, or none "
+        "(nothing relevant: say so rather than show the results as answers); null where not estimated "
+        "(keyword/semantic modes).",
     )
     relevance = serializers.FloatField(
         allow_null=True, help_text="Hybrid: the best hit's estimated probability of being relevant (0-1)."
     )
     corrected_query = serializers.CharField(
         allow_null=True,
-        help_text='The query as searched where words no product has were corrected ("showing results for …"); null: none were.',
+        help_text='The query as searched where words no product has were corrected ("showing results for …"); null: '
+        "none were.",
     )
     understood = UnderstoodSerializer(
         allow_null=True, help_text="What the query asked beyond its words; null: nothing."
@@ -609,7 +618,8 @@ class AspectSerializer(serializers.Serializer):
     name = serializers.CharField()
     source = serializers.ChoiceField(
         choices=["configured", "discovered"],
-        help_text="configured: SENTIMENT_ASPECTS, matched by meaning; discovered: a word from the shop's reviews, matched as a word.",
+        help_text="configured: SENTIMENT_ASPECTS, matched by meaning; discovered: a word from the shop's reviews, "
+        "matched as a word.",
     )
     mentions = serializers.IntegerField(help_text="review sentences about this aspect")
     reviews = serializers.IntegerField(help_text="reviews with at least one such sentence")

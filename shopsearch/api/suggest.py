@@ -1,4 +1,5 @@
-"""GET /api/suggest/?q=pre: completions for the search box from the search log and the product titles (analytics.suggest)."""
+"""GET /api/suggest/?q=pre: completions for the search box from the search log and the product titles
+(analytics.suggest)."""
 
 from __future__ import annotations
 

@@ -159,7 +159,7 @@ class EventsView(PublicAPIView):
     throttle_classes = (ClientRateThrottle, SessionRateThrottle)
 
     def throttled_sessions(self, request: Request) -> list[str]:
-        """The valid sessions the body names (at most MAX_EVENTS_PER_REQUEST are looked at; the rest is a 400 anyway)."""
+        """The valid sessions the body names (at most MAX_EVENTS_PER_REQUEST are looked at; the rest is a 400)."""
         items = request.data if isinstance(request.data, list) else [request.data]
         signed = [
             item.get("session_id") for item in items[: setting("MAX_EVENTS_PER_REQUEST")] if isinstance(item, dict)
