@@ -2,6 +2,7 @@
 
 A project overrides any of them in `settings.SHOPSEARCH = {...}`. See README.md ("Configuration") for what each does.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,7 +26,8 @@ DEFAULTS: dict[str, Any] = {
     # Search queries: "onnx" runs them through an ONNX Runtime export of the same model (about 3x faster for one
     # short text, checked against the model before use; falls back to "torch" when the export fails).
     "QUERY_ENCODER": "onnx",
-    "QUERY_THREADS": 1,  # ONNX Runtime threads per query (a short text gains nothing from more; the database needs a core)
+    # ONNX Runtime threads per query (a short text gains nothing from more; the database needs a core)
+    "QUERY_THREADS": 1,
     # Documents (indexing, review sentences): "onnx" encodes batches through the same checked ONNX export, "torch"
     # through the model itself; the same vectors either way (benchmarks/bulk_encoding.py measures both).
     "BULK_ENCODER": "onnx",
@@ -56,11 +58,24 @@ DEFAULTS: dict[str, Any] = {
     # "semantic*X" make each list's weight depend on the query's evidence X. Fitted by benchmarks/fusion_fit.py on
     # crowdflower_dev and its titles-only copy (logistic regression, grade >= 2 relevant, C 0.01; docs/relevance.md).
     "FUSION_MODEL": {
-        "intercept": -3.266, "keyword": 0.702, "semantic": 0.877, "keyword_score": 0.287,
-        "title_share": 0.319, "similarity": -0.844, "keyword*title_coverage": 0.277, "semantic*title_coverage": 0.495,
-        "keyword*keyword_top": 0.684, "semantic*keyword_top": 1.109, "keyword*semantic_top": 0.524, "semantic*semantic_top": 0.766,
-        "keyword*semantic_spread": 0.136, "semantic*semantic_spread": 0.153, "keyword*words": 0.142, "semantic*words": 0.241,
-        "keyword*has_number": -0.563, "semantic*has_number": -0.029,
+        "intercept": -3.266,
+        "keyword": 0.702,
+        "semantic": 0.877,
+        "keyword_score": 0.287,
+        "title_share": 0.319,
+        "similarity": -0.844,
+        "keyword*title_coverage": 0.277,
+        "semantic*title_coverage": 0.495,
+        "keyword*keyword_top": 0.684,
+        "semantic*keyword_top": 1.109,
+        "keyword*semantic_top": 0.524,
+        "semantic*semantic_top": 0.766,
+        "keyword*semantic_spread": 0.136,
+        "semantic*semantic_spread": 0.153,
+        "keyword*words": 0.142,
+        "semantic*words": 0.241,
+        "keyword*has_number": -0.563,
+        "semantic*has_number": -0.029,
     },
     # FUSION "adaptive", hybrid: the response's `match` from the best hit's estimated probability of being relevant:
     # good from 0.5 (more likely relevant than not), none below 0.2 (every dev query's best hit is above 0.25,
@@ -103,17 +118,20 @@ DEFAULTS: dict[str, Any] = {
     "MAX_EXAMPLES": 50,  # most ids in `positive` (and in `negative`) of one recommendations request
     "SESSION_RECENT_VIEWS": 20,  # for-session: the session's most recent views that count
     "SESSION_RECENCY_DECAY": 0.7,  # for-session: the k-th most recent view weighs decay^(k-1)
-    "ALSO_VIEWED_MIN_SESSIONS": 2,  # shoppers also viewed: fewest sessions that viewed both products (one would publish one shopper's path)
+    # shoppers also viewed: fewest sessions that viewed both products (one would publish one shopper's path)
+    "ALSO_VIEWED_MIN_SESSIONS": 2,
     "TRENDING_DAYS": 7,  # trending: default window of events, in days
     "TRENDING_HALF_LIFE_HOURS": 24.0,  # trending: an event's weight halves every this many hours
     "TRENDING_EVENT_WEIGHTS": {"view": 1.0, "click": 2.0, "add_to_cart": 4.0},  # trending: what each event type counts
     "MAX_EVENTS_PER_REQUEST": 100,  # POST /api/events/: longer lists are refused whole (400)
-    "EVENT_RETENTION_DAYS": 90,  # events older than this are deleted by the daily shopsearch.delete_old_events task; None keeps them
+    # events older than this are deleted by the daily shopsearch.delete_old_events task; None keeps them
+    "EVENT_RETENTION_DAYS": 90,
     # Request rates of the public API (api/throttling.py), "N/second|minute|hour|day"; None lifts one. client: every
     # request, per client address; session: events and for-session recommendations, per shopper session; new_session:
     # POST /api/sessions/, per client address (each session counts once per product in trending).
     "THROTTLE_RATES": {"client": "600/minute", "session": "120/minute", "new_session": "20/minute"},
-    # Aspects (review_insights.py): what shoppers talk about, each a name and phrases that say it; a review sentence is about
+    # Aspects (review_insights.py): what shoppers talk about, each a name and phrases that say it; a review sentence is
+    # about
     # an aspect when its cosine similarity to one of the phrases reaches the aspect's "threshold", else
     # SENTIMENT_ASPECT_THRESHOLD. Chosen by reading sampled clothing-review sentences per similarity band
     # (benchmarks/aspects.py --inspect): at 0.50-0.55 most aspects read >= 6 of 8 on topic; size/fit and durability
@@ -121,35 +139,27 @@ DEFAULTS: dict[str, Any] = {
     "SENTIMENT_ASPECTS": [
         {"name": "quality", "phrases": ["good quality", "poor quality, cheaply made", "well made"], "threshold": 0.55},
         {"name": "price/value", "phrases": ["the price", "worth the money", "too expensive", "bought it on sale"]},
-        {"name": "size/fit", "phrases": ["runs small", "runs large", "true to size", "order a size up", "the fit"], "threshold": 0.45},
+        {
+            "name": "size/fit",
+            "phrases": ["runs small", "runs large", "true to size", "order a size up", "the fit"],
+            "threshold": 0.45,
+        },
         {"name": "comfort", "phrases": ["comfortable to wear", "uncomfortable", "soft and cozy"]},
         {"name": "delivery/shipping", "phrases": ["fast shipping", "the package arrived late", "delivery"]},
-        {"name": "durability", "phrases": ["fell apart after a few washes", "holds up well over time", "it ripped"], "threshold": 0.45},
-        {"name": "appearance/look", "phrases": ["looks beautiful", "the color", "the pattern is pretty", "looks different than the picture"]},
+        {
+            "name": "durability",
+            "phrases": ["fell apart after a few washes", "holds up well over time", "it ripped"],
+            "threshold": 0.45,
+        },
+        {
+            "name": "appearance/look",
+            "phrases": ["looks beautiful", "the color", "the pattern is pretty", "looks different than the picture"],
+        },
         {"name": "material/fabric", "phrases": ["the fabric", "the material is thin", "soft material"]},
         {"name": "customer service", "phrases": ["customer service", "returned it for a refund", "the return process"]},
     ],
     "SENTIMENT_ASPECT_THRESHOLD": 0.5,
     "ASPECT_EXAMPLES": 3,  # example sentences shown per aspect
-    # Discovered aspects: a word must be named (after "the", "my", ...) in this many review sentences of at least
-    # ASPECT_DISCOVERY_MIN_PRODUCTS products, and stay below the threshold to every configured aspect phrase.
-    "ASPECT_DISCOVERY_MIN_SENTENCES": 30,
-    "ASPECT_DISCOVERY_MIN_PRODUCTS": 5,
-    "ASPECT_DISCOVERY_MAX": 12,  # most discovered aspects kept
-    # Fine-tuning the embedding model (finetune.py, manage.py finetune_embeddings; docs/finetuning.md).
-    "FINETUNE_KEEP": 3,  # newest fine-tuned folders kept; one that backs the active or the previous space is never deleted
-    "FINETUNE_MIN_PAIRS": 500,  # fewer training pairs than this are refused (too little signal to move the space)
-    "FINETUNE_MAX_PAIRS": 20000,  # more are sampled down (with the seed): about 35 min of training on 2 cores
-    "FINETUNE_MIN_GRADE": 2,  # --from qrels: a judged product is a positive from this grade up (0-3 scale); 0 = hard negative
-    "FINETUNE_MAX_SEQ_LENGTH": 128,  # tokens per text while training and in the new model (the base model: 256)
-    "FINETUNE_LEARNING_RATE": 2e-5,
-    "FINETUNE_WARMUP_RATIO": 0.1,  # share of the steps over which the learning rate ramps up
-    "FINETUNE_REVIEWS_PER_PRODUCT": 2,  # --from catalogue: (product, review) pairs per product at most
-    # The owner's console and search analytics (analytics.py, admin.py, rules.py; README "The owner's console").
-    "SEARCH_LOG": True,  # log every first page of a shop search (query, mode, filters, result count, latency, session; no IP)
-    "SEARCH_LOG_BATCH": 100,  # buffered log entries (Redis) that make a worker move them into the database
-    "SEARCH_LOG_RETENTION_DAYS": 90,  # log entries older than this are deleted by the daily shopsearch.delete_old_searches task; None keeps them
-    "CONSOLE_PING_SECONDS": 1.0,  # how long the dashboard waits for workers to answer a Celery ping
     # Size direction (fit.py): the aspect whose sentences say which way a product's size errs (None: the shop sells
     # nothing that has a size), and the fewest reviews that must say a direction before the product page names one.
     "FIT_ASPECT": "size/fit",
@@ -157,6 +167,29 @@ DEFAULTS: dict[str, Any] = {
     # A product's sentiment answer is cached under a fingerprint of what it is computed from, so it is never stale;
     # this only bounds how long an unread one keeps its room in the cache.
     "REVIEW_INSIGHTS_CACHE_SECONDS": 86400,
+    # Discovered aspects: a word must be named (after "the", "my", ...) in this many review sentences of at least
+    # ASPECT_DISCOVERY_MIN_PRODUCTS products, and stay below the threshold to every configured aspect phrase.
+    "ASPECT_DISCOVERY_MIN_SENTENCES": 30,
+    "ASPECT_DISCOVERY_MIN_PRODUCTS": 5,
+    "ASPECT_DISCOVERY_MAX": 12,  # most discovered aspects kept
+    # Fine-tuning the embedding model (finetune.py, manage.py finetune_embeddings; docs/finetuning.md).
+    # newest fine-tuned folders kept; one that backs the active or the previous space is never deleted
+    "FINETUNE_KEEP": 3,
+    "FINETUNE_MIN_PAIRS": 500,  # fewer training pairs than this are refused (too little signal to move the space)
+    "FINETUNE_MAX_PAIRS": 20000,  # more are sampled down (with the seed): about 35 min of training on 2 cores
+    # --from qrels: a judged product is a positive from this grade up (0-3 scale); 0 = hard negative
+    "FINETUNE_MIN_GRADE": 2,
+    "FINETUNE_MAX_SEQ_LENGTH": 128,  # tokens per text while training and in the new model (the base model: 256)
+    "FINETUNE_LEARNING_RATE": 2e-5,
+    "FINETUNE_WARMUP_RATIO": 0.1,  # share of the steps over which the learning rate ramps up
+    "FINETUNE_REVIEWS_PER_PRODUCT": 2,  # --from catalogue: (product, review) pairs per product at most
+    # The owner's console and search analytics (analytics.py, admin.py, rules.py; README "The owner's console").
+    # log every first page of a shop search (query, mode, filters, result count, latency, session; no IP)
+    "SEARCH_LOG": True,
+    "SEARCH_LOG_BATCH": 100,  # buffered log entries (Redis) that make a worker move them into the database
+    # log entries older than this are deleted by the daily shopsearch.delete_old_searches task; None keeps them
+    "SEARCH_LOG_RETENTION_DAYS": 90,
+    "CONSOLE_PING_SECONDS": 1.0,  # how long the dashboard waits for workers to answer a Celery ping
     # Read replicas (routers.py): the DATABASES alias the API's read-only views (search, similar, recommendations,
     # trending) read from, in one snapshot, when that alias is configured and routers.ReplicaRouter is installed.
     "REPLICA_DATABASE": "replica",

@@ -12,6 +12,7 @@ Sentence splitting is a small regular expression, not a library: no maintained s
 punkt needs a data download at run time, and reviews are informal (lower-case starts, no final stop, line breaks
 between title and text), where punctuation plus line breaks is what the trained splitters also rely on.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,10 +21,10 @@ import json
 import logging
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 from django.core.cache import cache
@@ -34,7 +35,15 @@ from django.db.models.functions import TruncMonth
 from . import encoders, fit, search, sentiment, spaces, sql
 from .conf import setting
 from .exceptions import UnknownAspect
-from .models import SHOP_COLLECTION, DiscoveredAspect, Document, Embedding, EmbeddingSpace, ReviewSentence, SentimentClassifier
+from .models import (
+    SHOP_COLLECTION,
+    DiscoveredAspect,
+    Document,
+    Embedding,
+    EmbeddingSpace,
+    ReviewSentence,
+    SentimentClassifier,
+)
 
 # A sentence ends at . ! ? (with closing quotes or brackets) before white space, or at a line break.
 _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s)|\n")
@@ -71,9 +80,14 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 
 def _has_fresh_sentences(space: EmbeddingSpace) -> Exists:
     """For a review document queryset: its sentences in `space` were split from its current text and product."""
-    return Exists(ReviewSentence.objects.filter(
-        space=space, document=OuterRef("pk"), content_hash=OuterRef("content_hash"), product_id=OuterRef("product_id")
-    ))
+    return Exists(
+        ReviewSentence.objects.filter(
+            space=space,
+            document=OuterRef("pk"),
+            content_hash=OuterRef("content_hash"),
+            product_id=OuterRef("product_id"),
+        )
+    )
 
 
 def _stale_reviews(space: EmbeddingSpace, reviews) -> list[Document]:
@@ -86,18 +100,30 @@ def build_sentences(space: EmbeddingSpace, reviews: Sequence[Document]) -> int:
     rows = []
     for review in reviews:
         for position, (start, end) in enumerate(split_sentences(review.text)):
-            rows.append(ReviewSentence(space=space, document=review, product_id=review.product_id or "", position=position,
-                                       start=start, end=end, text=review.text[start:end], content_hash=review.content_hash))
+            rows.append(
+                ReviewSentence(
+                    space=space,
+                    document=review,
+                    product_id=review.product_id or "",
+                    position=position,
+                    start=start,
+                    end=end,
+                    text=review.text[start:end],
+                    content_hash=review.content_hash,
+                )
+            )
     texts = [row.text for row in rows]
     if rows:
         vectors = spaces.encode_texts(space, texts)
-        for row, vector in zip(rows, vectors):
+        for row, vector in zip(rows, vectors, strict=True):
             row.vector = vector
         _label(space, rows, vectors)
         _score_aspects(space, rows, vectors)
     with transaction.atomic():
         ReviewSentence.objects.filter(space=space, document__in=[review.pk for review in reviews]).delete()
-        ReviewSentence.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)  # a concurrent build wrote the same
+        ReviewSentence.objects.bulk_create(
+            rows, batch_size=1000, ignore_conflicts=True
+        )  # a concurrent build wrote the same
     return len(rows)
 
 
@@ -107,8 +133,13 @@ def _label(space: EmbeddingSpace, rows: Sequence[ReviewSentence], vectors: np.nd
     classifier = sentiment.active_classifier(space)
     if classifier is None or not rows:
         return
-    for row, prediction in zip(rows, sentiment.predict(classifier.weights, vectors, [row.text for row in rows], negation=True)):
-        row.sentiment_label, row.sentiment_score, row.sentiment_classifier = prediction.label, prediction.score, classifier
+    predictions = sentiment.predict(classifier.weights, vectors, [row.text for row in rows], negation=True)
+    for row, prediction in zip(rows, predictions, strict=True):
+        row.sentiment_label, row.sentiment_score, row.sentiment_classifier = (
+            prediction.label,
+            prediction.score,
+            classifier,
+        )
 
 
 def aspects_version() -> str:
@@ -121,7 +152,10 @@ def _score_aspects(space: EmbeddingSpace, rows: Sequence[ReviewSentence], vector
     """Set (not save) each sentence's cosine similarity to every configured aspect's nearest phrase."""
     if not rows:
         return
-    similarities = {aspect.name: (vectors @ _phrase_vectors(space.model_name, aspect.phrases).T).max(axis=1) for aspect in configured_aspects()}
+    similarities = {
+        aspect.name: (vectors @ _phrase_vectors(space.model_name, aspect.phrases).T).max(axis=1)
+        for aspect in configured_aspects()
+    }
     version = aspects_version()
     for i, row in enumerate(rows):
         row.aspect_similarity = {name: round(float(values[i]), 4) for name, values in similarities.items()}
@@ -153,14 +187,18 @@ def refresh_all(space: EmbeddingSpace, batch_size: int | None = None) -> int:
         vectors = np.asarray([np.asarray(row.vector, dtype=np.float32) for row in rows])
         _label(space, rows, vectors)
         _score_aspects(space, rows, vectors)
-        ReviewSentence.objects.bulk_update(rows, ["sentiment_label", "sentiment_score", "sentiment_classifier", "aspect_similarity", "aspects_version"])
+        ReviewSentence.objects.bulk_update(
+            rows, ["sentiment_label", "sentiment_score", "sentiment_classifier", "aspect_similarity", "aspects_version"]
+        )
         written += len(rows)
         changed |= {row.product_id for row in rows}
     warm(space, changed)
     return written
 
 
-def train_sentiment(space: EmbeddingSpace, path: Path | None = None, holdout: float = 0.0) -> tuple[SentimentClassifier, dict]:
+def train_sentiment(
+    space: EmbeddingSpace, path: Path | None = None, holdout: float = 0.0
+) -> tuple[SentimentClassifier, dict]:
     """Train the space's review classifier (sentiment.train_classifier: from the shop's star ratings, or a reviews
     file) and bring the review sentences under its labels too, so aspects and in-review search agree with it."""
     classifier, result = sentiment.train_classifier(space, path, holdout)
@@ -173,12 +211,18 @@ def refresh_sentences(review_ids: Iterable[str]) -> int:
     space = spaces.active_space()
     if space is None:
         return 0
-    documents = Document.objects.filter(collection=SHOP_COLLECTION, kind="review", object_id__in=[str(i) for i in review_ids])
+    documents = Document.objects.filter(
+        collection=SHOP_COLLECTION, kind="review", object_id__in=[str(i) for i in review_ids]
+    )
     product_of = dict(documents.values_list("pk", "product_id"))
     # a review moved to another product leaves the old product's sentences (by id: a join delete over tables the
     # planner has no statistics for yet ran for minutes)
-    sentences = ReviewSentence.objects.filter(space=space, document_id__in=list(product_of)).values_list("pk", "document_id", "product_id")
-    moved = [(pk, product_id) for pk, document_id, product_id in sentences if product_id != (product_of[document_id] or "")]
+    sentences = ReviewSentence.objects.filter(space=space, document_id__in=list(product_of)).values_list(
+        "pk", "document_id", "product_id"
+    )
+    moved = [
+        (pk, product_id) for pk, document_id, product_id in sentences if product_id != (product_of[document_id] or "")
+    ]
     if moved:
         ReviewSentence.objects.filter(pk__in=[pk for pk, _ in moved]).delete()
     stale = _stale_reviews(space, documents)
@@ -201,8 +245,15 @@ class Aspect:
 
 def configured_aspects() -> list[Aspect]:
     default = float(setting("SENTIMENT_ASPECT_THRESHOLD"))
-    return [Aspect(str(item["name"]), "configured", phrases=tuple(item["phrases"]), threshold=float(item.get("threshold", default)))
-            for item in setting("SENTIMENT_ASPECTS")]
+    return [
+        Aspect(
+            str(item["name"]),
+            "configured",
+            phrases=tuple(item["phrases"]),
+            threshold=float(item.get("threshold", default)),
+        )
+        for item in setting("SENTIMENT_ASPECTS")
+    ]
 
 
 def known_aspects(space: EmbeddingSpace | None) -> list[Aspect]:
@@ -232,14 +283,19 @@ def product_aspects(space: EmbeddingSpace, product_id: str, only: str | None = N
         if not aspects:
             raise UnknownAspect(only)
     rows = list(
-        ReviewSentence.objects.filter(space=space, product_id=str(product_id)).order_by("document_id", "position")
+        ReviewSentence.objects.filter(space=space, product_id=str(product_id))
+        .order_by("document_id", "position")
         .values_list("text", "aspect_similarity", "sentiment_label", "sentiment_score", "document__object_id")
     )
     shown = int(setting("ASPECT_EXAMPLES"))
     result = []
     for aspect in aspects:
         if aspect.source == "configured":
-            matched = [(row[1][aspect.name], i) for i, row in enumerate(rows) if row[1].get(aspect.name, -1.0) >= aspect.threshold]
+            matched = [
+                (row[1][aspect.name], i)
+                for i, row in enumerate(rows)
+                if row[1].get(aspect.name, -1.0) >= aspect.threshold
+            ]
         else:
             pattern = _mentions(aspect.forms)
             # most opinionated first: a discovered word has no phrase to be close to
@@ -247,53 +303,95 @@ def product_aspects(space: EmbeddingSpace, product_id: str, only: str | None = N
         matched.sort(key=lambda item: -item[0])
         labels = Counter(rows[i][2] for _, i in matched if rows[i][2])
         labelled = sum(labels.values())
-        result.append({
-            "name": aspect.name,
-            "source": aspect.source,
-            "mentions": len(matched),
-            "reviews": len({rows[i][4] for _, i in matched}),
-            "share_negative": round(labels["negative"] / labelled, 4) if labelled else 0.0,
-            "share_positive": round(labels["positive"] / labelled, 4) if labelled else 0.0,
-            "examples": [
-                {"sentence": rows[i][0], "review": rows[i][4], "sentiment": rows[i][2],
-                 "score": round(rows[i][3], 3) if rows[i][3] is not None else None, "similarity": round(s, 4) if aspect.source == "configured" else None}
-                for s, i in matched[:shown]
-            ],
-        })
+        result.append(
+            {
+                "name": aspect.name,
+                "source": aspect.source,
+                "mentions": len(matched),
+                "reviews": len({rows[i][4] for _, i in matched}),
+                "share_negative": round(labels["negative"] / labelled, 4) if labelled else 0.0,
+                "share_positive": round(labels["positive"] / labelled, 4) if labelled else 0.0,
+                "examples": [
+                    {
+                        "sentence": rows[i][0],
+                        "review": rows[i][4],
+                        "sentiment": rows[i][2],
+                        "score": round(rows[i][3], 3) if rows[i][3] is not None else None,
+                        "similarity": round(s, 4) if aspect.source == "configured" else None,
+                    }
+                    for s, i in matched[:shown]
+                ],
+            }
+        )
     return result
 
 
 def rating_months(product_id: str) -> list[dict]:
     """Per month of the reviews' dates, oldest first: how many reviews and their mean star rating (no classifier
     needed: the stars are the shoppers' own)."""
-    rows = (Document.objects.filter(collection=SHOP_COLLECTION, kind="review", product_id=str(product_id), rating__isnull=False,
-                                    published_at__isnull=False)
-            .annotate(month=TruncMonth("published_at")).values("month").annotate(reviews=Count("pk"), mean=Avg("rating")).order_by("month"))
-    return [{"month": row["month"].strftime("%Y-%m"), "reviews": row["reviews"], "mean_rating": round(float(row["mean"]), 2)} for row in rows]
+    rows = (
+        Document.objects.filter(
+            collection=SHOP_COLLECTION,
+            kind="review",
+            product_id=str(product_id),
+            rating__isnull=False,
+            published_at__isnull=False,
+        )
+        .annotate(month=TruncMonth("published_at"))
+        .values("month")
+        .annotate(reviews=Count("pk"), mean=Avg("rating"))
+        .order_by("month")
+    )
+    return [
+        {
+            "month": row["month"].strftime("%Y-%m"),
+            "reviews": row["reviews"],
+            "mean_rating": round(float(row["mean"]), 2),
+        }
+        for row in rows
+    ]
 
 
 def product_summary(space: EmbeddingSpace, product_id: str, snippet_length: int = 240) -> dict:
     """What a product's reviews say: counts per label, share positive, mean score, a monthly trend and the most
     helpful positive and negative review. A product without reviews gets zeros, not an error."""
-    reviews = Embedding.objects.filter(space=space, kind="review", document__collection="", document__product_id=str(product_id))
+    reviews = Embedding.objects.filter(
+        space=space, kind="review", document__collection="", document__product_id=str(product_id)
+    )
     labelled = reviews.filter(sentiment_label__isnull=False)
     counts = {label: 0 for label in sentiment.LABELS}
-    counts.update(dict(labelled.values_list("sentiment_label").annotate(n=Count("pk")).values_list("sentiment_label", "n")))
+    counts.update(
+        dict(labelled.values_list("sentiment_label").annotate(n=Count("pk")).values_list("sentiment_label", "n"))
+    )
     total = sum(counts.values())
     trend = (
         labelled.filter(document__published_at__isnull=False)
-        .annotate(month=TruncMonth("document__published_at")).values("month")
-        .annotate(reviews=Count("pk"), mean_score=Avg("sentiment_score"), positive=Count("pk", filter=Q(sentiment_label="positive")))
+        .annotate(month=TruncMonth("document__published_at"))
+        .values("month")
+        .annotate(
+            reviews=Count("pk"),
+            mean_score=Avg("sentiment_score"),
+            positive=Count("pk", filter=Q(sentiment_label="positive")),
+        )
         .order_by("month")
     )
 
     def most_helpful(label: str) -> dict | None:
-        best = labelled.filter(sentiment_label=label).select_related("document").order_by("-document__helpful_votes", "-document__published_at", "pk").first()
+        best = (
+            labelled.filter(sentiment_label=label)
+            .select_related("document")
+            .order_by("-document__helpful_votes", "-document__published_at", "pk")
+            .first()
+        )
         if best is None:
             return None
         text = best.document.text
-        return {"review": best.document.object_id, "helpful_votes": best.document.helpful_votes, "score": round(best.sentiment_score, 3),
-                "snippet": text if len(text) <= snippet_length else text[: snippet_length - 1].rsplit(" ", 1)[0] + "…"}
+        return {
+            "review": best.document.object_id,
+            "helpful_votes": best.document.helpful_votes,
+            "score": round(best.sentiment_score, 3),
+            "snippet": text if len(text) <= snippet_length else text[: snippet_length - 1].rsplit(" ", 1)[0] + "…",
+        }
 
     return {
         "product": str(product_id),
@@ -304,8 +402,12 @@ def product_summary(space: EmbeddingSpace, product_id: str, snippet_length: int 
         "share_positive": round(counts["positive"] / total, 4) if total else 0.0,
         "mean_score": round(labelled.aggregate(m=Avg("sentiment_score"))["m"] or 0.0, 4),
         "trend": [
-            {"month": row["month"].strftime("%Y-%m"), "reviews": row["reviews"], "share_positive": round(row["positive"] / row["reviews"], 4),
-             "mean_score": round(row["mean_score"], 4)}
+            {
+                "month": row["month"].strftime("%Y-%m"),
+                "reviews": row["reviews"],
+                "share_positive": round(row["positive"] / row["reviews"], 4),
+                "mean_score": round(row["mean_score"], 4),
+            }
             for row in trend
         ],
         "most_helpful_positive": most_helpful("positive"),
@@ -319,8 +421,11 @@ def product_fit(space: EmbeddingSpace, product_id: str) -> dict | None:
     aspect = next((a for a in configured_aspects() if a.name == setting("FIT_ASPECT")), None)
     if aspect is None:
         return None
-    rows = (ReviewSentence.objects.filter(space=space, product_id=str(product_id)).order_by("document_id", "position")
-            .values_list("document_id", "text", "aspect_similarity"))
+    rows = (
+        ReviewSentence.objects.filter(space=space, product_id=str(product_id))
+        .order_by("document_id", "position")
+        .values_list("document_id", "text", "aspect_similarity")
+    )
     by_review: dict[int, list[str]] = defaultdict(list)
     for document_id, text, similarity in rows.iterator(chunk_size=2000):
         if similarity.get(aspect.name, -1.0) >= aspect.threshold:
@@ -329,30 +434,53 @@ def product_fit(space: EmbeddingSpace, product_id: str) -> dict | None:
 
 
 def _compute_sentiment(space: EmbeddingSpace, product_id: str) -> dict:
-    return {**product_summary(space, product_id), "analysed": analysed(space, product_id),
-            "aspects": product_aspects(space, product_id), "fit": product_fit(space, product_id)}
+    return {
+        **product_summary(space, product_id),
+        "analysed": analysed(space, product_id),
+        "aspects": product_aspects(space, product_id),
+        "fit": product_fit(space, product_id),
+    }
 
 
 # What an answer is computed from, per product: its review documents (text, votes, dates: updated_at), their labels
 # (sum of scores moves with any relabelling), their sentences (rewritten rows get new ids; relabelled or re-scored
 # ones move the sums and counts), the space's discovered aspects (recreated on every discovery) and classifier.
 _FINGERPRINT = """
-    SELECT (SELECT array[count(d.id)::text, max(d.updated_at)::text, count(e.id)::text, count(e.sentiment_label)::text, sum(e.sentiment_score)::text]
-            FROM shopsearch_document d LEFT JOIN shopsearch_embedding e ON e.document_id = d.id AND e.space_id = %(space)s
+    SELECT (SELECT array[count(d.id)::text, max(d.updated_at)::text, count(e.id)::text, count(e.sentiment_label)::text,
+    sum(e.sentiment_score)::text]
+            FROM shopsearch_document d LEFT JOIN shopsearch_embedding e ON e.document_id = d.id AND e.space_id =
+            %(space)s
             WHERE d.collection = %(collection)s AND d.kind = 'review' AND d.product_id = %(product)s),
-           (SELECT array[count(*)::text, max(id)::text, sum(sentiment_score)::text, count(*) FILTER (WHERE aspects_version = %(version)s)::text]
+           (SELECT array[count(*)::text, max(id)::text, sum(sentiment_score)::text, count(*) FILTER (WHERE
+           aspects_version = %(version)s)::text]
             FROM shopsearch_reviewsentence WHERE space_id = %(space)s AND product_id = %(product)s),
            (SELECT array[count(*)::text, max(id)::text] FROM shopsearch_discoveredaspect WHERE space_id = %(space)s),
            (SELECT max(id) FROM shopsearch_sentimentclassifier WHERE space_id = %(space)s AND is_active)"""
-_ANSWER_SETTINGS = ("SENTIMENT_ASPECTS", "SENTIMENT_ASPECT_THRESHOLD", "ASPECT_EXAMPLES", "FIT_ASPECT", "FIT_MIN_REVIEWS")
+_ANSWER_SETTINGS = (
+    "SENTIMENT_ASPECTS",
+    "SENTIMENT_ASPECT_THRESHOLD",
+    "ASPECT_EXAMPLES",
+    "FIT_ASPECT",
+    "FIT_MIN_REVIEWS",
+)
 
 
 def _cache_key(space: EmbeddingSpace, product_id: str) -> str:
     with connection.cursor() as cursor:
-        cursor.execute(_FINGERPRINT, {"space": space.pk, "collection": SHOP_COLLECTION, "product": str(product_id), "version": aspects_version()})
+        cursor.execute(
+            _FINGERPRINT,
+            {
+                "space": space.pk,
+                "collection": SHOP_COLLECTION,
+                "product": str(product_id),
+                "version": aspects_version(),
+            },
+        )
         state = cursor.fetchone()
     answer_settings = json.dumps([setting(name) for name in _ANSWER_SETTINGS], sort_keys=True, default=str)
-    digest = hashlib.sha256(json.dumps([space.pk, str(product_id), state, answer_settings], default=str).encode()).hexdigest()[:32]
+    digest = hashlib.sha256(
+        json.dumps([space.pk, str(product_id), state, answer_settings], default=str).encode()
+    ).hexdigest()[:32]
     return f"shopsearch:product-sentiment:{digest}"
 
 
@@ -428,30 +556,53 @@ def discover_aspects(space: EmbeddingSpace) -> list[DiscoveredAspect]:
                 sentences[word] += 1
                 products[word].add(product)
     catalogue: set[str] = set()
-    for title, category, attributes in Document.objects.filter(collection=SHOP_COLLECTION, kind="product").values_list("title", "category", "attributes"):
-        catalogue.update(re.findall(r"[a-z]+", f"{title} {category or ''} {' '.join(map(str, (attributes or {}).values()))}".lower()))
+    for title, category, attributes in Document.objects.filter(collection=SHOP_COLLECTION, kind="product").values_list(
+        "title", "category", "attributes"
+    ):
+        catalogue.update(
+            re.findall(r"[a-z]+", f"{title} {category or ''} {' '.join(map(str, (attributes or {}).values()))}".lower())
+        )
     catalogue |= {_singular(word, sentences) for word in catalogue}
     merged: dict[str, dict] = {}
     for word, count in sentences.items():
-        entry = merged.setdefault(_singular(word, sentences), {"forms": [], "sentences": 0, "heads": 0, "products": set()})
+        entry = merged.setdefault(
+            _singular(word, sentences), {"forms": [], "sentences": 0, "heads": 0, "products": set()}
+        )
         entry["forms"].append(word)
         entry["sentences"] += count
         entry["heads"] += heads[word]
         entry["products"] |= products[word]
     lexicon = SentimentIntensityAnalyzer().lexicon
     candidates = [
-        (name, entry) for name, entry in merged.items()
-        if entry["sentences"] >= setting("ASPECT_DISCOVERY_MIN_SENTENCES") and len(entry["products"]) >= setting("ASPECT_DISCOVERY_MIN_PRODUCTS")
-        and entry["heads"] >= entry["sentences"] / 2 and name not in ENGLISH_STOP_WORDS and name not in lexicon and name not in catalogue
+        (name, entry)
+        for name, entry in merged.items()
+        if entry["sentences"] >= setting("ASPECT_DISCOVERY_MIN_SENTENCES")
+        and len(entry["products"]) >= setting("ASPECT_DISCOVERY_MIN_PRODUCTS")
+        and entry["heads"] >= entry["sentences"] / 2
+        and name not in ENGLISH_STOP_WORDS
+        and name not in lexicon
+        and name not in catalogue
     ]
     candidates.sort(key=lambda item: (-item[1]["sentences"], item[0]))
     phrases = tuple(phrase for aspect in configured_aspects() for phrase in aspect.phrases)
     if candidates and phrases:
-        similarity = np.asarray(encoders.get_encoder(space.model_name).encode([name for name, _ in candidates])) @ _phrase_vectors(space.model_name, phrases).T
-        candidates = [item for item, s in zip(candidates, similarity.max(axis=1)) if s < float(setting("SENTIMENT_ASPECT_THRESHOLD"))]
+        similarity = (
+            np.asarray(encoders.get_encoder(space.model_name).encode([name for name, _ in candidates]))
+            @ _phrase_vectors(space.model_name, phrases).T
+        )
+        candidates = [
+            item
+            for item, s in zip(candidates, similarity.max(axis=1), strict=True)
+            if s < float(setting("SENTIMENT_ASPECT_THRESHOLD"))
+        ]
     kept = [  # named by its most frequent form ("sleeves", not "sleeve")
-        DiscoveredAspect(space=space, name=max(entry["forms"], key=lambda form: (sentences[form], form)), forms=sorted(entry["forms"]),
-                         sentences=entry["sentences"], products=len(entry["products"]))
+        DiscoveredAspect(
+            space=space,
+            name=max(entry["forms"], key=lambda form: (sentences[form], form)),
+            forms=sorted(entry["forms"]),
+            sentences=entry["sentences"],
+            products=len(entry["products"]),
+        )
         for _, entry in candidates[: int(setting("ASPECT_DISCOVERY_MAX"))]
     ]
     with transaction.atomic():
@@ -474,8 +625,15 @@ class ReviewHit:
     highlight: str  # the review, HTML-escaped, the matching sentence in <mark>
 
 
-def search_reviews(space: EmbeddingSpace, product_id: str, query: str, page: int = 1, page_size: int = 20,
-                   rating: int | None = None, context: int = 300) -> tuple[list[ReviewHit], bool]:
+def search_reviews(
+    space: EmbeddingSpace,
+    product_id: str,
+    query: str,
+    page: int = 1,
+    page_size: int = 20,
+    rating: int | None = None,
+    context: int = 300,
+) -> tuple[list[ReviewHit], bool]:
     """One page of the product's reviews ranked by their sentence closest in meaning to `query`; and whether
     more follow. An exact scan: one product's sentences are few. Reviews the worker has not analysed yet are not
     among them."""
@@ -497,18 +655,36 @@ def search_reviews(space: EmbeddingSpace, product_id: str, query: str, page: int
         ranked = cursor.fetchall()
     documents = Document.objects.only("object_id", "text", "rating").in_bulk([row[0] for row in ranked[:page_size]])
     review_labels = dict(
-        Embedding.objects.filter(space=space, document__in=list(documents)).values_list("document_id", "sentiment_label")
+        Embedding.objects.filter(space=space, document__in=list(documents)).values_list(
+            "document_id", "sentiment_label"
+        )
     )
     hits = []
     for doc_id, start, end, label, similarity in ranked[:page_size]:
         doc = documents[doc_id]
-        hits.append(ReviewHit(review=doc.object_id, rating=doc.rating, sentence=doc.text[start:end], score=round(float(similarity), 4),
-                              sentiment=label, review_sentiment=review_labels.get(doc_id), highlight=_highlight(doc.text, start, end, context)))
+        hits.append(
+            ReviewHit(
+                review=doc.object_id,
+                rating=doc.rating,
+                sentence=doc.text[start:end],
+                score=round(float(similarity), 4),
+                sentiment=label,
+                review_sentiment=review_labels.get(doc_id),
+                highlight=_highlight(doc.text, start, end, context),
+            )
+        )
     return hits, len(ranked) > page_size
 
 
 def _highlight(text: str, start: int, end: int, context: int) -> str:
     """The sentence in <mark> with up to `context` characters of the review around it, HTML-escaped."""
     left, right = max(0, start - context), min(len(text), end + context)
-    return (("…" if left else "") + html.escape(text[left:start]) + "<mark>" + html.escape(text[start:end]) + "</mark>"
-            + html.escape(text[end:right]) + ("…" if right < len(text) else ""))
+    return (
+        ("…" if left else "")
+        + html.escape(text[left:start])
+        + "<mark>"
+        + html.escape(text[start:end])
+        + "</mark>"
+        + html.escape(text[end:right])
+        + ("…" if right < len(text) else "")
+    )

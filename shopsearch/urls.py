@@ -3,6 +3,7 @@
 A shop includes both under its own prefix, e.g. `path("", include("shopsearch.urls"))`, and may override the
 templates (`shopsearch/storefront.html`, `shopsearch/product.html`, `shopsearch/product_missing.html`).
 """
+
 from django.urls import path
 
 from . import views

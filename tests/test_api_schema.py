@@ -2,6 +2,7 @@
 status documented, the documented content type and body for each. Bounded to a few dozen examples per operation;
 the shop has products (the `clusters` fixture) so successful answers are checked too, not only errors. Also: every
 method on every route answers a 4xx or less, never a 5xx or Django's debug page."""
+
 from __future__ import annotations
 
 import uuid
@@ -12,7 +13,11 @@ from django.core.wsgi import get_wsgi_application
 from django.urls import URLPattern, URLResolver, get_resolver
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
 
@@ -23,7 +28,10 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 def unthrottled(settings):
     """Rates off, counters of this test only: a fuzzer is one client sending hundreds of requests."""
     settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
-    settings.SHOPSEARCH = {**settings.SHOPSEARCH, "THROTTLE_RATES": {"client": None, "session": None, "new_session": None}}
+    settings.SHOPSEARCH = {
+        **settings.SHOPSEARCH,
+        "THROTTLE_RATES": {"client": None, "session": None, "new_session": None},
+    }
 
 
 @pytest.fixture
@@ -86,6 +94,14 @@ def test_every_method_on_every_route_is_answered_without_a_server_error(client, 
         settings.DEBUG = debug
         for path in paths + ["/admin/", "/no-such-page/"]:
             for method in ("get", "post", "put", "patch", "delete", "options", "head", "trace"):
-                response = getattr(client, method)(path, content_type="application/json") if method in ("post", "put", "patch") else getattr(client, method)(path)
+                response = (
+                    getattr(client, method)(path, content_type="application/json")
+                    if method in ("post", "put", "patch")
+                    else getattr(client, method)(path)
+                )
                 assert response.status_code < 500, (debug, method, path, response.status_code, response.content[:300])
-                assert b"Traceback" not in response.content and b"DATABASES" not in response.content, (debug, method, path)
+                assert b"Traceback" not in response.content and b"DATABASES" not in response.content, (
+                    debug,
+                    method,
+                    path,
+                )

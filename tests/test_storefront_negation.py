@@ -1,5 +1,6 @@
 """Sentence sentiment and negation: the scope rule on hand-computed cases, and the judged sentence set
 (tests/data/negation, labelled by hand from demo reviews) with the real model and the shipped classifier."""
+
 from __future__ import annotations
 
 import gzip
@@ -19,12 +20,16 @@ def flipped(text: str, vocabulary: list[str]) -> set[str]:
     vectorizer.idf_ = np.ones(len(vocabulary), dtype=np.float32)
     words = vectorizer.transform([text])
     signs = sentiment._negated(vectorizer, [text], words).toarray()[0] * words.toarray()[0]
-    return {term for term, sign in zip(vocabulary, signs) if sign < 0}
+    return {term for term, sign in zip(vocabulary, signs, strict=True) if sign < 0}
 
 
 def test_words_inside_a_negation_scope_count_the_other_way():
     vocabulary = ["not", "see", "through", "see through", "not see", "wrinkle", "love", "complaints", "doesn"]
-    assert flipped("it is not see through", vocabulary) == {"see", "through", "see through"}  # "not see" keeps its weight
+    assert flipped("it is not see through", vocabulary) == {
+        "see",
+        "through",
+        "see through",
+    }  # "not see" keeps its weight
     assert flipped("doesn't wrinkle at all", vocabulary) == {"wrinkle"}
     assert flipped("no complaints, love it", vocabulary) == {"complaints"}  # the comma ends the scope
     assert flipped("not see through but I love it", vocabulary) == {"see", "through", "see through"}
@@ -40,7 +45,7 @@ def test_negation_scopes_label_more_judged_sentences_right(real_model):
 
     def accuracy(negation: bool, subset: str | None = None) -> float:
         predictions = sentiment.predict(shipped, vectors, texts, negation=negation)
-        kept = [(p, r) for p, r in zip(predictions, rows) if subset in (None, r["subset"])]
+        kept = [(p, r) for p, r in zip(predictions, rows, strict=True) if subset in (None, r["subset"])]
         return sum(p.label == r["label"] for p, r in kept) / len(kept)
 
     assert accuracy(True) > accuracy(False)
