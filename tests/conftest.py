@@ -84,6 +84,32 @@ def demo_rows(name: str, limit: int | None = None, where=lambda row: True) -> li
     return rows
 
 
+def load_demo_products(rows: list[dict]) -> None:
+    """Bulk-create demo catalogue rows as shop products (categories as needed; a price and stock from the row's
+    position) and index them in the active space."""
+    from catalog.models import Category, Product
+    from shopsearch import indexing, spaces
+
+    categories = {
+        name: Category.objects.get_or_create(name=name)[0] for name in {r["category"] for r in rows if r["category"]}
+    }
+    Product.objects.bulk_create(
+        [
+            Product(
+                external_id=r["id"],
+                title=r["title"],
+                description=r["description"],
+                attributes=r["attributes"],
+                category=categories.get(r["category"]),
+                price=(index % 50) + 10,
+                in_stock=index % 3 != 0,
+            )
+            for index, r in enumerate(rows)
+        ]
+    )
+    indexing.reindex(spaces.ensure_active_space(), kinds=("product",), batch_size=500)
+
+
 @pytest.fixture
 def run_on_commit(django_capture_on_commit_callbacks):
     """Run a block and then its on_commit callbacks (the signal handlers' task enqueues)."""

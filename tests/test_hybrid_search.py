@@ -13,7 +13,7 @@ from catalog.models import Category, Product, Review
 from shopsearch import indexing, search, spaces
 from shopsearch.conf import setting
 
-from .conftest import demo_rows
+from .conftest import demo_rows, load_demo_products
 
 pytestmark = pytest.mark.django_db
 
@@ -35,25 +35,7 @@ def load_catalogue(demo_limit: int | None) -> dict[str, str]:
         )
         for index, row in enumerate(tiny)
     }
-    rows = demo_rows("demo_products.jsonl.gz", limit=demo_limit)
-    categories = {
-        name: Category.objects.get_or_create(name=name)[0] for name in {r["category"] for r in rows if r["category"]}
-    }
-    Product.objects.bulk_create(
-        [
-            Product(
-                external_id=r["id"],
-                title=r["title"],
-                description=r["description"],
-                attributes=r["attributes"],
-                category=categories.get(r["category"]),
-                price=(index % 50) + 10,
-                in_stock=index % 3 != 0,
-            )
-            for index, r in enumerate(rows)
-        ]
-    )
-    indexing.reindex(spaces.ensure_active_space(), kinds=("product",), batch_size=500)
+    load_demo_products(demo_rows("demo_products.jsonl.gz", limit=demo_limit))
     return {key: str(product.pk) for key, product in created.items()}
 
 

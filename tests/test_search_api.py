@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from catalog.models import Category, Product
-from shopsearch import indexing, spaces
+from catalog.models import Product
+from shopsearch import indexing
 
-from .conftest import demo_rows
+from .conftest import demo_rows, load_demo_products
 
 pytestmark = pytest.mark.django_db
 
@@ -17,22 +17,7 @@ pytestmark = pytest.mark.django_db
 def catalogue(fake_model):
     """The whole demo catalogue (1,179 real items), bulk-loaded and indexed; a few items get prices."""
     rows = demo_rows("demo_products.jsonl.gz")
-    categories = {name: Category.objects.create(name=name) for name in {r["category"] for r in rows if r["category"]}}
-    Product.objects.bulk_create(
-        [
-            Product(
-                external_id=r["id"],
-                title=r["title"],
-                description=r["description"],
-                attributes=r["attributes"],
-                category=categories.get(r["category"]),
-                price=(index % 50) + 10,
-                in_stock=index % 3 != 0,
-            )
-            for index, r in enumerate(rows)
-        ]
-    )
-    indexing.reindex(spaces.ensure_active_space(), kinds=("product",), batch_size=500)
+    load_demo_products(rows)
     return rows
 
 
