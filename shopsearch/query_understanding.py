@@ -1,4 +1,4 @@
-"""What a query asks besides its words: price limits, a category it names, typos to correct.
+"""What a query asks besides its words: price limits, a category or attribute value it names, typos to correct.
 
 `interpret` turns what the shopper typed into what the retrievers get:
 
@@ -10,25 +10,36 @@
 - **A category the query names** (a word of the last part of a category path, stemmed as the keyword retriever
   stems: "dress" names "Dresses", "hoodie" names "Men/Tops/Hoodies & Sweatshirts") boosts that category's products; it
   never filters, since the shopper did not choose it.
+- **An attribute value the query names** (a value of a declared string facet, PRODUCT_FACETS: "black" names colour
+  "Black", "wool" material "Wool") boosts the products that have it, never filters. A value is named by all of its
+  stemmed words, or by those of them no other value of the same facet has: "petite" names the division "General
+  Petite" (where "General" is a value too), "organic" names "Organic Cotton" beside "Cotton". Words of one letter
+  (sizes "S", "M", "L") and numbers (sizes "32") name nothing: in a query a single letter is more often an initial or
+  a stray letter, and a number a quantity, a model or a price, than a size.
 - **Typos**: words the catalogue lacks are corrected by `vocabulary.correct` for the keyword retriever and the
   encoder (what was corrected is `corrected_query` in the API, "showing results for …").
 
 A boost multiplies a hit's odds of being relevant by UNDERSTOOD_BOOST where the score is a probability (hybrid with
 FUSION "adaptive"), and the score itself otherwise: a boosted product passes another only where the other is less
-than that many times as likely to be relevant. Everything understood is returned (`Interpretation.understood`) so
+than that many times as likely to be relevant. A product gets one boost per thing named that it has, but one query
+word counts once ("dresses" naming both the category Dresses and the class Dresses is one piece of evidence), and
+"cheap" is one more. Everything understood is returned (`Interpretation.understood`) so
 the storefront can show it as a removable chip (the API's `understand=false` takes the query as typed).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from . import vocabulary
 from .conf import setting
+from .registry import declared_facets
 from .routers import read_connection as connection
 
 if TYPE_CHECKING:
@@ -72,6 +83,9 @@ class Interpretation:
     filters: Filters  # the shopper's filters narrowed by the price phrases
     corrections: dict[str, str] = field(default_factory=dict)
     categories: tuple[str, ...] = ()  # categories the query names (boosted)
+    attributes: tuple[tuple[str, str], ...] = ()  # (facet, value) pairs the query names (boosted)
+    # the query's stemmed words that named each category (facet None) or attribute value: a word counts once in `boost`
+    named: tuple[tuple[str | None, str, frozenset[str]], ...] = ()
     cheap: bool = False  # boost the cheaper half of the retrieved products
     removed: tuple[str, ...] = ()  # the phrases taken out of the query, as typed
     min_price: Decimal | None = None
@@ -90,6 +104,7 @@ class Interpretation:
             "max_price": self.max_price,
             "cheap": self.cheap,
             "categories": list(self.categories),
+            "attributes": {facet: [v for f, v in self.attributes if f == facet] for facet, _ in self.attributes},
             "removed": list(self.removed),
         }
         return found if any(found.values()) else None
@@ -125,12 +140,15 @@ def interpret(query: str, filters: Filters, collection: str) -> Interpretation:
         filters, min_price=_tighter(filters.min_price, low, max), max_price=_tighter(filters.max_price, high, min)
     )
     correction = vocabulary.correct(text, collection)
+    named = named_values(correction.text, collection)
     return Interpretation(
         keyword_text=correction.text,
         semantic_text=correction.text,
         filters=narrowed,
         corrections=correction.corrections,
-        categories=named_categories(correction.text, collection),
+        categories=tuple(sorted({value for facet, value, _ in named if facet is None})),
+        attributes=tuple(sorted({(facet, value) for facet, value, _ in named if facet is not None})),
+        named=named,
         cheap=cheap,
         removed=tuple(removed),
         min_price=low,
@@ -143,7 +161,7 @@ def _tighter(current: Decimal | None, new: Decimal | None, pick) -> Decimal | No
 
 
 _prices: dict[str, tuple[float, bool]] = {}
-_categories: dict[str, tuple[float, list[tuple[str, list[list[str]]]]]] = {}
+_names: dict[str, tuple[float, list[tuple[str | None, str, list[list[str]]]]]] = {}
 
 
 def _has_prices(collection: str) -> bool:
@@ -160,15 +178,19 @@ def _has_prices(collection: str) -> bool:
     return cached[1]
 
 
-def _category_terms(collection: str) -> list[tuple[str, list[list[str]]]]:
-    """Each category of the collection with the stemmed words of each name its last path part gives ("Hoodies &
-    Sweatshirts": [["hoodi"], ["sweatshirt"]]); cached CATEGORY_CACHE_SECONDS."""
-    cached = _categories.get(collection)
+def _name_terms(collection: str) -> list[tuple[str | None, str, list[list[str]]]]:
+    """What a query can name in the collection: (None, category, alternatives) for each category, with the stemmed
+    words of each name its last path part gives ("Hoodies & Sweatshirts": [["hoodi"], ["sweatshirt"]]), and
+    (facet, value, [words]) for each value of a declared string facet that some product has, its words those no
+    other value of the facet has where there are such, else all of them (module docstring); cached
+    CATEGORY_CACHE_SECONDS."""
+    cached = _names.get(collection)
     if cached is None or time.monotonic() - cached[0] > CATEGORY_CACHE_SECONDS:
+        strings = [facet.name for facet in declared_facets().values() if facet.type == "string"]
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT c.category, array_agg(DISTINCT array_to_string("
-                "  tsvector_to_array(to_tsvector('english', shopsearch_unaccent(name))), ' ')) "
+                f"  {_STEMMED.format(text='name')}, ' ')) "
                 "FROM (SELECT DISTINCT category FROM shopsearch_document "
                 "      WHERE collection = %s AND kind = 'product' AND category IS NOT NULL) c, "
                 r"regexp_split_to_table(regexp_replace(c.category, '^.*/', ''), '\s*(?:&|,|\+|\mand\M)\s*') AS name "
@@ -176,50 +198,88 @@ def _category_terms(collection: str) -> list[tuple[str, list[list[str]]]]:
                 [collection],
             )
             terms = [
-                (category, [names.split() for names in alternatives if names])
+                (None, category, [names.split() for names in alternatives if names])
                 for category, alternatives in cursor.fetchall()
             ]
-        cached = _categories[collection] = (time.monotonic(), terms)
+            cursor.execute(
+                f"SELECT v.facet, v.value, {_STEMMED.format(text='v.value')} FROM (SELECT DISTINCT f.key AS facet, "
+                "  jsonb_array_elements_text(f.value) AS value FROM shopsearch_document d, jsonb_each(d.facets) f "
+                "  WHERE d.collection = %s AND d.kind = 'product' AND f.key = ANY(%s) "
+                "  AND jsonb_typeof(f.value) = 'array') v",
+                [collection, strings],
+            )
+            values = [
+                (facet, value, {word for word in words or () if _NAMING.fullmatch(word)})
+                for facet, value, words in cursor.fetchall()
+            ]
+        having = Counter((facet, word) for facet, _, words in values for word in words)  # values with each word
+        for facet, value, words in values:
+            if words:
+                own = {word for word in words if having[facet, word] == 1}
+                terms.append((facet, value, [sorted(own or words)]))
+        cached = _names[collection] = (time.monotonic(), terms)
     return cached[1]
 
 
-def named_categories(text: str, collection: str) -> tuple[str, ...]:
-    """The categories one of whose names (all its stemmed words) the query has."""
-    terms = _category_terms(collection)
+# A word of a value that can name it: two characters or more with a letter, no hyphen (to_tsvector keeps "color-block"
+# beside "color" and "block")
+_NAMING = re.compile(r"(?=\w*[^\W\d_])[\w']{2,}")
+# The stemmed, unaccented words of a text, as the keyword retriever has them (stop words out)
+_STEMMED = "tsvector_to_array(to_tsvector('english', shopsearch_unaccent({text})))"
+
+
+def named_values(text: str, collection: str) -> tuple[tuple[str | None, str, frozenset[str]], ...]:
+    """The categories (facet None) and attribute values one of whose names (all its stemmed words) the query has,
+    each with those words."""
+    terms = _name_terms(collection)
     # A stem is its word's beginning, but for its last letter ("hobbi" for "hobby"): a query none of whose words
-    # begins so asks the database nothing (most queries name no category).
+    # begins so asks the database nothing (most queries name nothing).
     words = [vocabulary.fold(word) for word in re.findall(r"\w+", text)]
-    stems = {stem[:-1] or stem for _, names in terms for name in names for stem in name}
+    stems = {stem[:-1] or stem for _, _, names in terms for name in names for stem in name}
     if not any(word.startswith(stem) for word in words for stem in stems):
         return ()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT tsvector_to_array(to_tsvector('english', shopsearch_unaccent(%s)))", [text])
+        cursor.execute(f"SELECT {_STEMMED.format(text='%s')}", [text])
         lexemes = set(cursor.fetchone()[0] or ())
-    return tuple(sorted(category for category, names in terms if any(name and set(name) <= lexemes for name in names)))
+    named = []
+    for facet, value, names in terms:
+        matched = [frozenset(name) for name in names if name and set(name) <= lexemes]
+        if matched:
+            named.append((facet, value, max(matched, key=len)))
+    return tuple(sorted(named, key=lambda item: (item[0] or "", item[1])))
 
 
 def boost(
     ranked: list[tuple[int, float]], interpretation: Interpretation, probabilities: bool
 ) -> list[tuple[int, float]]:
-    """`ranked` (document id, score) with the products of the named categories, and with "cheap" the cheaper half of
-    those with a price, boosted by UNDERSTOOD_BOOST (odds × boost for probabilities, score × boost otherwise);
-    re-sorted, ties in their order."""
-    if not ranked or not (interpretation.categories or interpretation.cheap):
+    """`ranked` (document id, score) with the products of the named categories and attribute values, and with
+    "cheap" the cheaper half of those with a price, boosted by UNDERSTOOD_BOOST (odds × boost for probabilities,
+    score × boost otherwise; once per thing named that the product has, a query word counting once); re-sorted,
+    ties in their order."""
+    if not ranked or not (interpretation.named or interpretation.cheap):
         return ranked
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, category, price FROM shopsearch_document WHERE id = ANY(%s)", [[doc_id for doc_id, _ in ranked]]
+            "SELECT id, category, price, facets FROM shopsearch_document WHERE id = ANY(%s)",
+            [[doc_id for doc_id, _ in ranked]],
         )
-        facts = {doc_id: (category, price) for doc_id, category, price in cursor.fetchall()}
-    prices = sorted(price for _, price in facts.values() if price is not None)
+        facts = {doc_id: (category, price, json.loads(facets)) for doc_id, category, price, facets in cursor.fetchall()}
+    prices = sorted(price for _, price, _ in facts.values() if price is not None)
     median = prices[(len(prices) - 1) // 2] if prices else None
     factor = float(setting("UNDERSTOOD_BOOST"))
     boosted = []
     for doc_id, score in ranked:
-        category, price = facts.get(doc_id, (None, None))
-        times = (factor if category in interpretation.categories else 1.0) * (
-            factor if interpretation.cheap and price is not None and median is not None and price <= median else 1.0
-        )
+        category, price, facets = facts.get(doc_id, (None, None, {}))
+        has = [
+            words
+            for facet, value, words in interpretation.named
+            if (category == value if facet is None else value in facets.get(facet, ()))
+        ]
+        counted: set[str] = set()
+        times = factor if interpretation.cheap and price is not None and median is not None and price <= median else 1.0
+        for words in sorted(has, key=len, reverse=True):
+            if not words & counted:
+                times, counted = times * factor, counted | words
         boosted.append((doc_id, _boosted(score, times, probabilities)))
     order = {doc_id: n for n, (doc_id, _) in enumerate(ranked)}
     return sorted(boosted, key=lambda item: (-item[1], order[item[0]]))

@@ -137,6 +137,30 @@ def test_explain_gives_both_ranks_and_the_rrf_fused_score(catalogue, api, settin
     assert "explain" not in api.get("/api/search/", {"q": "espresso machine"}).json()["results"][0]
 
 
+def test_a_named_attribute_value_boosts_its_products_and_is_shown(catalogue, api):
+    """ "petite" names the declared facet division's value "General Petite" ("General" is a value too: the word that
+    only one value has names it); "dresses" names the category Dresses and the class and department Dresses, one word
+    and so one boost. Odds of relevance ×2 per query word a product has a named thing of, never a filter."""
+    params = {"q": "petite dresses", "explain": "true", "page_size": 100}
+    plain = api.get("/api/search/", {**params, "understand": "false"}).json()
+    body = api.get("/api/search/", params).json()
+    attributes = {"class": ["Dresses"], "department": ["Dresses"], "division": ["General Petite"]}
+    assert body["understood"]["attributes"] == attributes and body["understood"]["categories"] == ["Dresses"]
+    assert body["results"][0]["explain"]["understood"]["attributes"] == attributes
+    products = {str(product.pk): product for product in Product.objects.select_related("category")}
+    before = {hit["id"]: hit["score"] for hit in plain["results"]}
+    after = {hit["id"]: hit["score"] for hit in body["results"]}
+    times = {}
+    for doc in before.keys() & after.keys():
+        product = products[doc]
+        dress = (product.category.name if product.category else None) == "Dresses"
+        times[doc] = 2 ** (dress + ((product.attributes or {}).get("division") == "General Petite"))
+        odds = before[doc] / (1 - before[doc]) * times[doc]
+        assert after[doc] == pytest.approx(odds / (1 + odds), rel=1e-6)
+    assert {1, 2, 4} <= set(times.values()), "unboosted products, products with one named thing and with both"
+    assert body["results"][0]["id"] in {doc for doc, n in times.items() if n == 4}
+
+
 def test_highlights_mark_matched_terms_and_escape_html(catalogue, api):
     hit = api.get("/api/search/", {"q": "espresso frothers", "mode": "keyword"}).json()["results"][0]
     assert hit["id"] == catalogue["p1"]

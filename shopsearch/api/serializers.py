@@ -396,6 +396,11 @@ class UnderstoodSerializer(serializers.Serializer):
     categories = serializers.ListField(
         child=serializers.CharField(), help_text="Categories the query names: their products are boosted."
     )
+    attributes = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text='Values of declared attribute facets the query names ({"color": ["Black"]}): products with them '
+        "are boosted, never filtered.",
+    )
     removed = serializers.ListField(
         child=serializers.CharField(), help_text="The phrases taken out of the query, as typed."
     )
