@@ -56,31 +56,44 @@ DEFAULTS: dict[str, Any] = {
     "RRF_K": 60,  # reciprocal rank fusion (FUSION "rrf"): larger k flattens the advantage of the very top ranks
     # FUSION "adaptive": coefficients of the relevance logit (search.fusion_features names them); "keyword*X" and
     # "semantic*X" make each list's weight depend on the query's evidence X. Fitted by benchmarks/fusion_fit.py on
-    # crowdflower_dev and its titles-only copy (logistic regression, grade >= 2 relevant, C 0.01; docs/relevance.md).
+    # crowdflower_dev and its titles-only copy, each with its failure cases (no keyword hits; a noise vector list)
+    # and made-up queries (logistic regression, grade >= 2 relevant, C 0.01; docs/relevance.md).
     "FUSION_MODEL": {
-        "intercept": -3.266,
-        "keyword": 0.702,
-        "semantic": 0.877,
-        "keyword_score": 0.287,
-        "title_share": 0.319,
-        "similarity": -0.844,
-        "keyword*title_coverage": 0.277,
-        "semantic*title_coverage": 0.495,
-        "keyword*keyword_top": 0.684,
-        "semantic*keyword_top": 1.109,
-        "keyword*semantic_top": 0.524,
-        "semantic*semantic_top": 0.766,
-        "keyword*semantic_spread": 0.136,
-        "semantic*semantic_spread": 0.153,
-        "keyword*words": 0.142,
-        "semantic*words": 0.241,
-        "keyword*has_number": -0.563,
-        "semantic*has_number": -0.029,
+        "intercept": -3.597,
+        "keyword": 0.199,
+        "semantic": 0.783,
+        "keyword_score": 1.61,
+        "title_share": 1.013,
+        "similarity": 1.819,
+        "title_coverage": -0.537,
+        "keyword*title_coverage": 0.699,
+        "semantic*title_coverage": -0.46,
+        "keyword_top": -1.245,
+        "keyword*keyword_top": 0.932,
+        "semantic*keyword_top": -0.868,
+        "semantic_top": 1.485,
+        "keyword*semantic_top": -0.048,
+        "semantic*semantic_top": 2.679,
+        "semantic_spread": -0.244,
+        "keyword*semantic_spread": -0.029,
+        "semantic*semantic_spread": 0.292,
+        "words": -0.785,
+        "keyword*words": 0.543,
+        "semantic*words": 0.206,
+        "has_number": -0.112,
+        "keyword*has_number": -0.709,
+        "semantic*has_number": 0.314,
+        "agreement": -0.34,
+        "keyword*agreement": -1.149,
+        "semantic*agreement": 1.547,
+        "keyword_empty": -1.187,
+        "semantic*keyword_empty": 1.865,
     },
     # FUSION "adaptive", hybrid: the response's `match` from the best hit's estimated probability of being relevant:
-    # good from 0.5 (more likely relevant than not), none below 0.2 (every dev query's best hit is above 0.25,
-    # nonsense queries' below 0.09; docs/relevance.md).
-    "MATCH_THRESHOLDS": {"good": 0.5, "weak": 0.2},
+    # good from 0.7 (cross-validated, the best hits of 97.5 % of the dev queries reach it), none below 0.3 (where
+    # made-up queries fall on a small catalogue; on the 9,913 dev products most of theirs are 0.34-0.51, "weak",
+    # among the hardest dev queries' 0.54-0.7; docs/relevance.md).
+    "MATCH_THRESHOLDS": {"good": 0.7, "weak": 0.3},
     # Typo correction (vocabulary.py): a query word no product has (in any form) is corrected to a vocabulary word
     # within 1 edit where it has at least 5 letters, 2 edits from 9 (Meilisearch's rule); candidates are the words of
     # at least this trigram similarity (one swap of neighbours in a 5-letter word leaves 0.2).

@@ -405,8 +405,22 @@ def _normalised(ranked: list[tuple[int, float]]) -> dict[int, float]:
 # title_coverage — the IDF-weighted share of the query's words that the best-covered keyword title contains (all of
 # them: the shopper named the product); keyword_top — the best keyword score; semantic_top — the best cosine
 # similarity; semantic_spread — how far the 10th similarity falls below it (a flat list is no decision); words —
-# the query's length (capped at 8 words); has_number — a digit (sizes, model numbers: words the model blurs).
-EVIDENCE = ("title_coverage", "keyword_top", "semantic_top", "semantic_spread", "words", "has_number")
+# the query's length (capped at 8 words); has_number — a digit (sizes, model numbers: words the model blurs);
+# agreement — the share of the keyword list's first AGREEMENT_DEPTH that the vector list also retrieved (two
+# retrievers that find the same products are both likely right; a model that knows nothing of the catalogue's
+# words retrieves other products than the words do, whatever its similarity levels); keyword_empty — no product
+# has any of the query's words (the match then rests on the semantic evidence alone).
+EVIDENCE = (
+    "title_coverage",
+    "keyword_top",
+    "semantic_top",
+    "semantic_spread",
+    "words",
+    "has_number",
+    "agreement",
+    "keyword_empty",
+)
+AGREEMENT_DEPTH = 10
 
 
 def query_evidence(
@@ -414,6 +428,8 @@ def query_evidence(
 ) -> dict[str, float]:
     """The evidence the query and its two ranked lists give (EVIDENCE); `vector` is (doc, similarity), best first."""
     similarities = [similarity for _, similarity in vector]
+    first = [match.id for match in keyword[:AGREEMENT_DEPTH]]
+    retrieved = {doc_id for doc_id, _ in vector}
     return {
         "title_coverage": max((match.title_share for match in keyword), default=0.0),
         "keyword_top": max((match.score for match in keyword), default=0.0),
@@ -421,6 +437,8 @@ def query_evidence(
         "semantic_spread": similarities[0] - similarities[min(9, len(similarities) - 1)] if similarities else 0.0,
         "words": min(len(re.findall(r"\w+", query)), 8) / 8,
         "has_number": 1.0 if re.search(r"\d", query) else 0.0,
+        "agreement": sum(doc_id in retrieved for doc_id in first) / len(first) if first else 0.0,
+        "keyword_empty": 0.0 if keyword else 1.0,
     }
 
 
@@ -445,7 +463,8 @@ def fusion_features(
 ) -> dict[str, float]:
     """The named inputs of one candidate's relevance logit, named as FUSION_MODEL's coefficients are: the normalised
     keyword score and similarity, their products with each piece of evidence, the raw keyword score, the share of
-    the query its title covers and the raw similarity.
+    the query its title covers, the raw similarity, and the evidence itself (the same for every candidate of the
+    query: it moves how likely the query's best hit is relevant, which `match` reads, not the order).
     `fuse` computes the same logit through `fusion_weights`; benchmarks/fusion_fit.py fits on these."""
     features = {
         "intercept": 1.0,
@@ -456,6 +475,7 @@ def fusion_features(
         "similarity": similarity,
     }
     for name in EVIDENCE:
+        features[name] = evidence.get(name, 0.0)
         features[f"keyword*{name}"] = keyword * evidence.get(name, 0.0)
         features[f"semantic*{name}"] = semantic * evidence.get(name, 0.0)
     return features
@@ -516,10 +536,11 @@ def _adaptive(
     keyword_norm, vector_norm, review_norm = _normalised(keyword), _normalised(vector), _normalised(list(reviews))
     raw_keyword, similarity = dict(keyword), dict(vector)
     floor = min(similarity.values(), default=0.0)
+    query_logit = model.get("intercept", 0.0) + sum(model.get(name, 0.0) * evidence.get(name, 0.0) for name in EVIDENCE)
     scores = {}
     for doc_id in {**keyword_norm, **vector_norm, **review_norm}:
         logit = (
-            model.get("intercept", 0.0)
+            query_logit
             + weights["keyword"] * keyword_norm.get(doc_id, 0.0)
             + weights["semantic"]
             * (vector_norm.get(doc_id, 0.0) + float(setting("REVIEW_WEIGHT")) * review_norm.get(doc_id, 0.0))

@@ -63,24 +63,12 @@ def test_exact_terms_find_the_product_in_the_top_3(catalogue, api, mode, query, 
     assert catalogue[product] in top_ids(api, q=query, mode=mode)
 
 
-# Known defect (issue 17): "frothr" is corrected to "frother", the keyword list's best score is then perfect, and the
-# fitted adaptive fusion (FUSION_MODEL) answers a high best keyword score with more semantic weight than keyword
-# weight; with this test's noise encoder three unrelated vector neighbours outrank p1. Strict: it fails once fixed.
-WEAK_SEMANTIC_DEFECT = pytest.mark.xfail(
-    strict=True, reason="adaptive fusion over-weights a noise semantic list (issue 17)"
-)
-
-
 @pytest.mark.parametrize(
     ("query", "product", "mode"),
     [
-        *[
-            (query, product, mode)
-            for query, product in [("espreso", "p1"), ("frothr", "p1"), ("merino sokcs", "p4"), ("cafe lamp", "p6")]
-            for mode in ("keyword", "hybrid")
-            if (query, mode) != ("frothr", "hybrid")
-        ],
-        pytest.param("frothr", "p1", "hybrid", marks=WEAK_SEMANTIC_DEFECT),
+        (query, product, mode)
+        for query, product in [("espreso", "p1"), ("frothr", "p1"), ("merino sokcs", "p4"), ("cafe lamp", "p6")]
+        for mode in ("keyword", "hybrid")
     ],
 )
 def test_misspelled_or_unaccented_title_words_still_find_the_product(catalogue, api, mode, query, product):

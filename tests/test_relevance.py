@@ -55,6 +55,12 @@ def test_fusion_weights_follow_the_query_and_match_is_honest(catalogue):
     assert named["match"] == "good" and named["results"][0]["id"] == catalogue["p1"]
     nonsense = search(q="xqzvwk")
     assert nonsense["match"] == "none" and nonsense["relevance"] < named["relevance"]
+    # no product text has "coat" or "winter": with no keyword hit the estimate rests on the semantic evidence, and
+    # the outerwear the model finds is a match, not "none"
+    coat = search(q="coat for winter", explain="true")
+    assert coat["results"][0]["explain"]["keyword_rank"] is None
+    assert coat["results"][0]["category"] == "Jackets" and coat["match"] in ("weak", "good")
+    assert coat["relevance"] > nonsense["relevance"]
     # keyword mode makes no estimate; where nothing matched at all it still says so
     assert search(q="espresso", mode="keyword")["match"] is None
     assert search(q="xqzvwk", mode="keyword")["match"] == "none"
