@@ -10,7 +10,8 @@ evaluation set's) and passes the same filters (`filter_sql`) in every retriever.
 Vector filters go inside the vector query and pgvector's iterative index scan (`hnsw.iterative_scan =
 strict_order`) keeps scanning until the page is full, so a selective filter still returns a full page; strict order
 keeps page 2 the continuation of page 1. The per-space HNSW indexes are partial (space id, kind) and built on
-`vector::vector(<dims>)`; the queries below repeat that expression with literal values so the planner can use them.
+`vector::<type>(<dims>)` (sql.indexed); the queries below repeat that expression with literal values so the planner
+can use them.
 """
 
 from __future__ import annotations
@@ -216,7 +217,6 @@ def nearest_products(
     collection: str = SHOP_COLLECTION,
 ) -> list[tuple[int, float]]:
     """(document id, cosine distance) of the `limit` products nearest to `vector` in `space` that pass `filters`."""
-    dims = int(space.dimensions)
     where, params = filter_sql(filters)
     if exclude_ids:
         where += " AND d.object_id <> ALL(%s)"
@@ -226,7 +226,7 @@ def nearest_products(
         params.append(exclude_hash)
     where, params = " AND d.collection = %s" + where, [collection, *params]
     exact = sql.scan_exactly(where, params)
-    distance = sql.distance("e.vector", dims)
+    distance = sql.distance("e.vector", space)
     statement = f"""
         SELECT e.document_id, {distance} AS distance
         FROM shopsearch_embedding e JOIN shopsearch_document d ON d.id = e.document_id
@@ -244,10 +244,9 @@ def nearest_reviews(
 ) -> list[tuple[int, str, float]]:
     """(review document id, its product's id, cosine distance) of the `limit` reviews nearest to `vector`: exactly
     where the collection has at most EXACT_SEARCH_MAX_ROWS reviews, else through the reviews' HNSW index."""
-    dims = int(space.dimensions)
     where, params = " AND d.collection = %s", [collection]
     exact = sql.scan_exactly(where, params, kind="review")
-    distance = sql.distance("e.vector", dims)
+    distance = sql.distance("e.vector", space)
     statement = f"""
         SELECT e.document_id, d.product_id, {distance} AS distance
         FROM shopsearch_embedding e JOIN shopsearch_document d ON d.id = e.document_id
@@ -683,8 +682,7 @@ def matched_review_sentences(
 
     if not doc_ids:
         return {}
-    dims = int(space.dimensions)
-    distance = sql.distance("vector", dims)
+    distance = sql.distance("vector", space)
     statement = f"""
         SELECT p.id, best.text, sentence.start, sentence."end"
         FROM shopsearch_document p
