@@ -188,6 +188,23 @@ def celery_worker_process(tmp_path, celery_app_module, worker_concurrency):
         log.close()
 
 
+def shop_process(script: str, redis_url: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `script` in a shop process of its own (manage.py shell) against the test database and `redis_url`."""
+    from django.db import connection
+
+    env = {**os.environ, "DATABASE_NAME": connection.settings_dict["NAME"], "REDIS_URL": redis_url}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
 def wait_for(condition, what: str, timeout: float = 90) -> None:
     """Poll `condition` until it holds; fail naming what the worker did not do in time."""
     deadline = time.monotonic() + timeout
