@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from celery import current_app
 
-from shopsearch import encoders
+from shopsearch import encoders, query_understanding
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "catalog" / "fixtures"
@@ -52,6 +52,14 @@ def eager_tasks():
     conf.task_always_eager, conf.task_eager_propagates = True, True
     yield
     conf.task_always_eager, conf.task_eager_propagates = saved
+
+
+@pytest.fixture(autouse=True)
+def fresh_process_caches():
+    """Each test starts with none of the per-process caches an earlier test's catalogue filled (the database is
+    emptied between tests; a web process would see such a change within CATEGORY_CACHE_SECONDS)."""
+    query_understanding.clear_caches()
+    yield
 
 
 @pytest.fixture
