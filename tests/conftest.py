@@ -79,6 +79,28 @@ def real_model(settings):
     return encoders.get_encoder(encoders.default_model())
 
 
+_remembered: dict[tuple[str, str], np.ndarray] = {}
+
+
+@pytest.fixture
+def remembered_vectors(real_model, monkeypatch):
+    """The real model, with its document vectors kept for the whole test run by (model, text): a fixture that loads
+    the same demo rows test after test (the database is emptied between them) encodes each text once. The first
+    encoding of a text is the model's own; later tests read back exactly that vector, as spaces.encode_texts reuses
+    a vector by content hash within one database. Queries (encode_query) are not affected."""
+    encode = type(real_model).encode
+
+    def remembering(self, texts):
+        todo = [text for text in dict.fromkeys(texts) if (self.name, text) not in _remembered]
+        for text, vector in zip(todo, encode(self, todo) if todo else (), strict=True):
+            _remembered[(self.name, text)] = vector
+        vectors = [_remembered[(self.name, text)] for text in texts]
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimensions)
+
+    monkeypatch.setattr(type(real_model), "encode", remembering)
+    return real_model
+
+
 def demo_rows(name: str, limit: int | None = None, where=lambda row: True) -> list[dict]:
     """Rows of the shipped CC0 demo catalogue (real clothing items and reviews)."""
     rows = []

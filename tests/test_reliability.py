@@ -66,9 +66,7 @@ def make_products(n: int, prefix: str) -> list[Product]:
     )
 
 
-def test_two_quick_saves_on_two_worker_processes_end_with_the_latest_text_and_a_killed_process_is_replaced(
-    real_model, celery_worker_process
-):
+def test_two_quick_saves_on_two_worker_processes_end_with_the_latest_text(real_model, celery_worker_process):
     spaces.ensure_active_space()
     products = make_products(8, "race")
     indexing.reindex(spaces.active_space(), kinds=("product",))
@@ -86,6 +84,13 @@ def test_two_quick_saves_on_two_worker_processes_end_with_the_latest_text_and_a_
             wait_for(lambda: not PendingChange.objects.exists(), "apply both saves", timeout=120)
     assert vectors_match_latest_text(products, real_model) == []
 
+
+@pytest.mark.slow  # about 40 s, mostly waiting to see the replacement live
+def test_a_killed_pool_process_is_replaced_and_saves_still_apply(real_model, celery_worker_process):
+    spaces.ensure_active_space()
+    products = make_products(8, "killed-pool")
+    indexing.reindex(spaces.active_space(), kinds=("product",))
+    time.sleep(5)  # both pool processes have loaded the model
     pool = children(celery_worker_process.pid)
     assert len(pool) == 2
     os.kill(pool[0], signal.SIGKILL)
