@@ -17,7 +17,7 @@ from . import console_catalogue
 from .conftest import HashingEncoder
 
 pytestmark = pytest.mark.django_db
-DASHBOARD = "/admin/shopsearch/consolejob/dashboard/"
+DASHBOARD = "/admin/shopsearch/"
 START = "/admin/shopsearch/consolejob/start/"
 
 
