@@ -478,6 +478,43 @@ class EmbeddingMap(models.Model):
         return f"map of space #{self.space_id} ({self.products} products, {self.method})"
 
 
+class FineTune(models.Model):
+    """A model fine-tuned from a space's model (finetune.py) and what its evaluation gate measured there: the
+    dashboard lists them under the space they were made from. Kept when the model folder is pruned, as the record
+    of what was tried and what it gained."""
+
+    base_space = models.ForeignKey(
+        EmbeddingSpace, null=True, on_delete=models.SET_NULL, related_name="finetunes", help_text="made from"
+    )
+    space = models.ForeignKey(
+        EmbeddingSpace, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="the new model's"
+    )
+    model_folder = models.CharField(max_length=500)
+    source = models.CharField(max_length=20, help_text="qrels, clicks or catalogue")
+    pairs = models.PositiveIntegerField(help_text="training pairs used")
+    evaluated_on = models.CharField(max_length=500, blank=True, default="", help_text="the held-out judged folder")
+    evaluation = models.JSONField(
+        default=dict, blank=True, help_text="finetune.compare: both spaces' figures per mode, and the hybrid gain"
+    )
+    margin = models.FloatField(null=True, blank=True, help_text="the hybrid nDCG@10 gain asked for to switch")
+    accepted = models.BooleanField(default=False, help_text="switched on: search uses the new space")
+    outcome = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.model_folder} from space #{self.base_space_id} ({'accepted' if self.accepted else 'kept off'})"
+
+    def ndcg_at_10(self) -> list[dict]:
+        """nDCG@10 of the base and the new space per evaluated mode, with the gain."""
+        base, new = self.evaluation.get("base", {}), self.evaluation.get("finetuned", {})
+        rows = []
+        for mode in ("hybrid", "semantic"):
+            if mode in base and mode in new:
+                before, after = base[mode]["ndcg@10"], new[mode]["ndcg@10"]
+                rows.append({"mode": mode, "before": before, "after": after, "gain": round(after - before, 4)})
+        return rows
+
+
 class TaskFailure(models.Model):
     """A Celery task of shopsearch's that failed for good (retries spent) or a console job that failed: the
     dashboard's "failed in the last 24 h" (tasks.record_failure, from Celery's task_failure signal)."""

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('shopsearch', '0014_console_map'),
+        ('shopsearch', '0015_finetune_records'),
     ]
 
     operations = [
