@@ -79,7 +79,7 @@ def start_server(database: str, port: int, log_path: Path, secret: str | None = 
         DJANGO_SECRET_KEY=secret or secrets.token_urlsafe(50),
         DATABASE_CONN_MAX_AGE="60",
         GUNICORN_BIND=f"127.0.0.1:{port}",
-        SHOPSEARCH_THROTTLE_RATES=json.dumps({"client": None, "session": None}),
+        SHOPSEARCH_THROTTLE_RATES=json.dumps({"client": None, "session": None, "new_session": None}),
         CELERY_TASK_ALWAYS_EAGER="1",
     )
     log = open(log_path, "w")
