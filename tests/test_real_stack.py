@@ -3,10 +3,8 @@ docker-compose.yml."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -148,41 +146,6 @@ def test_a_real_worker_embeds_saves_and_removes_deletes(real_model, celery_worke
     wait_for(
         lambda: not Document.objects.filter(object_id__in=[str(product.pk), str(review.pk)]).exists(),
         "remove the deleted rows",
-    )
-
-
-@pytest.mark.model
-@pytest.mark.django_db(transaction=True)
-def test_without_a_broker_tasks_run_inline_and_it_is_said_once():
-    """A shop process whose REDIS_URL answers nothing still indexes its saves, and warns once."""
-    from django.db import connection
-
-    titles = [row["title"] for row in demo_rows("demo_products.jsonl.gz", limit=3)]
-    script = (
-        "from catalog.models import Product\n"
-        f"for i, title in enumerate({titles!r}):\n"
-        "    Product.objects.create(external_id=f'no-broker-{i}', title=title)\n"
-    )
-    env = {**os.environ, "DATABASE_NAME": connection.settings_dict["NAME"], "REDIS_URL": "redis://127.0.0.1:1/0"}
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stderr.count("no Celery broker answers") == 1, result.stderr[-3000:]
-    assert (
-        Embedding.objects.filter(
-            kind="product",
-            document__object_id__in=[
-                str(pk)
-                for pk in Product.objects.filter(external_id__startswith="no-broker-").values_list("pk", flat=True)
-            ],
-        ).count()
-        == 3
     )
 
 
