@@ -19,8 +19,10 @@ from __future__ import annotations
 import functools
 import html
 import json
+import logging
 import math
 import re
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,6 +31,7 @@ from decimal import Decimal
 from typing import Literal
 
 import numpy as np
+from django.db import connections
 
 from . import analytics, encoders, query_understanding, rules, spaces, sql
 from .conf import setting
@@ -36,6 +39,7 @@ from .models import SHOP_COLLECTION, Document, EmbeddingSpace
 from .registry import declared_facets
 from .routers import read_connection as connection  # the replica inside routers.replica_reads()
 
+logger = logging.getLogger(__name__)
 Mode = Literal["keyword", "semantic", "hybrid"]
 MODES: tuple[Mode, ...] = ("keyword", "semantic", "hybrid")
 # Orders of a result list: relevance (the fused score), or the retrieved candidates re-ordered by price, mean rating
@@ -189,6 +193,25 @@ def encode_query(space: EmbeddingSpace, query: str) -> np.ndarray:
     Shoppers repeat queries (paging, filters, popular searches), so recent vectors are kept per (space, query).
     """
     return _query_vector(space.pk, space.model_name, query)
+
+
+def warm_up_in_background() -> threading.Thread:
+    """Load the active space's model and its query runtime on a thread of their own, so that a web process's first
+    search does not load them inside the request (12 to 23 s at load 9, benchmarks/endpoints.py); other requests are
+    served meanwhile. shopsite/gunicorn.conf.py calls this as each web worker starts."""
+
+    def load() -> None:
+        try:
+            space = spaces.active_space()
+            encoders.encode_query(space.model_name if space else encoders.configured_model(), "warm up")
+        except Exception:  # a web process still starts without a database or model; its first search will say why
+            logger.exception("shopsearch: could not load the query encoder ahead of the first search")
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    thread = threading.Thread(target=load, name="shopsearch-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def clear_query_cache() -> None:

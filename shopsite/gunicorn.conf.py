@@ -19,3 +19,10 @@ max_requests = 2000  # recycle a worker now and then (bounded memory), staggered
 max_requests_jitter = 200
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None  # "-" for stdout
 errorlog = "-"
+
+
+def post_worker_init(worker) -> None:
+    """Each web worker loads the query encoder in the background as it starts (search.warm_up_in_background)."""
+    from shopsearch import search
+
+    search.warm_up_in_background()

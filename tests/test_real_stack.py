@@ -12,6 +12,7 @@ from django.db import transaction
 
 from catalog.models import Category, Product, Review
 from shopsearch import encoders, search, spaces
+from shopsearch.conf import setting
 from shopsearch.models import Document, Embedding
 
 from .conftest import ROOT, demo_rows, load_products, wait_for
@@ -159,3 +160,12 @@ def test_docker_compose_file_is_valid():
         [tool, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"], capture_output=True, text=True, cwd=ROOT
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.model
+@pytest.mark.django_db(transaction=True)  # the warm-up thread reads the active space on a connection of its own
+def test_a_web_process_loads_the_query_encoder_before_its_first_search(real_model, monkeypatch):
+    spaces.ensure_active_space()
+    monkeypatch.setattr(encoders, "_runtimes", {})  # as in a process that has encoded no query yet
+    search.warm_up_in_background().join(timeout=120)
+    assert encoders._runtimes.get((real_model.name, int(setting("QUERY_THREADS")))) is not None
