@@ -22,7 +22,9 @@ errorlog = "-"
 
 
 def post_worker_init(worker) -> None:
-    """Each web worker loads the query encoder in the background as it starts (search.warm_up_in_background)."""
+    """Each web worker loads the query encoder before it takes requests (search.warm_up_in_background, waited for at
+    most 45 s, within `timeout`): a worker recycled by max_requests then never makes a shopper wait for it, since the
+    other workers serve meanwhile."""
     from shopsearch import search
 
-    search.warm_up_in_background()
+    search.warm_up_in_background().join(timeout=45)
