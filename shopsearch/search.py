@@ -10,7 +10,8 @@ evaluation set's) and passes the same filters (`filter_sql`) in every retriever.
 Vector filters go inside the vector query and pgvector's iterative index scan (`hnsw.iterative_scan =
 strict_order`) keeps scanning until the page is full, so a selective filter still returns a full page; strict order
 keeps page 2 the continuation of page 1. The per-space HNSW indexes are partial (space id, kind) and built on
-`vector::vector(<dims>)`; the queries below repeat that expression with literal values so the planner can use them.
+`vector::<type>(<dims>)` (sql.indexed); the queries below repeat that expression with literal values so the planner
+can use them.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from __future__ import annotations
 import functools
 import html
 import json
+import logging
 import math
 import re
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,7 +31,7 @@ from decimal import Decimal
 from typing import Literal
 
 import numpy as np
-from django.db import transaction
+from django.db import connections
 
 from . import analytics, encoders, query_understanding, rules, spaces, sql
 from .conf import setting
@@ -36,6 +39,7 @@ from .models import SHOP_COLLECTION, Document, EmbeddingSpace
 from .registry import declared_facets
 from .routers import read_connection as connection  # the replica inside routers.replica_reads()
 
+logger = logging.getLogger(__name__)
 Mode = Literal["keyword", "semantic", "hybrid"]
 MODES: tuple[Mode, ...] = ("keyword", "semantic", "hybrid")
 # Orders of a result list: relevance (the fused score), or the retrieved candidates re-ordered by price, mean rating
@@ -191,6 +195,25 @@ def encode_query(space: EmbeddingSpace, query: str) -> np.ndarray:
     return _query_vector(space.pk, space.model_name, query)
 
 
+def warm_up_in_background() -> threading.Thread:
+    """Load the active space's model and its query runtime on a thread of their own, so that a web process's first
+    search does not load them inside the request (12 to 23 s at load 9, benchmarks/endpoints.py); other requests are
+    served meanwhile. shopsite/gunicorn.conf.py calls this as each web worker starts."""
+
+    def load() -> None:
+        try:
+            space = spaces.active_space()
+            encoders.encode_query(space.model_name if space else encoders.configured_model(), "warm up")
+        except Exception:  # a web process still starts without a database or model; its first search will say why
+            logger.exception("shopsearch: could not load the query encoder ahead of the first search")
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    thread = threading.Thread(target=load, name="shopsearch-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def clear_query_cache() -> None:
     """Forget cached query vectors (so a measurement sees the cost of encoding)."""
     _query_vector.cache_clear()
@@ -216,7 +239,27 @@ def nearest_products(
     collection: str = SHOP_COLLECTION,
 ) -> list[tuple[int, float]]:
     """(document id, cosine distance) of the `limit` products nearest to `vector` in `space` that pass `filters`."""
-    dims = int(space.dimensions)
+    with connection.cursor() as cursor:
+        rows = sql.run_batch(
+            cursor,
+            [
+                sql.scan_settings_sql(),
+                _nearest_products_sql(space, vector, filters, limit, exclude_ids, exclude_hash, collection),
+            ],
+        )[-1]
+    return [(doc_id, float(dist)) for doc_id, dist in rows]
+
+
+def _nearest_products_sql(
+    space: EmbeddingSpace,
+    vector: np.ndarray,
+    filters: Filters,
+    limit: int,
+    exclude_ids: Sequence[str] = (),
+    exclude_hash: str | None = None,
+    collection: str = SHOP_COLLECTION,
+) -> tuple[str, list]:
+    """`nearest_products`'s statement (after sql.scan_settings_sql): rows (document id, distance)."""
     where, params = filter_sql(filters)
     if exclude_ids:
         where += " AND d.object_id <> ALL(%s)"
@@ -225,18 +268,7 @@ def nearest_products(
         where += " AND d.content_hash <> %s"
         params.append(exclude_hash)
     where, params = " AND d.collection = %s" + where, [collection, *params]
-    exact = sql.scan_exactly(where, params)
-    distance = sql.distance("e.vector", dims)
-    statement = f"""
-        SELECT e.document_id, {distance} AS distance
-        FROM shopsearch_embedding e JOIN shopsearch_document d ON d.id = e.document_id
-        WHERE e.space_id = {int(space.pk)} AND e.kind = 'product'{where}
-        ORDER BY {sql.ordered_by_distance(distance, exact)} LIMIT %s"""
-    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        sql.scan_settings(cursor)
-        literal = sql.vector_param(vector)
-        cursor.execute(statement, [literal, *params, *([literal] if exact else []), limit])
-        return [(doc_id, float(dist)) for doc_id, dist in cursor.fetchall()]
+    return sql.nearest_sql("e.document_id", "product", space, where, params, vector, limit)
 
 
 def nearest_reviews(
@@ -244,45 +276,66 @@ def nearest_reviews(
 ) -> list[tuple[int, str, float]]:
     """(review document id, its product's id, cosine distance) of the `limit` reviews nearest to `vector`: exactly
     where the collection has at most EXACT_SEARCH_MAX_ROWS reviews, else through the reviews' HNSW index."""
-    dims = int(space.dimensions)
-    where, params = " AND d.collection = %s", [collection]
-    exact = sql.scan_exactly(where, params, kind="review")
-    distance = sql.distance("e.vector", dims)
-    statement = f"""
-        SELECT e.document_id, d.product_id, {distance} AS distance
-        FROM shopsearch_embedding e JOIN shopsearch_document d ON d.id = e.document_id
-        WHERE e.space_id = {int(space.pk)} AND e.kind = 'review'{where}
-        ORDER BY {sql.ordered_by_distance(distance, exact)} LIMIT %s"""
-    literal = sql.vector_param(vector)
-    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        sql.scan_settings(cursor, ef_search=limit)
-        cursor.execute(statement, [literal, *params, *([literal] if exact else []), limit])
-        return [(doc_id, product_id, float(dist)) for doc_id, product_id, dist in cursor.fetchall()]
+    with connection.cursor() as cursor:
+        rows = sql.run_batch(
+            cursor, [sql.scan_settings_sql(ef_search=limit), _nearest_reviews_sql(space, vector, limit, collection)]
+        )[-1]
+    return [(doc_id, product_id, float(dist)) for doc_id, product_id, dist in rows]
+
+
+def _nearest_reviews_sql(space: EmbeddingSpace, vector: np.ndarray, limit: int, collection: str) -> tuple[str, list]:
+    return sql.nearest_sql(
+        "e.document_id, d.product_id",
+        "review",
+        space,
+        " AND d.collection = %s",
+        [collection],
+        vector,
+        limit,
+    )
+
+
+@dataclass(frozen=True)
+class ReviewMatch:
+    id: int  # the product's document id
+    similarity: float  # cosine similarity of its best review among the nearest to the query
+    review: int  # that review's document id
 
 
 def review_matched_products(
     space: EmbeddingSpace, vector: np.ndarray, filters: Filters, collection: str = SHOP_COLLECTION
-) -> list[tuple[int, float]]:
-    """(product document id, similarity) of products whose reviews are nearest to `vector`, best first.
+) -> list[ReviewMatch]:
+    """Products whose reviews are nearest to `vector`, best first (`review_matches_sql`)."""
+    with connection.cursor() as cursor:
+        return _review_matches(sql.run_batch(cursor, _review_matches_sql(space, vector, filters, collection))[-1])
+
+
+def _review_matches_sql(
+    space: EmbeddingSpace, vector: np.ndarray, filters: Filters, collection: str
+) -> list[tuple[str, list]]:
+    """The statements of `review_matched_products`, in one round trip; the last one's rows are its matches.
 
     The REVIEW_CANDIDATES nearest reviews vote for their products; a product scores its best review's cosine
     similarity, so one review that says exactly what the shopper asks for counts, however many others it has.
     Filters apply to the products, after the review search.
     """
-    best: dict[str, float] = {}
-    for _, product_id, distance in nearest_reviews(space, vector, int(setting("REVIEW_CANDIDATES")), collection):
-        best[product_id] = max(best.get(product_id, -1.0), 1.0 - distance)
-    if not best:
-        return []
-    where, params = filter_sql(filters)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT d.id, d.object_id FROM shopsearch_document d "
-            f"WHERE d.collection = %s AND d.kind = 'product' AND d.object_id = ANY(%s){where}",
-            [collection, list(best), *params],
-        )
-        matched = [(doc_id, best[object_id]) for doc_id, object_id in cursor.fetchall()]
-    return sorted(matched, key=lambda item: (-item[1], item[0]))
+    limit = int(setting("REVIEW_CANDIDATES"))
+    nearest, params = _nearest_reviews_sql(space, vector, limit, collection)
+    where, filter_params = filter_sql(filters, "p")
+    statement = f"""
+        WITH nearest AS ({nearest}),
+        best AS (SELECT DISTINCT ON (product_id) product_id, document_id, distance FROM nearest
+                 ORDER BY product_id, distance, document_id)
+        SELECT p.id, 1 - best.distance, best.document_id
+        FROM best JOIN shopsearch_document p
+          ON p.collection = %s AND p.kind = 'product' AND p.object_id = best.product_id
+        WHERE true{where}"""
+    return [sql.scan_settings_sql(ef_search=limit), (statement, [*params, collection, *filter_params])]
+
+
+def _review_matches(rows: Sequence[tuple]) -> list[ReviewMatch]:
+    matched = [ReviewMatch(doc_id, float(similarity), review) for doc_id, similarity, review in rows]
+    return sorted(matched, key=lambda match: (-match.similarity, match.id))
 
 
 @dataclass(frozen=True)
@@ -356,40 +409,41 @@ def keyword_matches(query: str, filters: Filters, limit: int, collection: str = 
         FROM candidates c
         ORDER BY score DESC, c.rank DESC, c.id LIMIT %s"""
     trigram_weight = float(setting("TRIGRAM_WEIGHT"))
-    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(setting("TRIGRAM_THRESHOLD"))]
-        )
-        cursor.execute(
-            statement,
+    threshold = "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(setting("TRIGRAM_THRESHOLD"))]
+    with connection.cursor() as cursor:
+        rows = sql.run_batch(
+            cursor,
             [
-                query,
-                query,
-                query,
-                query,
-                collection,
-                *params,
-                cap,
-                collection,
-                *params,
-                cap,
-                collection,
-                *params,
-                cap,
-                setting("KEYWORD_RANK_NORMALIZATION"),
-                trigram_weight,
-                int(setting("KEYWORD_RESCORE")) * limit,
-                query,
-                collection,
-                collection,
-                trigram_weight,
-                limit,
+                threshold,
+                (
+                    statement,
+                    [
+                        query,
+                        query,
+                        query,
+                        query,
+                        collection,
+                        *params,
+                        cap,
+                        collection,
+                        *params,
+                        cap,
+                        collection,
+                        *params,
+                        cap,
+                        setting("KEYWORD_RANK_NORMALIZATION"),
+                        trigram_weight,
+                        int(setting("KEYWORD_RESCORE")) * limit,
+                        query,
+                        collection,
+                        collection,
+                        trigram_weight,
+                        limit,
+                    ],
+                ),
             ],
-        )
-        return [
-            KeywordMatch(doc_id, float(score), float(title_share))
-            for doc_id, score, _, title_share in cursor.fetchall()
-        ]
+        )[-1]
+    return [KeywordMatch(doc_id, float(score), float(title_share)) for doc_id, score, _, title_share in rows]
 
 
 def _normalised(ranked: list[tuple[int, float]]) -> dict[int, float]:
@@ -597,11 +651,23 @@ def search_products(
         matches = keyword_matches(meant.keyword_text, filters, depth, collection)
         keyword = [(match.id, match.score) for match in matches]
     review_matches: list[tuple[int, float]] = []
+    best_review: dict[int, int] = {}  # product document id -> the review document that matched it
     if mode in ("semantic", "hybrid"):
         query_vector = encoding.result() if encoding is not None else encode_query(space, meant.semantic_text)
-        vector = nearest_products(space, query_vector, filters, depth, collection=collection)
+        # both vector retrievals in one round trip (each after its own HNSW settings)
+        statements = [
+            sql.scan_settings_sql(),
+            _nearest_products_sql(space, query_vector, filters, depth, collection=collection),
+        ]
         if reviews:
-            review_matches = review_matched_products(space, query_vector, filters, collection)
+            statements += _review_matches_sql(space, query_vector, filters, collection)
+        with connection.cursor() as cursor:
+            results = sql.run_batch(cursor, statements)
+        vector = [(doc_id, float(dist)) for doc_id, dist in results[1]]
+        if reviews:
+            found = _review_matches(results[-1])
+            review_matches = [(match.id, match.similarity) for match in found]
+            best_review = {match.id: match.review for match in found}
     if mode == "hybrid" or review_matches:
         similarities = [(doc_id, 1.0 - distance) for doc_id, distance in vector]
         evidence = query_evidence(meant.keyword_text, matches, similarities)
@@ -619,14 +685,20 @@ def search_products(
     if sort != "relevance":
         ranked = sorted_by(ranked, sort)
     window = ranked[offset : offset + page_size]
-    hits = _hits(window, meant.keyword_text if highlight else None)
-    if review_matches:
-        from_reviews = {doc_id for doc_id, _ in review_matches}
-        matched = matched_review_sentences(
-            space, query_vector, [doc_id for doc_id, _ in window if doc_id in from_reviews], query
-        )
+    # the page's hits, their review sentences and the facets: one round trip
+    sentences = [best_review[doc_id] for doc_id, _ in window if doc_id in best_review]
+    statements = [_hits_sql([doc_id for doc_id, _ in window], meant.keyword_text if highlight else None)]
+    if sentences:
+        statements.append(_review_sentences_sql(space, query_vector, sentences))
+    if facets:
+        statements += _facet_counts_sql([doc_id for doc_id, _ in ranked])
+    with connection.cursor() as cursor:
+        results = sql.run_batch(cursor, statements)
+    hits = _hits_from(window, results[0], highlight)
+    if sentences:
+        matched = _matched_sentences(results[1], query)
         for hit, (doc_id, _) in zip(hits, window, strict=False):  # a document deleted meanwhile has no hit
-            hit.review_sentence = matched.get(doc_id)
+            hit.review_sentence = matched.get(best_review.get(doc_id))
     if explain:
         keyword_at = {doc_id: (rank, score) for rank, (doc_id, score) in enumerate(keyword, 1)}
         vector_at = {doc_id: (rank, distance) for rank, (doc_id, distance) in enumerate(vector, 1)}
@@ -653,7 +725,7 @@ def search_products(
         page_size=page_size,
         has_next=len(ranked) > offset + page_size,
         space=space,
-        facets=facet_counts([doc_id for doc_id, _ in ranked], filters) if facets else None,
+        facets=_facets_from(*results[-2:], filters) if facets else None,
         total=None if cut else len(ranked),
         relevance=relevance,
         match=match_level(relevance) if estimated else ("none" if not ranked else None),
@@ -693,82 +765,74 @@ def sorted_by(ranked: list[tuple[int, float]], sort: Sort) -> list[tuple[int, fl
     return sorted(ranked, key=key)
 
 
-def matched_review_sentences(
-    space: EmbeddingSpace, vector: np.ndarray, doc_ids: Sequence[int], query: str
-) -> dict[int, str]:
-    """Per product document, the sentence of its review nearest `vector` that says most what the query says: the
-    cached sentence nearest the query where the review's sentences are cached (review_insights.py), otherwise the
-    sentence
-    sharing most of the query's words (the first one if none does). An exact scan over these products' reviews."""
+def _review_sentences_sql(space: EmbeddingSpace, vector: np.ndarray, review_ids: Sequence[int]) -> tuple[str, list]:
+    """Per review document: its text and the span of its cached sentence nearest `vector` (none where the worker has
+    not analysed it yet). An exact scan over these reviews' sentences (the document index)."""
+    distance = sql.distance("s.vector", space)
+    statement = f"""
+        SELECT r.id, r.text, sentence.start, sentence."end" FROM shopsearch_document r
+        LEFT JOIN LATERAL (
+            SELECT s.start, s."end" FROM shopsearch_reviewsentence s WHERE s.space_id = %s AND s.document_id = r.id
+            ORDER BY {distance} LIMIT 1) sentence ON true
+        WHERE r.id = ANY(%s)"""
+    return statement, [space.pk, sql.vector_param(vector), list(review_ids)]
+
+
+def _matched_sentences(rows: Sequence[tuple], query: str) -> dict[int, str]:
+    """Per review document (`_review_sentences_sql`'s rows), the sentence that says most what the query says: its
+    cached sentence nearest the query, otherwise the sentence sharing most of the query's words (the first one if
+    none does). A product found by its reviews shows this sentence of the review that matched it."""
     from .review_insights import split_sentences  # review_insights.py builds on this module
 
-    if not doc_ids:
-        return {}
-    dims = int(space.dimensions)
-    distance = sql.distance("vector", dims)
-    statement = f"""
-        SELECT p.id, best.text, sentence.start, sentence."end"
-        FROM shopsearch_document p
-        CROSS JOIN LATERAL (
-            SELECT r.id, r.text FROM shopsearch_document r JOIN shopsearch_embedding e ON e.document_id = r.id
-            WHERE e.space_id = %s AND e.kind = 'review' AND r.collection = p.collection AND r.kind = 'review' AND
-            r.product_id = p.object_id
-            ORDER BY e.{distance} LIMIT 1) best
-        LEFT JOIN LATERAL (
-            SELECT s.start, s."end" FROM shopsearch_reviewsentence s WHERE s.space_id = %s AND s.document_id = best.id
-            ORDER BY s.{distance} LIMIT 1) sentence ON true
-        WHERE p.id = ANY(%s)"""
-    literal = sql.vector_param(vector)
-    with connection.cursor() as cursor:
-        cursor.execute(statement, [space.pk, literal, space.pk, literal, list(doc_ids)])
-        rows = cursor.fetchall()
     words = set(re.findall(r"\w{3,}", query.lower()))
     matched = {}
-    for doc_id, text, start, end in rows:
+    for review_id, text, start, end in rows:
         if start is None:
             spans = split_sentences(text) or [(0, len(text))]
             start, end = max(
                 spans,
                 key=lambda span: (len(words & set(re.findall(r"\w{3,}", text[span[0] : span[1]].lower()))), -span[0]),
             )
-        matched[doc_id] = text[start:end]
+        matched[review_id] = text[start:end]
     return matched
 
 
 def _hits(ranked: list[tuple[int, float]], highlight_query: str | None = None) -> list[Hit]:
     """Hits for (document id, score) pairs, in that order; with `highlight_query`, in the same round trip, the title
     and a description snippet, HTML-escaped, with the query's matched terms in <mark>."""
-    ids = [doc_id for doc_id, _ in ranked]
+    with connection.cursor() as cursor:
+        cursor.execute(*_hits_sql([doc_id for doc_id, _ in ranked], highlight_query))
+        return _hits_from(ranked, cursor.fetchall(), highlight_query is not None)
+
+
+def _hits_sql(ids: Sequence[int], highlight_query: str | None) -> tuple[str, list]:
     stats = f"LEFT JOIN LATERAL ({_REVIEW_STATS}) r ON true"
     if highlight_query is None:
-        statement, params = (
-            f"SELECT {_HIT_COLUMNS}, NULL, NULL FROM shopsearch_document d {stats} WHERE d.id = ANY(%s)",
-            [ids],
-        )
-    else:
-        options = f"StartSel={_MARK_START}, StopSel={_MARK_STOP}"
-        statement = f"""
-            WITH q AS (SELECT coalesce({OR_TSQUERY}, ''::tsquery) AS tsq)
-            SELECT {_HIT_COLUMNS}, ts_headline('english', d.title, q.tsq, %s), ts_headline('english', d.description,
-            q.tsq, %s)
-            FROM shopsearch_document d {stats}, q WHERE d.id = ANY(%s)"""
-        params = [
-            highlight_query,
-            f"HighlightAll=true, {options}",
-            f"MaxFragments=2, MinWords=8, MaxWords=25, {options}",
-            ids,
-        ]
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        rows = {row[0]: row for row in cursor.fetchall()}
+        return f"SELECT {_HIT_COLUMNS}, NULL, NULL FROM shopsearch_document d {stats} WHERE d.id = ANY(%s)", [list(ids)]
+    options = f"StartSel={_MARK_START}, StopSel={_MARK_STOP}"
+    statement = f"""
+        WITH q AS (SELECT coalesce({OR_TSQUERY}, ''::tsquery) AS tsq)
+        SELECT {_HIT_COLUMNS}, ts_headline('english', d.title, q.tsq, %s), ts_headline('english', d.description,
+        q.tsq, %s)
+        FROM shopsearch_document d {stats}, q WHERE d.id = ANY(%s)"""
+    params = [
+        highlight_query,
+        f"HighlightAll=true, {options}",
+        f"MaxFragments=2, MinWords=8, MaxWords=25, {options}",
+        list(ids),
+    ]
+    return statement, params
+
+
+def _hits_from(ranked: list[tuple[int, float]], rows: Sequence[tuple], highlighted: bool) -> list[Hit]:
+    """`_hits_sql`'s rows as hits, in the order of `ranked` (a document deleted meanwhile has none)."""
+    by_id = {row[0]: row for row in rows}
     hits = []
     for doc_id, score in ranked:
-        if (row := rows.get(doc_id)) is not None:
+        if (row := by_id.get(doc_id)) is not None:
             _, object_id, title, category, price, in_stock, rating, review_count, marked_title, marked_description = row
             marked = (
-                None
-                if highlight_query is None
-                else {"title": _marked(marked_title), "description": _marked(marked_description)}
+                {"title": _marked(marked_title), "description": _marked(marked_description)} if highlighted else None
             )
             hits.append(
                 Hit(
@@ -805,16 +869,29 @@ def _marked(text: str) -> str:
 def facet_counts(doc_ids: Sequence[int], filters: Filters = Filters()) -> dict:
     """Counts of the retrieved products (the query's candidates after filters) by category, price bucket and stock,
     mean review rating (`rating_counts`) and each declared attribute facet (`attribute_counts`)."""
+    with connection.cursor() as cursor:
+        return _facets_from(*sql.run_batch(cursor, _facet_counts_sql(doc_ids)), filters)
+
+
+def _facet_counts_sql(doc_ids: Sequence[int]) -> list[tuple[str, list]]:
+    """`facet_counts`'s two statements: the grouped counts, and each product's attribute values and mean rating."""
     edges = [Decimal(str(edge)) for edge in setting("PRICE_BUCKETS")]
-    statement = """
+    grouped = """
         SELECT GROUPING(category, bucket, in_stock), category, bucket, in_stock, count(*)
         FROM (SELECT category, width_bucket(price, %s::numeric[]) AS bucket, in_stock FROM shopsearch_document WHERE id
         = ANY(%s)) d
         GROUP BY GROUPING SETS ((category), (bucket), (in_stock))"""
+    products = (
+        f"SELECT d.facets, r.rating FROM shopsearch_document d "
+        f"LEFT JOIN LATERAL ({_REVIEW_STATS}) r ON true WHERE d.id = ANY(%s)"
+    )
+    return [(grouped, [edges, list(doc_ids)]), (products, [list(doc_ids)])]
+
+
+def _facets_from(rows: Sequence[tuple], products: Sequence[tuple], filters: Filters) -> dict:
+    """The facets from `_facet_counts_sql`'s rows."""
+    edges = [Decimal(str(edge)) for edge in setting("PRICE_BUCKETS")]
     facets: dict = {"categories": [], "price": [], "in_stock": []}
-    with connection.cursor() as cursor:
-        cursor.execute(statement, [edges, list(doc_ids)])
-        rows = cursor.fetchall()
     for grouping, category, bucket, in_stock, count in rows:
         if grouping == 0b011 and category is not None:
             facets["categories"].append({"value": category, "count": count})
@@ -827,13 +904,6 @@ def facet_counts(doc_ids: Sequence[int], filters: Filters = Filters()) -> dict:
     facets["categories"].sort(key=lambda row: (-row["count"], row["value"]))
     facets["price"].sort(key=lambda row: row["min"] if row["min"] is not None else Decimal("-1"))
     facets["in_stock"].sort(key=lambda row: not row["value"])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT d.facets, r.rating FROM shopsearch_document d "
-            f"LEFT JOIN LATERAL ({_REVIEW_STATS}) r ON true WHERE d.id = ANY(%s)",
-            [list(doc_ids)],
-        )
-        products = cursor.fetchall()
     facets["rating"] = rating_counts([rating for _, rating in products])
     facets["attributes"] = attribute_counts([json.loads(values) for values, _ in products], filters)  # jsonb as text
     return facets
