@@ -165,9 +165,10 @@ _names: dict[str, tuple[float, list[tuple[str | None, str, list[list[str]]]]]] =
 
 
 def clear_caches() -> None:
-    """Forget the cached price and category facts of every collection (tests: a flushed database; measurements)."""
+    """Forget the cached price, category and attribute-value facts of every collection (tests: a flushed database;
+    measurements)."""
     _prices.clear()
-    _categories.clear()
+    _names.clear()
 
 
 def _has_prices(collection: str) -> bool:
