@@ -5,10 +5,12 @@ products). Prints JSON with the machine and the data.
 Two catalogues: the demo shop's (the CC0 demo products, imported into the benchmark's database and embedded with
 the bundled model if they are not there yet) and, with --relevance DIR, a relevance folder's products (e.g.
 ../shared/data/crowdflower_dev, 9,913 products) indexed in their own collection (evaluation.prepare: vectors already
-in the database's space are reused). The map is computed --repeat times; the figures are the median and the range.
+in the database's space are reused), its queries placed among that collection's products. The map is computed
+--repeat times; the figures are the median and the range. Queries: a fixed clothing list on the demo, the folder's
+own queries on its map. --no-demo leaves the demo catalogue out (a database that holds only an evaluation set).
 
-Usage: python benchmarks/embedding_map.py [--database NAME] [--relevance DIR [--embedded-only]] [--repeat 3]
-       [--queries 20]
+Usage: python benchmarks/embedding_map.py [--database NAME] [--relevance DIR [--embedded-only | --no-demo]]
+       [--repeat 3] [--queries 20]
 """
 
 from __future__ import annotations
@@ -53,16 +55,17 @@ def timed_maps(space, collection: str, repeat: int) -> dict:
     }, space_map
 
 
-def timed_queries(space_map, queries: int) -> dict:
+def timed_queries(space_map, pool: list[str], queries: int, collection: str) -> dict:
+    """Place `queries` texts of `pool` (cycled) among `collection`'s products, each encoded afresh."""
     from shopsearch import embedding_map, search
 
-    texts = (QUERIES * (queries // len(QUERIES) + 1))[:queries]
+    texts = (pool * (queries // len(pool) + 1))[:queries]
     search.encode_query(space_map.space, "warm up")  # loading the model is not a query's cost
     search.clear_query_cache()
     latencies = []
     for text in texts:
         started = time.perf_counter()
-        embedding_map.project_query(space_map, text)
+        embedding_map.project_query(space_map, text, collection=collection)
         latencies.append((time.perf_counter() - started) * 1000)
         search.clear_query_cache()
     return {
@@ -81,6 +84,7 @@ def main() -> None:
         action="store_true",
         help="with --relevance: map the folder's products that already have a vector here, embed none",
     )
+    parser.add_argument("--no-demo", action="store_true", help="with --relevance: only the folder's products")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--queries", type=int, default=20)
     args = parser.parse_args()
@@ -92,18 +96,19 @@ def main() -> None:
     from shopsearch.models import SHOP_COLLECTION, Document
 
     report: dict = {"benchmark": "embedding_map", "machine": machine(), "database": args.database, "method": "pca"}
-    if not args.embedded_only:  # the demo shop's catalogue, embedded here if it is not yet
+    demo = not (args.relevance and (args.embedded_only or args.no_demo))
+    if demo:  # the demo shop's catalogue, embedded here if it is not yet
         if not Document.objects.filter(collection=SHOP_COLLECTION, kind="product").exists():
             call_command("import_catalog", products=DEMO_PRODUCTS, no_progress=True)
         started = time.perf_counter()
         call_command("reindex", kind=["product"], no_progress=True, verbosity=0)  # embeds only what is missing
         report["demo_reindex_seconds"] = round(time.perf_counter() - started, 1)
         space = spaces.require_active_space()
-        demo, space_map = timed_maps(space, SHOP_COLLECTION, args.repeat)
+        mapped, space_map = timed_maps(space, SHOP_COLLECTION, args.repeat)
         report["demo"] = {
             "data": str(DEMO_PRODUCTS.relative_to(ROOT)),
-            **demo,
-            **timed_queries(space_map, args.queries),
+            **mapped,
+            **timed_queries(space_map, QUERIES, args.queries, SHOP_COLLECTION),
         }
     if args.relevance:
         relevance = evaluation.load_relevance_set(args.relevance)
@@ -118,8 +123,13 @@ def main() -> None:
                 "index_seconds": round(time.perf_counter() - started, 1),
             }
         other, space_map = timed_maps(space, relevance.collection, args.repeat)
-        report["relevance"] = {"data": str(args.relevance), **prepared, **other}
-        if not args.embedded_only:
+        report["relevance"] = {
+            "data": str(args.relevance),
+            **prepared,
+            **other,
+            **timed_queries(space_map, list(relevance.queries.values()), args.queries, relevance.collection),
+        }
+        if demo:
             timed_maps(space, SHOP_COLLECTION, 1)  # the space's map is the shop's again
     report["machine_after"] = machine()["load_average"]
     print(json.dumps(report, indent=2))

@@ -71,14 +71,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(database: str, port: int, log_path: Path) -> subprocess.Popen:
+def start_server(database: str, port: int, log_path: Path, secret: str | None = None) -> subprocess.Popen:
+    """gunicorn on 127.0.0.1:`port`; `secret` keeps signed session ids valid across restarts (default: a new one)."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
     env.update(
         DATABASE_NAME=database,
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_SECRET_KEY=secret or secrets.token_urlsafe(50),
         DATABASE_CONN_MAX_AGE="60",
         GUNICORN_BIND=f"127.0.0.1:{port}",
-        SHOPSEARCH_THROTTLE_RATES=json.dumps({"client": None, "session": None}),
+        SHOPSEARCH_THROTTLE_RATES=json.dumps({"client": None, "session": None, "new_session": None}),
         CELERY_TASK_ALWAYS_EAGER="1",
     )
     log = open(log_path, "w")

@@ -3,7 +3,8 @@
 Indexes a relevance folder (default ../shared/data/crowdflower_dev) in its own collection (evaluation.prepare; vectors
 already in the space are reused), then runs evaluation.evaluate twice per mode: through search.search_products as
 shipped (the rules wrapper, no rules) and through the unwrapped function; and compares every query's hit list.
-Usage: python benchmarks/rules_identity.py [DATASET_DIR] [--modes keyword,semantic,hybrid] [--keyword-only]
+Usage: python benchmarks/rules_identity.py [DATASET_DIR] [--modes=keyword,semantic,hybrid] [--database=NAME]
+       [--keyword-only]
 (--keyword-only: keyword mode on the documents an earlier, even interrupted, run wrote; nothing is embedded)
 """
 
@@ -22,10 +23,11 @@ def main() -> None:
     modes = next(
         (a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--modes=")), "keyword,semantic,hybrid"
     ).split(",")
+    database = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--database=")), "shopsearch_bench_rules")
     keyword_only = "--keyword-only" in sys.argv[1:]
     modes = ["keyword"] if keyword_only else modes
     folder = Path(args[0]) if args else ROOT.parent / "shared" / "data" / "crowdflower_dev"
-    setup_django("shopsearch_bench_rules")
+    setup_django(database)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/scale.py --database hFscale --sizes 10000 30000
     .venv/bin/python benchmarks/scale.py --database hFsmoke --smoke          # 2,000 products, few requests
+    .venv/bin/python benchmarks/scale.py --database h18idx --sizes 2000 --indexing-only   # 1 vs 2 worker processes
 
 Each size gets a fresh database of its own (`<database>_<size>`, dropped and created). The catalogue is read at run
 time from ../shared/data, never copied into the repository:
@@ -211,8 +212,24 @@ def indexing_run(database: str, processes: int, work: Path) -> dict:
         "worker_processes": processes,
         "torch_threads_per_process": 1 if processes > 1 else "torch default",
         "seconds": round(seconds, 1),
+        "steady_products_per_s": steady_rate(),
         "worker_rss_peak_mb": round(peak[0]),
     }
+
+
+def steady_rate() -> float:
+    """Products per second between the first and the last product vector written (their `updated_at`): the workers'
+    rate once they run, without the command's start or the children's model loading."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), extract(epoch FROM max(updated_at) - min(updated_at)) FROM shopsearch_embedding "
+            "WHERE kind = 'product'"
+        )
+        count, seconds = cursor.fetchone()
+    connection.close()
+    return round((count - 1) / float(seconds), 1) if count > 1 and seconds else 0.0
 
 
 def bare_rate(texts: list[str], threads: int) -> float:
@@ -369,7 +386,6 @@ def recall(space, query_texts: list[str]) -> dict:
     from shopsearch.conf import setting
 
     vectors = [search.encode_query(space, text) for text in query_texts]
-    dims = int(space.dimensions)
 
     def exact(vector, filters) -> list[int]:
         where, params = search.filter_sql(filters)
@@ -378,7 +394,7 @@ def recall(space, query_texts: list[str]) -> dict:
             cursor.execute(
                 f"SELECT e.document_id FROM shopsearch_embedding e JOIN shopsearch_document d ON d.id = e.document_id "
                 f"WHERE e.space_id = %s AND e.kind = 'product' AND d.collection = ''{where} "
-                f"ORDER BY (e.vector::vector({dims}) <=> %s::vector({dims})) + 0 LIMIT 10",
+                f"ORDER BY ({sql.distance('e.vector', space)}) + 0 LIMIT 10",
                 [space.pk, *params, literal],
             )
             return [row[0] for row in cursor.fetchall()]
@@ -437,7 +453,7 @@ def halfvec_versus_vector(space, query_texts: list[str]) -> dict:
         for literal in vectors:
             cursor.execute(
                 f"SELECT document_id FROM shopsearch_embedding WHERE space_id = %s AND kind = 'product' "
-                f"ORDER BY (vector::vector({dims}) <=> %s::vector({dims})) + 0 LIMIT 10",
+                f"ORDER BY ({sql.distance('vector', space)}) + 0 LIMIT 10",
                 [space.pk, literal],
             )
             exact.append({row[0] for row in cursor.fetchall()})
@@ -579,7 +595,9 @@ def measure_size(size: int, database: str, args) -> dict:
     for run in indexing_runs:
         run["products_per_s"] = round(size / run["seconds"], 1)
         run["products_per_s_per_core"] = round(size / run["seconds"] / (os.cpu_count() or 1), 2)
-    profile = pipeline_profile(space, first_products(len(sample)))
+        # what `docker compose up --scale worker=N` multiplies, where each worker has cores of its own
+        run["steady_products_per_s_per_process"] = round(run["steady_products_per_s"] / run["worker_processes"], 1)
+    profile = None if args.indexing_only else pipeline_profile(space, first_products(len(sample)))
     bare_after = bare_rates(texts)
     bare = {
         "texts": len(texts),
@@ -597,6 +615,15 @@ def measure_size(size: int, database: str, args) -> dict:
             else bare["products_per_s_1_thread"] * run["worker_processes"]
         )
         run["vs_bare_model"] = round(run["products_per_s"] / reference, 3)
+        run["steady_vs_bare_model"] = round(run["steady_products_per_s"] / reference, 3)
+    if args.indexing_only:
+        return {
+            "size": size,
+            "machine_before": before,
+            "indexing": indexing_runs,
+            "bare_model": bare,
+            "machine_after": machine(),
+        }
     storage = sizes_and_build(space)
     storage["bytes_per_product"] = round(
         sum(storage[k] for k in storage if k.endswith("_bytes") and k.startswith(("document", "embedding"))) / size
@@ -664,6 +691,9 @@ def main() -> None:
     )
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument(
+        "--indexing-only", action="store_true", help="import, the bare model and the worker runs; no search figures"
+    )
+    parser.add_argument(
         "--size", type=int, help=argparse.SUPPRESS
     )  # one size, in this process (the parent runs each so)
     parser.add_argument(
@@ -728,6 +758,7 @@ def main() -> None:
             str(args.bare_sample),
             "--queries",
             str(args.queries),
+            *(["--indexing-only"] if args.indexing_only else []),
         ]
         env = {**os.environ, "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50)}
         out = subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.PIPE, text=True).stdout

@@ -3,10 +3,11 @@ health, jobs, action buttons), jobs run by workers (console.py), search analytic
 rules and synonyms; and a mixin that lets any product admin's search box find products by meaning (as the storefront
 does) besides its usual field search.
 
-Every console page and action (under /admin/shopsearch/consolejob/: dashboard, start, analytics, map) answers anonymous
-users with the login page and logged-in users who are not staff, or lack the action's permission
-(ConsoleJob.Meta.permissions), with 403. The app page /admin/shopsearch/ is the shop's AdminSite's own: it shows the
-dashboard to staff with "view_console", and Django sends users who are not staff to its login form.
+Every console page and action (the app page /admin/shopsearch/ with the dashboard, and under
+/admin/shopsearch/consolejob/: start, analytics, map) answers anonymous users with the login page and logged-in users
+who are not staff, or lack the page's or the action's permission (ConsoleJob.Meta.permissions), with 403. The app page
+is the AdminSite's own view; `guard_app_page` puts the same check in front of it, since the site itself would send a
+logged-in user who is not staff to its login form.
 """
 
 from __future__ import annotations
@@ -62,6 +63,21 @@ def console_view(view, permission: str | None = "shopsearch.view_console"):
         return view(request, *args, **kwargs)
 
     return guarded
+
+
+def guard_app_page(site: admin.AdminSite) -> None:
+    """Serve the site's /shopsearch/ app page through console_view, ahead of the site's own pattern for it.
+
+    The guarded pattern is added to the site's URLs (same path, no name: reverse("admin:app_list") still resolves to
+    it), so any shop mounting `admin.site.urls`, whatever its AdminSite class, gets the 403 with no setting to add.
+    """
+    site_urls = site.get_urls
+
+    def get_urls():
+        app_page = site.admin_view(lambda request: site.app_index(request, ConsoleJob._meta.app_label))
+        return [path(f"{ConsoleJob._meta.app_label}/", console_view(app_page))] + site_urls()
+
+    site.get_urls = get_urls
 
 
 @admin.register(EmbeddingSpace)
@@ -134,11 +150,14 @@ class ConsoleJobAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_view_permission(self, request, obj=None) -> bool:
+        """The console's permission shows its jobs too (and so the app page, which lists only what one may see)."""
+        return request.user.has_perm("shopsearch.view_console") or super().has_view_permission(request, obj)
+
     def get_urls(self):
         return [
             path("start/", console_view(self.start_view, None), name="shopsearch_console_start"),
             path("analytics/", console_view(self.analytics_view), name="shopsearch_console_analytics"),
-            path("dashboard/", console_view(self.dashboard_view), name="shopsearch_console_dashboard"),
             path("map/", console_view(self.map_view), name="shopsearch_console_map"),
             path("map/project/", console_view(self.project_view), name="shopsearch_console_map_project"),
         ] + super().get_urls()
@@ -202,12 +221,6 @@ class ConsoleJobAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/shopsearch/analytics.html", context)
 
-    def dashboard_view(self, request):
-        """The dashboard on a page of its own: the same as on the app page (/admin/shopsearch/), but where Django
-        admin's app page sends a logged-in user who is not staff to its login form, this answers 403."""
-        context = {**self.admin_site.each_context(request), "title": "Search console", "opts": self.model._meta}
-        return TemplateResponse(request, "admin/shopsearch/console.html", context)
-
     def map_view(self, request):
         """The embedding map of the active space: its points as JSON for the chart, or a button to compute it."""
         space = spaces.active_space()
@@ -268,3 +281,6 @@ class RuleAdmin(admin.ModelAdmin):
     list_display = ["query", "match", "action", "product_id", "position", "weight", "enabled", "starts_at", "ends_at"]
     list_filter = ["action", "match", "enabled"]
     search_fields = ["query", "product_id"]
+
+
+guard_app_page(admin.site)

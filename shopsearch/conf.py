@@ -41,6 +41,10 @@ DEFAULTS: dict[str, Any] = {
     # When filters leave at most this many products, rank them exactly instead of through HNSW (never misses).
     "EXACT_SEARCH_MAX_ROWS": 2000,
     "HNSW_M": 16,
+    # New spaces' vector type (fixed per space: another type builds another space): "vector" compares in single
+    # precision; "halfvec" builds the HNSW indexes and compares in half precision, halving the index's bytes (the
+    # part that must stay in memory); the stored vectors stay single precision (docs/scaling.md measures both)
+    "VECTOR_TYPE": "vector",
     # Keyword and hybrid search (docs/relevance.md: each value was chosen by measurement on a judged query set).
     "CANDIDATES": 100,  # products each retriever hands to fusion and facets (at least one page more than asked)
     "KEYWORD_RANK_NORMALIZATION": 1,  # ts_rank_cd normalization bits: 1 = divide by 1 + log(document length)

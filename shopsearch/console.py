@@ -19,7 +19,15 @@ from django.utils import timezone
 from . import indexing, registry, spaces, tasks
 from .conf import setting
 from .exceptions import JobArgumentError, JobRefused
-from .models import ConsoleJob, Embedding, EmbeddingSpace, PendingChange, SentimentClassifier, TaskFailure
+from .models import (
+    ConsoleJob,
+    Embedding,
+    EmbeddingSpace,
+    FineTune,
+    PendingChange,
+    SentimentClassifier,
+    TaskFailure,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +46,7 @@ ACTIONS: dict[str, tuple[str, str, str]] = {
     "compute_map": ("map", "compute_map", "Compute the embedding map"),
 }
 FAILURE_WINDOW_HOURS = 24  # the dashboard counts task failures this recent
+FINETUNES_PER_SPACE = 5  # the dashboard lists this many of the newest fine-tunes made from each space
 ARGUMENTS = ("kind", "space", "model", "source", "folder", "evaluate", "margin")  # what a start request may carry
 
 
@@ -60,6 +69,9 @@ def space_rows() -> list[dict]:
         for row in Embedding.objects.values("space", "kind").annotate(n=Count("id"))
     }
     classifiers = {c.space_id: c for c in SentimentClassifier.objects.filter(is_active=True)}
+    finetunes: dict[int, list[FineTune]] = {}
+    for finetune in FineTune.objects.filter(base_space__isnull=False).order_by("-created_at", "-pk"):
+        finetunes.setdefault(finetune.base_space_id, []).append(finetune)
     rows = []
     for space in EmbeddingSpace.objects.order_by("-is_active", "-activated_at", "-pk"):
         missing = (
@@ -76,6 +88,7 @@ def space_rows() -> list[dict]:
                 "vectors": {kind: counts.get((space.pk, kind), 0) for kind in registry.KINDS},
                 "classifier": classifier,
                 "balanced_accuracy": (classifier.metrics or {}).get("balanced_accuracy") if classifier else None,
+                "finetunes": finetunes.get(space.pk, [])[:FINETUNES_PER_SPACE],
             }
         )
     return rows

@@ -86,13 +86,14 @@ def project(space_map: EmbeddingMap, vector: np.ndarray) -> tuple[float, float]:
     return float(x), float(y)
 
 
-def project_query(space_map: EmbeddingMap, query: str, nearest: int = 5) -> dict:
+def project_query(space_map: EmbeddingMap, query: str, nearest: int = 5, collection: str = SHOP_COLLECTION) -> dict:
     """A search query's point on the map, and its `nearest` products by cosine in the full space (on a 2-D map
-    nearness is only approximate: the page marks them so the owner sees the difference)."""
+    nearness is only approximate: the page marks them so the owner sees the difference). `collection`: the one the
+    map was computed from (as in `compute`)."""
     space = space_map.space
     vector = search.encode_query(space, query)
     x, y = project(space_map, vector)
-    ranked = search.nearest_products(space, vector, search.Filters(), nearest)
+    ranked = search.nearest_products(space, vector, search.Filters(), nearest, collection=collection)
     ids = dict(Document.objects.filter(pk__in=[doc_id for doc_id, _ in ranked]).values_list("pk", "object_id"))
     return {
         "query": query,

@@ -33,7 +33,7 @@ from django.utils import timezone
 from . import encoders, evaluation, indexing, registry, spaces
 from .conf import setting
 from .exceptions import FinetuneError
-from .models import SHOP_COLLECTION, Document, EmbeddingSpace, Event
+from .models import SHOP_COLLECTION, Document, EmbeddingSpace, Event, FineTune
 from .registry import ProductDocument
 
 logger = logging.getLogger(__name__)
@@ -475,7 +475,7 @@ def finetune(
             f"folder)"
         )
     output.parent.mkdir(parents=True, exist_ok=True)
-    base_model = serving_model()
+    base_space, base_model = spaces.active_space(), serving_model()
     pairs = sample_pairs(data.pairs, setting("FINETUNE_MAX_PAIRS"), seed)
     log(
         f"Training from {base_model} on {len(pairs)} pairs from {source} ({data.counts()['with_hard_negative']} with a "
@@ -537,5 +537,33 @@ def finetune(
             )
     if not report["activated"]:
         spaces.finish_unactivated(str(output))
+    record(report, base_space, len(pairs), relevance, activate_margin)
     report["pruned"] = prune_models()
     return report
+
+
+def record(
+    report: dict,
+    base_space: EmbeddingSpace | None,
+    pairs: int,
+    relevance: evaluation.RelevanceSet | None,
+    margin: float | None,
+) -> FineTune:
+    """What the run made and what its gate measured, for the dashboard (kept after the folder is pruned)."""
+    comparison = report.get("evaluation") or {}
+    if base_space is None and comparison:  # nothing served yet: the space the gate evaluated the base model in
+        base_space = EmbeddingSpace.objects.filter(pk=comparison["base"]["space"]).first()
+    new_space = EmbeddingSpace.objects.filter(pk=comparison["finetuned"]["space"]).first() if comparison else None
+    return FineTune.objects.create(
+        base_space=base_space,
+        space=new_space,
+        model_folder=report["model"],
+        source=report["manifest"]["source"]["kind"],
+        pairs=pairs,
+        evaluated_on=str(relevance.folder.resolve()) if relevance is not None else "",
+        evaluation=comparison,
+        margin=margin,
+        accepted=report["activated"],
+        outcome=report.get("reason")
+        or f"not evaluated (no evaluation folder); to switch: reindex --model {report['model']}",
+    )

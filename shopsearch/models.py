@@ -21,12 +21,19 @@ class EmbeddingSpace(models.Model):
         READY = "ready", "ready"  # complete; may be (or have been) active
         RETIRED = "retired", "retired"
 
+    class VectorType(models.TextChoices):
+        VECTOR = "vector", "vector (single precision)"
+        HALFVEC = "halfvec", "halfvec (half precision: half the bytes per HNSW index entry)"
+
     model_name = models.CharField(
         max_length=500, help_text="What the encoder is loaded from: a folder or a model name."
     )
     model_identity = models.CharField(max_length=200, help_text="Stable identity of the weights (name@weights-hash).")
     dimensions = models.PositiveIntegerField()
     recipe = models.CharField(max_length=50, help_text="Text recipe version (registry.recipe_version()).")
+    # How the HNSW indexes and every distance compare this space's vectors (sql.indexed), from
+    # SHOPSEARCH["VECTOR_TYPE"] when the space is created and fixed after: another type is another space.
+    vector_type = models.CharField(max_length=10, choices=VectorType.choices, default=VectorType.VECTOR)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.BUILDING)
     is_active = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -35,7 +42,7 @@ class EmbeddingSpace(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["model_identity", "dimensions", "recipe"], name="shopsearch_space_identity"
+                fields=["model_identity", "dimensions", "recipe", "vector_type"], name="shopsearch_space_identity"
             ),
             models.UniqueConstraint(
                 fields=["is_active"], condition=Q(is_active=True), name="shopsearch_one_active_space"
@@ -44,7 +51,10 @@ class EmbeddingSpace(models.Model):
 
     def __str__(self) -> str:
         active = ", active" if self.is_active else ""
-        return f"#{self.pk} {self.model_identity} ({self.dimensions}d, recipe {self.recipe}, {self.status}{active})"
+        return (
+            f"#{self.pk} {self.model_identity} ({self.dimensions}d {self.vector_type}, recipe {self.recipe}, "
+            f"{self.status}{active})"
+        )
 
 
 SHOP_COLLECTION = ""  # the shop's own documents; evaluation sets live in collections of their own ("eval:<sha>")
@@ -109,8 +119,8 @@ class Embedding(models.Model):
     space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="embeddings")
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="embeddings")
     kind = models.CharField(max_length=10)  # copy of document.kind: the per-space HNSW indexes are partial on it
-    # No fixed dimensions: spaces differ. Each space gets partial HNSW indexes on `vector::vector(<dims>)`
-    # (spaces.create_space_indexes), and queries use the same cast.
+    # No fixed dimensions: spaces differ. Each space gets partial HNSW indexes on `vector::<type>(<dims>)`
+    # (sql.indexed, spaces.create_space_indexes), and queries use the same cast.
     vector = VectorField()
     content_hash = models.CharField(max_length=32)  # hash of the text this vector was made from
     updated_at = models.DateTimeField(auto_now=True)  # when this vector was last (re)written
@@ -466,6 +476,43 @@ class EmbeddingMap(models.Model):
 
     def __str__(self) -> str:
         return f"map of space #{self.space_id} ({self.products} products, {self.method})"
+
+
+class FineTune(models.Model):
+    """A model fine-tuned from a space's model (finetune.py) and what its evaluation gate measured there: the
+    dashboard lists them under the space they were made from. Kept when the model folder is pruned, as the record
+    of what was tried and what it gained."""
+
+    base_space = models.ForeignKey(
+        EmbeddingSpace, null=True, on_delete=models.SET_NULL, related_name="finetunes", help_text="made from"
+    )
+    space = models.ForeignKey(
+        EmbeddingSpace, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="the new model's"
+    )
+    model_folder = models.CharField(max_length=500)
+    source = models.CharField(max_length=20, help_text="qrels, clicks or catalogue")
+    pairs = models.PositiveIntegerField(help_text="training pairs used")
+    evaluated_on = models.CharField(max_length=500, blank=True, default="", help_text="the held-out judged folder")
+    evaluation = models.JSONField(
+        default=dict, blank=True, help_text="finetune.compare: both spaces' figures per mode, and the hybrid gain"
+    )
+    margin = models.FloatField(null=True, blank=True, help_text="the hybrid nDCG@10 gain asked for to switch")
+    accepted = models.BooleanField(default=False, help_text="switched on: search uses the new space")
+    outcome = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.model_folder} from space #{self.base_space_id} ({'accepted' if self.accepted else 'kept off'})"
+
+    def ndcg_at_10(self) -> list[dict]:
+        """nDCG@10 of the base and the new space per evaluated mode, with the gain."""
+        base, new = self.evaluation.get("base", {}), self.evaluation.get("finetuned", {})
+        rows = []
+        for mode in ("hybrid", "semantic"):
+            if mode in base and mode in new:
+                before, after = base[mode]["ndcg@10"], new[mode]["ndcg@10"]
+                rows.append({"mode": mode, "before": before, "after": after, "gain": round(after - before, 4)})
+        return rows
 
 
 class TaskFailure(models.Model):

@@ -146,6 +146,12 @@ _prices: dict[str, tuple[float, bool]] = {}
 _categories: dict[str, tuple[float, list[tuple[str, list[list[str]]]]]] = {}
 
 
+def clear_caches() -> None:
+    """Forget the cached price and category facts of every collection (tests: a flushed database; measurements)."""
+    _prices.clear()
+    _categories.clear()
+
+
 def _has_prices(collection: str) -> bool:
     """Whether some product of the collection has a price (cached CATEGORY_CACHE_SECONDS)."""
     cached = _prices.get(collection)

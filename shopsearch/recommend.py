@@ -125,13 +125,12 @@ def nearest_review_centroids(
     in id order and read every review's document looking for more products: 24-30 ms instead of 3-6 ms on the demo
     catalogue. Larger sets go through the centroids' HNSW index.
     """
-    dims = int(space.dimensions)
     where, params = filter_sql(filters)
     where, params = (
         " AND d.collection = %s AND d.object_id <> ALL(%s) AND d.content_hash <> %s" + where,
         [collection, list(exclude_ids), exclude_hash, *params],
     )
-    distance = sql.distance("rv.vector", dims)
+    distance = sql.distance("rv.vector", space)
     literal = sql.vector_param(review)
     if sql.scan_exactly(where, params):
         statement = f"""
@@ -157,10 +156,9 @@ def _blended_scores(
 ) -> dict[int, float]:
     """Exact similarity of each candidate to the product: text cosine, blended with the review centroids' cosine
     where both products have one."""
-    dims = int(space.dimensions)
-    review_sim = f"1 - ({sql.distance('rv.vector', dims)})" if review is not None else "NULL"
+    review_sim = f"1 - ({sql.distance('rv.vector', space)})" if review is not None else "NULL"
     statement = f"""
-        SELECT e.document_id, 1 - ({sql.distance("e.vector", dims)}), {review_sim}
+        SELECT e.document_id, 1 - ({sql.distance("e.vector", space)}), {review_sim}
         FROM shopsearch_embedding e
         LEFT JOIN {ReviewVector._meta.db_table} rv ON rv.document_id = e.document_id AND rv.space_id = e.space_id
         WHERE e.space_id = {int(space.pk)} AND e.document_id = ANY(%s)"""
@@ -277,7 +275,7 @@ def _best_score(
     space: EmbeddingSpace, pos: np.ndarray, neg: np.ndarray, filters: Filters, limit: int, exclude: list[str]
 ) -> list[tuple[int, float]]:
     dims = int(space.dimensions)
-    distance = sql.distance("e.vector", dims, "x.vec")
+    distance = sql.distance("e.vector", space, "x.vec")
     where, params = filter_sql(filters)
     # x is materialised (used twice), so each example's text is parsed into a vector once, not once per candidate.
     statement = f"""

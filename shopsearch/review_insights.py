@@ -688,7 +688,6 @@ def search_reviews(
     """One page of the product's reviews ranked by their sentence closest in meaning to `query`; and whether
     more follow. An exact scan: one product's sentences are few. Reviews the worker has not analysed yet are not
     among them."""
-    dims = int(space.dimensions)
     literal = sql.vector_param(search.encode_query(space, query))
     where, params = "", []
     if rating is not None:
@@ -696,7 +695,7 @@ def search_reviews(
     statement = f"""
         SELECT * FROM (
             SELECT DISTINCT ON (s.document_id) s.document_id, s.start, s."end", s.sentiment_label,
-                   1 - ({sql.distance("s.vector", dims)}) AS similarity
+                   1 - ({sql.distance("s.vector", space)}) AS similarity
             FROM shopsearch_reviewsentence s JOIN shopsearch_document d ON d.id = s.document_id
             WHERE s.space_id = %s AND s.product_id = %s{where}
             ORDER BY s.document_id, similarity DESC

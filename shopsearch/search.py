@@ -10,7 +10,8 @@ evaluation set's) and passes the same filters (`filter_sql`) in every retriever.
 Vector filters go inside the vector query and pgvector's iterative index scan (`hnsw.iterative_scan =
 strict_order`) keeps scanning until the page is full, so a selective filter still returns a full page; strict order
 keeps page 2 the continuation of page 1. The per-space HNSW indexes are partial (space id, kind) and built on
-`vector::vector(<dims>)`; the queries below repeat that expression with literal values so the planner can use them.
+`vector::<type>(<dims>)` (sql.indexed); the queries below repeat that expression with literal values so the planner
+can use them.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from __future__ import annotations
 import functools
 import html
 import json
+import logging
 import math
 import re
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,6 +31,7 @@ from decimal import Decimal
 from typing import Literal
 
 import numpy as np
+from django.db import connections
 
 from . import analytics, encoders, query_understanding, rules, spaces, sql
 from .conf import setting
@@ -35,6 +39,7 @@ from .models import SHOP_COLLECTION, Document, EmbeddingSpace
 from .registry import declared_facets
 from .routers import read_connection as connection  # the replica inside routers.replica_reads()
 
+logger = logging.getLogger(__name__)
 Mode = Literal["keyword", "semantic", "hybrid"]
 MODES: tuple[Mode, ...] = ("keyword", "semantic", "hybrid")
 # Orders of a result list: relevance (the fused score), or the retrieved candidates re-ordered by price, mean rating
@@ -190,6 +195,25 @@ def encode_query(space: EmbeddingSpace, query: str) -> np.ndarray:
     return _query_vector(space.pk, space.model_name, query)
 
 
+def warm_up_in_background() -> threading.Thread:
+    """Load the active space's model and its query runtime on a thread of their own, so that a web process's first
+    search does not load them inside the request (12 to 23 s at load 9, benchmarks/endpoints.py); other requests are
+    served meanwhile. shopsite/gunicorn.conf.py calls this as each web worker starts."""
+
+    def load() -> None:
+        try:
+            space = spaces.active_space()
+            encoders.encode_query(space.model_name if space else encoders.configured_model(), "warm up")
+        except Exception:  # a web process still starts without a database or model; its first search will say why
+            logger.exception("shopsearch: could not load the query encoder ahead of the first search")
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    thread = threading.Thread(target=load, name="shopsearch-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def clear_query_cache() -> None:
     """Forget cached query vectors (so a measurement sees the cost of encoding)."""
     _query_vector.cache_clear()
@@ -244,7 +268,7 @@ def _nearest_products_sql(
         where += " AND d.content_hash <> %s"
         params.append(exclude_hash)
     where, params = " AND d.collection = %s" + where, [collection, *params]
-    return sql.nearest_sql("e.document_id", "product", space.pk, space.dimensions, where, params, vector, limit)
+    return sql.nearest_sql("e.document_id", "product", space, where, params, vector, limit)
 
 
 def nearest_reviews(
@@ -263,8 +287,7 @@ def _nearest_reviews_sql(space: EmbeddingSpace, vector: np.ndarray, limit: int, 
     return sql.nearest_sql(
         "e.document_id, d.product_id",
         "review",
-        space.pk,
-        space.dimensions,
+        space,
         " AND d.collection = %s",
         [collection],
         vector,
@@ -724,7 +747,7 @@ def sorted_by(ranked: list[tuple[int, float]], sort: Sort) -> list[tuple[int, fl
 def _review_sentences_sql(space: EmbeddingSpace, vector: np.ndarray, review_ids: Sequence[int]) -> tuple[str, list]:
     """Per review document: its text and the span of its cached sentence nearest `vector` (none where the worker has
     not analysed it yet). An exact scan over these reviews' sentences (the document index)."""
-    distance = sql.distance("s.vector", int(space.dimensions))
+    distance = sql.distance("s.vector", space)
     statement = f"""
         SELECT r.id, r.text, sentence.start, sentence."end" FROM shopsearch_document r
         LEFT JOIN LATERAL (

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
-from . import encoders, registry
+from . import encoders, registry, sql
 from .conf import setting
 from .exceptions import NotReady, SpaceError
 from .models import SHOP_COLLECTION, Document, Embedding, EmbeddingSpace, PendingChange, ReviewVector
@@ -55,20 +55,36 @@ def spaces_to_update() -> list[EmbeddingSpace]:
 
 
 def get_or_create_space(model_name: str) -> EmbeddingSpace:
-    """The space for `model_name` under the current text recipe, created (with its HNSW indexes) if new."""
+    """The space for `model_name` under the current text recipe and VECTOR_TYPE, created (with its HNSW indexes) if
+    new: a space's vector type never changes, so switching it builds another space, as a model change does."""
     identity = encoders.model_identity(model_name)
-    recipe = registry.recipe_version()
-    space = EmbeddingSpace.objects.filter(model_identity=identity, recipe=recipe).first()
+    recipe, vector_type = registry.recipe_version(), configured_vector_type()
+    space = EmbeddingSpace.objects.filter(model_identity=identity, recipe=recipe, vector_type=vector_type).first()
     if space is not None:
         return space
     dimensions = encoders.get_encoder(model_name).dimensions
     with transaction.atomic():
         space, created = EmbeddingSpace.objects.get_or_create(
-            model_identity=identity, dimensions=dimensions, recipe=recipe, defaults={"model_name": model_name}
+            model_identity=identity,
+            dimensions=dimensions,
+            recipe=recipe,
+            vector_type=vector_type,
+            defaults={"model_name": model_name},
         )
         if created:
             create_space_indexes(space)
     return space
+
+
+def configured_vector_type() -> str:
+    """SHOPSEARCH["VECTOR_TYPE"], checked: new spaces are created with it."""
+    vector_type = setting("VECTOR_TYPE")
+    if vector_type not in EmbeddingSpace.VectorType.values:
+        raise SpaceError(
+            f"SHOPSEARCH['VECTOR_TYPE'] = {vector_type!r} is not a vector type; write one of "
+            f"{', '.join(map(repr, EmbeddingSpace.VectorType.values))}."
+        )
+    return vector_type
 
 
 def ensure_active_space() -> EmbeddingSpace:
@@ -130,20 +146,21 @@ def finish_unactivated(model: str) -> None:
 
 
 def create_space_indexes(space: EmbeddingSpace) -> None:
-    """One partial HNSW (cosine) index per kind for this space, on the vector cast to the space's dimensions."""
+    """One partial HNSW (cosine) index per kind for this space, on the vector cast to the space's type and dimensions
+    (sql.indexed: the expression every distance repeats)."""
     with connection.cursor() as cursor:
         # Deferred foreign-key checks still pending in this transaction would block CREATE INDEX: run them now.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for kind in registry.KINDS:
             cursor.execute(
                 f"CREATE INDEX IF NOT EXISTS {index_name(space, kind)} ON {Embedding._meta.db_table} "
-                f"USING hnsw ((vector::vector({int(space.dimensions)})) vector_cosine_ops) "
+                f"USING hnsw (({sql.indexed('vector', space)}) {sql.cosine_ops(space)}) "
                 f"WITH (m = {int(setting('HNSW_M'))}, ef_construction = {int(setting('HNSW_EF_CONSTRUCTION'))}) "
                 f"WHERE space_id = {int(space.pk)} AND kind = '{kind}'"
             )
         cursor.execute(
             f"CREATE INDEX IF NOT EXISTS {review_vector_index_name(space)} ON {ReviewVector._meta.db_table} "
-            f"USING hnsw ((vector::vector({int(space.dimensions)})) vector_cosine_ops) "
+            f"USING hnsw (({sql.indexed('vector', space)}) {sql.cosine_ops(space)}) "
             f"WITH (m = {int(setting('HNSW_M'))}, ef_construction = {int(setting('HNSW_EF_CONSTRUCTION'))}) "
             f"WHERE space_id = {int(space.pk)}"
         )

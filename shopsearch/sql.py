@@ -1,9 +1,11 @@
 """The SQL pieces vector retrieval needs where the ORM cannot say it, written once.
 
 Vectors are stored without fixed dimensions (spaces differ), and each space's partial HNSW index is built on
-`vector::vector(<dims>)` (spaces.create_space_indexes), so a query uses the index only when its distance expression
-repeats that cast exactly: `distance` writes it. Vectors cross the connection in pgvector's own formats (its
-`Vector` class: text out, binary back), and `scan_settings` / `scan_exactly` decide how pgvector searches.
+`vector::<type>(<dims>)`, its type the space's `vector_type` (`vector`, or `halfvec`: half the bytes per index entry),
+so a query uses the index only when its distance expression repeats that cast exactly: `indexed` writes the cast
+(spaces.create_space_indexes builds on it) and `distance` the comparison. Vectors cross the connection in pgvector's
+own formats (its `Vector` class: text out, binary back), and `scan_settings` / `scan_exactly` decide how pgvector
+searches.
 The statements themselves stay beside their features (search.py, recommend.py, review_insights.py); `run_batch`
 sends several of them in one round trip.
 """
@@ -17,18 +19,29 @@ from django.db import transaction
 from pgvector import Vector
 
 from .conf import setting
-from .models import Document
+from .models import Document, EmbeddingSpace
 from .routers import read_connection as connection  # the replica inside routers.replica_reads()
 
 
-def distance(column: str, dimensions: int, other: str = "%s") -> str:
-    """Cosine distance between `column` and `other` (a query parameter by default) in the form the HNSW indexes use."""
-    dims = int(dimensions)
-    return f"{column}::vector({dims}) <=> {other}::vector({dims})"
+def indexed(column: str, space: EmbeddingSpace) -> str:
+    """`column` cast to the space's vector type and dimensions: the expression its HNSW indexes are built on. The
+    stored vector is always single precision; a halfvec space compares (and indexes) it at half precision."""
+    return f"{column}::{space.vector_type}({int(space.dimensions)})"
+
+
+def cosine_ops(space: EmbeddingSpace) -> str:
+    """The HNSW operator class for cosine distance over the space's vector type."""
+    return f"{space.vector_type}_cosine_ops"
+
+
+def distance(column: str, space: EmbeddingSpace, other: str = "%s") -> str:
+    """Cosine distance between `column` and `other` (a query parameter by default) in the form the space's HNSW
+    indexes use: both sides in the space's vector type, so vectors of different types are never compared."""
+    return f"{indexed(column, space)} <=> {indexed(other, space)}"
 
 
 def vector_param(vector: np.ndarray) -> str:
-    """A query vector as a parameter, in pgvector's text form (`%s::vector(<dims>)` in the statement reads it)."""
+    """A query vector as a parameter, in pgvector's text form (`indexed("%s", space)` in the statement reads it)."""
     return Vector(np.asarray(vector, dtype=np.float32)).to_text()
 
 
@@ -102,13 +115,13 @@ def scan_exactly(where: str, params: list, kind: str = "product") -> bool:
 
 
 def nearest_sql(
-    columns: str, kind: str, space_id: int, dimensions: int, where: str, params: list, vector: np.ndarray, limit: int
+    columns: str, kind: str, space: EmbeddingSpace, where: str, params: list, vector: np.ndarray, limit: int
 ) -> tuple[str, list]:
     """The `limit` embeddings of `kind` in a space nearest to `vector` whose documents (alias `d`) pass `where`: one
     statement whose two branches are an exact scan, taken where `exact_condition` holds, and the HNSW index scan,
     taken otherwise (the condition is a one-time filter: the other branch never runs). Rows are `columns` (on `e`
     and `d`, `e.document_id` among them) and `distance`, nearest first. Run it after `scan_settings_sql`."""
-    cosine = distance("e.vector", dimensions)
+    cosine = distance("e.vector", space)
     literal = vector_param(vector)
     condition, condition_params = exact_condition(where, params, kind)
 
@@ -116,7 +129,7 @@ def nearest_sql(
         return (
             f"SELECT {columns}, {cosine} AS distance "
             f"FROM shopsearch_embedding e JOIN {Document._meta.db_table} d ON d.id = e.document_id "
-            f"WHERE e.space_id = {int(space_id)} AND e.kind = '{kind}' AND d.kind = '{kind}'{where} AND {gate} "
+            f"WHERE e.space_id = {int(space.pk)} AND e.kind = '{kind}' AND d.kind = '{kind}'{where} AND {gate} "
             f"ORDER BY {ordered_by_distance(cosine, exact)} LIMIT %s"
         )
 

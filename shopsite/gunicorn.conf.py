@@ -19,3 +19,12 @@ max_requests = 2000  # recycle a worker now and then (bounded memory), staggered
 max_requests_jitter = 200
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None  # "-" for stdout
 errorlog = "-"
+
+
+def post_worker_init(worker) -> None:
+    """Each web worker loads the query encoder before it takes requests (search.warm_up_in_background, waited for at
+    most 45 s, within `timeout`): a worker recycled by max_requests then never makes a shopper wait for it, since the
+    other workers serve meanwhile."""
+    from shopsearch import search
+
+    search.warm_up_in_background().join(timeout=45)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from celery import current_app
 
-from shopsearch import encoders
+from shopsearch import encoders, query_understanding
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "catalog" / "fixtures"
@@ -54,6 +54,14 @@ def eager_tasks():
     conf.task_always_eager, conf.task_eager_propagates = saved
 
 
+@pytest.fixture(autouse=True)
+def fresh_process_caches():
+    """Each test starts with none of the per-process caches an earlier test's catalogue filled (the database is
+    emptied between tests; a web process would see such a change within CATEGORY_CACHE_SECONDS)."""
+    query_understanding.clear_caches()
+    yield
+
+
 @pytest.fixture
 def fake_model(settings, monkeypatch):
     """Make the fake encoder the configured model (and the only one loadable besides real folders)."""
@@ -69,6 +77,28 @@ def real_model(settings):
     """The bundled all-MiniLM-L6-v2, loaded once per test process."""
     settings.SHOPSEARCH = {key: value for key, value in settings.SHOPSEARCH.items() if key != "MODEL"}
     return encoders.get_encoder(encoders.default_model())
+
+
+_remembered: dict[tuple[str, str], np.ndarray] = {}
+
+
+@pytest.fixture
+def remembered_vectors(real_model, monkeypatch):
+    """The real model, with its document vectors kept for the whole test run by (model, text): a fixture that loads
+    the same demo rows test after test (the database is emptied between them) encodes each text once. The first
+    encoding of a text is the model's own; later tests read back exactly that vector, as spaces.encode_texts reuses
+    a vector by content hash within one database. Queries (encode_query) are not affected."""
+    encode = type(real_model).encode
+
+    def remembering(self, texts):
+        todo = [text for text in dict.fromkeys(texts) if (self.name, text) not in _remembered]
+        for text, vector in zip(todo, encode(self, todo) if todo else (), strict=True):
+            _remembered[(self.name, text)] = vector
+        vectors = [_remembered[(self.name, text)] for text in texts]
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimensions)
+
+    monkeypatch.setattr(type(real_model), "encode", remembering)
+    return real_model
 
 
 def demo_rows(name: str, limit: int | None = None, where=lambda row: True) -> list[dict]:
@@ -186,6 +216,23 @@ def celery_worker_process(tmp_path, celery_app_module, worker_concurrency):
         process.terminate()
         process.wait(timeout=60)
         log.close()
+
+
+def shop_process(script: str, redis_url: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `script` in a shop process of its own (manage.py shell) against the test database and `redis_url`."""
+    from django.db import connection
+
+    env = {**os.environ, "DATABASE_NAME": connection.settings_dict["NAME"], "REDIS_URL": redis_url}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
 
 
 def wait_for(condition, what: str, timeout: float = 90) -> None:

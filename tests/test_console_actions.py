@@ -11,13 +11,13 @@ from django.utils import timezone
 
 from shopsearch import analytics, console, encoders, spaces, tasks
 from shopsearch.exceptions import JobArgumentError
-from shopsearch.models import ConsoleJob, SearchLog, TaskFailure
+from shopsearch.models import ConsoleJob, EmbeddingSpace, FineTune, SearchLog, TaskFailure
 
 from . import console_catalogue
 from .conftest import HashingEncoder
 
 pytestmark = pytest.mark.django_db
-DASHBOARD = "/admin/shopsearch/consolejob/dashboard/"
+DASHBOARD = "/admin/shopsearch/"
 START = "/admin/shopsearch/consolejob/start/"
 
 
@@ -175,3 +175,32 @@ def test_map_and_failures_through_a_real_worker(real_model, client, celery_worke
     )
     body = client.get(DASHBOARD).content.decode()
     assert "shopsearch.index_objects" in body and "console job: train_sentiment" in body
+
+
+def test_fine_tunes_are_listed_under_the_space_they_were_made_from(clusters, client):
+    serving = spaces.active_space()
+    new = EmbeddingSpace.objects.create(model_name="/models/ft-b", model_identity="ft-b@1", dimensions=64, recipe="1")
+    figures = {"base": {"space": serving.pk}, "finetuned": {"space": new.pk}}
+    for name, before, after in (("hybrid", 0.5, 0.5625), ("semantic", 0.4, 0.375)):
+        figures["base"][name], figures["finetuned"][name] = {"ndcg@10": before}, {"ndcg@10": after}
+    common = {"base_space": serving, "source": "qrels", "pairs": 600}
+    FineTune.objects.create(model_folder="/models/ft-a", outcome="not evaluated", **common)
+    FineTune.objects.create(
+        model_folder="/models/ft-b",
+        space=new,
+        evaluated_on="/data/held_out",
+        evaluation=figures,
+        margin=0.01,
+        accepted=True,
+        outcome="hybrid nDCG@10 0.5 -> 0.5625 gained at least 0.01",
+        **common,
+    )
+    client.force_login(User.objects.create_superuser("root"))
+    body = client.get(DASHBOARD).content.decode()
+    newest, oldest = body.index('class="finetune" data-accepted="true"'), body.index('data-accepted="false"')
+    assert newest < oldest  # newest first
+    assert (
+        "hybrid nDCG@10 0.5 → 0.5625 (+0.0625), semantic nDCG@10 0.4 → 0.375 (-0.0250)" in body
+        and f'on <span title="/data/held_out">held_out</span>;\n<strong>accepted</strong> (space #{new.pk})' in body
+    )
+    assert "ft-a</span></strong> (qrels, 600 pairs," in body and "not evaluated</div>" in body

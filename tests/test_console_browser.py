@@ -10,7 +10,7 @@ from catalog.models import Product
 from shopsearch import indexing, spaces
 from shopsearch.models import ConsoleJob, SearchLog
 
-from .browser import browser_available, chromium
+from .browser import browser_available, chromium, open_dashboard
 from .conftest import wait_for
 
 pytestmark = [
@@ -32,11 +32,7 @@ def test_the_owner_starts_a_reindex_from_the_dashboard_and_sees_it_finish(owner,
     from selenium.webdriver.common.by import By
 
     with chromium() as driver:
-        driver.get(f"{live_server.url}/admin/login/?next=/admin/shopsearch/")
-        driver.find_element(By.NAME, "username").send_keys("owner")
-        driver.find_element(By.NAME, "password").send_keys("owner-pass")
-        driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-        wait_for(lambda: driver.find_elements(By.ID, "shopsearch-dashboard"), "show the dashboard", timeout=20)
+        open_dashboard(driver, live_server.url, "owner", "owner-pass")
         assert driver.find_element(By.CSS_SELECTOR, ".space-row").get_attribute("data-status") == "active, incomplete"
         driver.find_element(By.XPATH, "//button[text()='Index what is missing']").click()
         wait_for(

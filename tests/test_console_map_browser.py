@@ -11,7 +11,7 @@ from catalog.models import Category, Product
 from shopsearch import indexing, spaces
 from shopsearch.models import ConsoleJob, EmbeddingMap
 
-from .browser import browser_available, chromium
+from .browser import browser_available, chromium, open_dashboard
 from .conftest import demo_rows, wait_for
 
 pytestmark = [
@@ -54,11 +54,7 @@ def test_the_owner_reindexes_computes_the_map_and_drops_a_query_on_it(owner, liv
     from selenium.webdriver.common.by import By
 
     with chromium(1400, 1000) as driver:
-        driver.get(f"{live_server.url}/admin/login/?next=/admin/shopsearch/")
-        driver.find_element(By.NAME, "username").send_keys("owner")
-        driver.find_element(By.NAME, "password").send_keys("owner-pass")
-        driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-        wait_for(lambda: driver.find_elements(By.ID, "shopsearch-dashboard"), "show the dashboard", timeout=20)
+        open_dashboard(driver, live_server.url, "owner", "owner-pass")
         assert driver.find_element(By.CSS_SELECTOR, ".space-row").get_attribute("data-status") == "active, incomplete"
         driver.find_element(By.XPATH, "//button[text()='Reindex everything']").click()
         wait_for(

@@ -52,6 +52,26 @@ def test_two_way_group_finds_each_member_from_any_other(clusters):
     assert {clusters[f"coat{n}"] for n in range(6)} <= set(ids("parka"))
 
 
+def test_synonyms_match_whole_words_in_a_set_larger_than_re_s_pattern_cache():
+    # 600 groups (re caches 512 patterns); triggers that are parts of one another, spaced and hyphenated forms
+    Synonym.objects.bulk_create(
+        [Synonym(kind=Synonym.Kind.GROUP, synonyms=f"item{n}, article{n}") for n in range(600)]
+        + [
+            Synonym(kind=Synonym.Kind.GROUP, synonyms="back pack, backpack, rucksack"),
+            Synonym(kind=Synonym.Kind.GROUP, synonyms="t-shirt, tee"),
+            Synonym(kind=Synonym.Kind.ONE_WAY, term="pack", synonyms="bundle"),
+        ]
+    )
+    rules.invalidate()
+    snap = rules.snapshot()
+    assert rules.synonyms_for("item599 and item1", snap) == ["article1", "article599"]  # in the set's order
+    assert rules.synonyms_for("item5990", snap) == []  # not a whole word
+    assert rules.synonyms_for("black back pack", snap) == ["backpack", "rucksack", "bundle"]
+    assert rules.synonyms_for("backpacks", snap) == []
+    assert rules.synonyms_for("red t-shirt", snap) == ["tee"] and rules.synonyms_for("tee", snap) == ["t-shirt"]
+    assert rules.synonyms_for("shirt", snap) == []
+
+
 def test_pin_puts_the_product_at_its_position_even_if_not_retrieved(clusters):
     before = ids("wool coat")
     Rule.objects.create(query="wool coat", action=Rule.Action.PIN, product_id=clusters["dress3"], position=2)

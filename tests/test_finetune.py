@@ -10,11 +10,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from shopsearch import encoders, finetune, indexing, spaces
-from shopsearch.models import EmbeddingSpace, Event
+from shopsearch.models import EmbeddingSpace, Event, FineTune
 from shopsearch.registry import ProductDocument
 
 from .conftest import BRIDGE, COATS, DRESSES, FAKE_MODEL, SHARED_DATA, HashingEncoder, demo_rows, load_products
@@ -218,7 +219,7 @@ def crowdflower_subset(
 
 @pytest.mark.model
 def test_a_real_fine_tune_writes_a_model_and_space_and_keeps_the_old_space_below_the_margin(
-    real_model, models_dir, settings, tmp_path, capsys
+    real_model, models_dir, settings, tmp_path, capsys, client
 ):
     source = SHARED_DATA / "crowdflower_dev"
     if not (source / "products.jsonl").exists():
@@ -269,6 +270,29 @@ def test_a_real_fine_tune_writes_a_model_and_space_and_keeps_the_old_space_below
     assert report["activated"] is False and "below the margin 1.0" in report["reason"]
     assert spaces.active_space().pk == serving.pk
     assert new_space.status == EmbeddingSpace.Status.RETIRED and not new_space.is_active
+
+    # recorded under the space it was made from, with what the gate measured; the dashboard lists it there
+    record = FineTune.objects.get()
+    assert (record.base_space, record.space, record.model_folder) == (serving, new_space, str(folder))
+    assert (record.source, record.pairs, record.margin, record.accepted) == (
+        "qrels",
+        manifest["pairs_used"],
+        1.0,
+        False,
+    )
+    assert record.evaluated_on == str((tmp_path / "eval").resolve()) and record.outcome == report["reason"]
+    hybrid = record.ndcg_at_10()[0]
+    assert hybrid["mode"] == "hybrid" and hybrid["gain"] == report["evaluation"]["hybrid_ndcg@10_gain"]
+    assert (hybrid["before"], hybrid["after"]) == (
+        report["evaluation"]["base"]["hybrid"]["ndcg@10"],
+        report["evaluation"]["finetuned"]["hybrid"]["ndcg@10"],
+    )
+    client.force_login(User.objects.create_superuser("root"))
+    rows = client.get("/admin/shopsearch/").context["spaces"]
+    assert [row["finetunes"] for row in rows if row["space"] == serving] == [[record]]
+    body = client.get("/admin/shopsearch/").content.decode()
+    assert f"hybrid nDCG@10 {hybrid['before']} → {hybrid['after']} ({hybrid['gain']:+.4f})" in body
+    assert f"{folder.name}</span>" in body and "<strong>rejected</strong>: below the margin 1.0" in body
 
 
 def test_the_celery_task_gets_the_same_arguments_and_guardrails(models_dir):

@@ -3,10 +3,8 @@ docker-compose.yml."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,6 +12,7 @@ from django.db import transaction
 
 from catalog.models import Category, Product, Review
 from shopsearch import encoders, search, spaces
+from shopsearch.conf import setting
 from shopsearch.models import Document, Embedding
 
 from .conftest import ROOT, demo_rows, load_products, wait_for
@@ -151,41 +150,6 @@ def test_a_real_worker_embeds_saves_and_removes_deletes(real_model, celery_worke
     )
 
 
-@pytest.mark.model
-@pytest.mark.django_db(transaction=True)
-def test_without_a_broker_tasks_run_inline_and_it_is_said_once():
-    """A shop process whose REDIS_URL answers nothing still indexes its saves, and warns once."""
-    from django.db import connection
-
-    titles = [row["title"] for row in demo_rows("demo_products.jsonl.gz", limit=3)]
-    script = (
-        "from catalog.models import Product\n"
-        f"for i, title in enumerate({titles!r}):\n"
-        "    Product.objects.create(external_id=f'no-broker-{i}', title=title)\n"
-    )
-    env = {**os.environ, "DATABASE_NAME": connection.settings_dict["NAME"], "REDIS_URL": "redis://127.0.0.1:1/0"}
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stderr.count("no Celery broker answers") == 1, result.stderr[-3000:]
-    assert (
-        Embedding.objects.filter(
-            kind="product",
-            document__object_id__in=[
-                str(pk)
-                for pk in Product.objects.filter(external_id__startswith="no-broker-").values_list("pk", flat=True)
-            ],
-        ).count()
-        == 3
-    )
-
-
 def test_docker_compose_file_is_valid():
     tool = shutil.which("docker-compose")
     if tool is None:
@@ -196,3 +160,12 @@ def test_docker_compose_file_is_valid():
         [tool, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"], capture_output=True, text=True, cwd=ROOT
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.model
+@pytest.mark.django_db(transaction=True)  # the warm-up thread reads the active space on a connection of its own
+def test_a_web_process_loads_the_query_encoder_before_its_first_search(real_model, monkeypatch):
+    spaces.ensure_active_space()
+    monkeypatch.setattr(encoders, "_runtimes", {})  # as in a process that has encoded no query yet
+    search.warm_up_in_background().join(timeout=120)
+    assert encoders._runtimes.get((real_model.name, int(setting("QUERY_THREADS")))) is not None

@@ -34,7 +34,7 @@ PRODUCTS, REVIEWS_PER_PRODUCT = 36, 8
 
 
 @pytest.fixture
-def shop(transactional_db, real_model):
+def shop(transactional_db, remembered_vectors):
     """36 real demo items of several categories with up to 8 of their real reviews each, embedded in the active space
     (the shipped sentiment classifier labels them); the first product has the most reviews."""
     reviews_by_item: dict[str, list[dict]] = {}

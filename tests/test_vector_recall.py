@@ -87,6 +87,7 @@ def test_edited_demo_products_are_served_as_an_exact_scan_ranks_them(real_model,
         )
 
 
+@pytest.mark.slow  # about a minute: every Luma product, review and centroid; the products test above is default
 @pytest.mark.skipif(not LUMA.exists(), reason="../shared/data/magento_luma is not beside the checkout")
 def test_hnsw_indexes_find_edited_products_reviews_and_centroids_as_an_exact_scan_does(
     real_model, settings, django_capture_on_commit_callbacks

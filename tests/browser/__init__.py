@@ -52,6 +52,18 @@ def chromium(width: int = 1280, height: int = 900) -> Iterator[object]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def open_dashboard(driver, base_url: str, username: str, password: str) -> None:
+    """Sign in through the admin's login form and wait for the console dashboard it leads to."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(f"{base_url}/admin/login/?next=/admin/shopsearch/")
+    driver.find_element(By.NAME, "username").send_keys(username)
+    driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.ID, "shopsearch-dashboard"))
+
+
 def axe_violations(driver, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict]:
     """axe-core's violations of the current page at these impacts: rule id, impact, help and the offending nodes."""
     driver.execute_script(AXE.read_text(encoding="utf-8"))
