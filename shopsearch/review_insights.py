@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Avg, Count, Exists, OuterRef, Q
+from django.db.models import Avg, Count, Exists, OuterRef
 from django.db.models.functions import TruncMonth
+from django.utils import timezone
 
 from . import encoders, fit, search, sentiment, spaces, sql
 from .conf import setting
@@ -269,8 +270,42 @@ def _phrase_vectors(model_name: str, phrases: tuple[str, ...]) -> np.ndarray:
     return np.asarray(encoders.get_encoder(model_name).encode(list(phrases)), dtype=np.float32)
 
 
-def _mentions(pattern_forms: Sequence[str]) -> re.Pattern:
-    return re.compile(r"\b(?:" + "|".join(re.escape(form) for form in pattern_forms) + r")\b", re.IGNORECASE)
+def _mentions(pattern_forms: Sequence[str]) -> str:
+    """A discovered aspect's forms as a case-insensitive PostgreSQL regular expression, whole words only."""
+    return r"\m(?:" + "|".join(re.escape(form) for form in pattern_forms) + r")\M"
+
+
+# Per aspect (configured: the sentences at least its threshold similar to its phrases, best first; discovered: those
+# naming it, most opinionated first): mentions, reviews, labels, and the first examples. One statement over the
+# product's sentences (the (space, product) index), aggregated in the database: the product with most reviews has
+# about 5,000 sentences, and reading them all into Python to count them took most of a cold answer's time.
+_ASPECTS = """
+    WITH sentence AS MATERIALIZED (
+        SELECT document_id, position, text, sentiment_label, sentiment_score, aspect_similarity
+        FROM shopsearch_reviewsentence WHERE space_id = %s AND product_id = %s),
+    aspect AS (SELECT * FROM unnest(%s::text[], %s::float8[], %s::text[])
+               WITH ORDINALITY AS a(name, threshold, pattern, n)),
+    mention AS (
+        SELECT a.n, s.*, CASE WHEN a.pattern IS NULL THEN (s.aspect_similarity ->> a.name)::float8
+                              ELSE abs(coalesce(s.sentiment_score, 0)) END AS weight
+        FROM aspect a JOIN sentence s ON CASE WHEN a.pattern IS NULL
+                                              THEN (s.aspect_similarity ->> a.name)::float8 >= a.threshold
+                                              ELSE s.text ~* a.pattern END),
+    total AS (
+        SELECT n, count(*) AS mentions, count(DISTINCT document_id) AS reviews,
+               count(*) FILTER (WHERE sentiment_label = 'negative') AS negative,
+               count(*) FILTER (WHERE sentiment_label = 'positive') AS positive,
+               count(sentiment_label) FILTER (WHERE sentiment_label <> '') AS labelled
+        FROM mention GROUP BY n),
+    example AS (
+        SELECT * FROM (
+            SELECT m.*, row_number() OVER (PARTITION BY n ORDER BY weight DESC, document_id, position) AS rank
+            FROM mention m) ranked
+        WHERE rank <= %s)
+    SELECT t.n, t.mentions, t.reviews, t.negative, t.positive, t.labelled,
+           e.text, d.object_id, e.sentiment_label, e.sentiment_score, e.weight
+    FROM total t LEFT JOIN example e ON e.n = t.n LEFT JOIN shopsearch_document d ON d.id = e.document_id
+    ORDER BY t.n, e.rank"""
 
 
 def product_aspects(space: EmbeddingSpace, product_id: str, only: str | None = None) -> list[dict]:
@@ -282,44 +317,43 @@ def product_aspects(space: EmbeddingSpace, product_id: str, only: str | None = N
         aspects = [aspect for aspect in aspects if aspect.name == only]
         if not aspects:
             raise UnknownAspect(only)
-    rows = list(
-        ReviewSentence.objects.filter(space=space, product_id=str(product_id))
-        .order_by("document_id", "position")
-        .values_list("text", "aspect_similarity", "sentiment_label", "sentiment_score", "document__object_id")
-    )
-    shown = int(setting("ASPECT_EXAMPLES"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ASPECTS,
+            [
+                space.pk,
+                str(product_id),
+                [aspect.name for aspect in aspects],
+                [aspect.threshold if aspect.source == "configured" else None for aspect in aspects],
+                [_mentions(aspect.forms) if aspect.source == "discovered" else None for aspect in aspects],
+                int(setting("ASPECT_EXAMPLES")),
+            ],
+        )
+        rows = cursor.fetchall()
+    found: dict[int, list[tuple]] = defaultdict(list)
+    for row in rows:
+        found[row[0]].append(row)
     result = []
-    for aspect in aspects:
-        if aspect.source == "configured":
-            matched = [
-                (row[1][aspect.name], i)
-                for i, row in enumerate(rows)
-                if row[1].get(aspect.name, -1.0) >= aspect.threshold
-            ]
-        else:
-            pattern = _mentions(aspect.forms)
-            # most opinionated first: a discovered word has no phrase to be close to
-            matched = [(abs(rows[i][3] or 0.0), i) for i in range(len(rows)) if pattern.search(rows[i][0])]
-        matched.sort(key=lambda item: -item[0])
-        labels = Counter(rows[i][2] for _, i in matched if rows[i][2])
-        labelled = sum(labels.values())
+    for n, aspect in enumerate(aspects, 1):
+        mentioned = found.get(n)
+        _, mentions, reviews, negative, positive, labelled = mentioned[0][:6] if mentioned else (n, 0, 0, 0, 0, 0)
         result.append(
             {
                 "name": aspect.name,
                 "source": aspect.source,
-                "mentions": len(matched),
-                "reviews": len({rows[i][4] for _, i in matched}),
-                "share_negative": round(labels["negative"] / labelled, 4) if labelled else 0.0,
-                "share_positive": round(labels["positive"] / labelled, 4) if labelled else 0.0,
+                "mentions": mentions,
+                "reviews": reviews,
+                "share_negative": round(negative / labelled, 4) if labelled else 0.0,
+                "share_positive": round(positive / labelled, 4) if labelled else 0.0,
                 "examples": [
                     {
-                        "sentence": rows[i][0],
-                        "review": rows[i][4],
-                        "sentiment": rows[i][2],
-                        "score": round(rows[i][3], 3) if rows[i][3] is not None else None,
-                        "similarity": round(s, 4) if aspect.source == "configured" else None,
+                        "sentence": text,
+                        "review": review,
+                        "sentiment": label,
+                        "score": round(score, 3) if score is not None else None,
+                        "similarity": round(weight, 4) if aspect.source == "configured" else None,
                     }
-                    for s, i in matched[:shown]
+                    for *_, text, review, label, score, weight in mentioned or ()
                 ],
             }
         )
@@ -352,66 +386,82 @@ def rating_months(product_id: str) -> list[dict]:
     ]
 
 
+# The product's embedded reviews in a space (`e`, their documents `d`): parameters space, collection, product.
+_PRODUCT_REVIEWS = """
+    FROM shopsearch_embedding e JOIN shopsearch_document d ON d.id = e.document_id
+    WHERE e.space_id = %s AND e.kind = 'review' AND d.kind = 'review' AND d.collection = %s AND d.product_id = %s"""
+
+
 def product_summary(space: EmbeddingSpace, product_id: str, snippet_length: int = 240) -> dict:
     """What a product's reviews say: counts per label, share positive, mean score, a monthly trend and the most
-    helpful positive and negative review. A product without reviews gets zeros, not an error."""
-    reviews = Embedding.objects.filter(
-        space=space, kind="review", document__collection="", document__product_id=str(product_id)
-    )
-    labelled = reviews.filter(sentiment_label__isnull=False)
+    helpful positive and negative review. A product without reviews gets zeros, not an error. Its three statements
+    go in one round trip."""
+    reviews = [space.pk, SHOP_COLLECTION, str(product_id)]
+    with connection.cursor() as cursor:
+        labels, months, helpful = sql.run_batch(
+            cursor,
+            [
+                (  # per label, and over all of them (GROUPING 1): reviews, and the mean score of the labelled ones
+                    "SELECT GROUPING(e.sentiment_label), e.sentiment_label, count(*), "
+                    "avg(e.sentiment_score) FILTER (WHERE e.sentiment_label IS NOT NULL)"
+                    f"{_PRODUCT_REVIEWS} GROUP BY GROUPING SETS ((e.sentiment_label), ())",
+                    reviews,
+                ),
+                (
+                    "SELECT date_trunc('month', d.published_at AT TIME ZONE %s) AS month, count(*), "
+                    "avg(e.sentiment_score), count(*) FILTER (WHERE e.sentiment_label = 'positive')"
+                    f"{_PRODUCT_REVIEWS} AND e.sentiment_label IS NOT NULL AND d.published_at IS NOT NULL "
+                    "GROUP BY month ORDER BY month",
+                    [timezone.get_current_timezone_name(), *reviews],
+                ),
+                (
+                    "SELECT DISTINCT ON (e.sentiment_label) e.sentiment_label, d.object_id, d.helpful_votes, "
+                    f"e.sentiment_score, d.text{_PRODUCT_REVIEWS} AND e.sentiment_label IN ('positive', 'negative') "
+                    "ORDER BY e.sentiment_label, d.helpful_votes DESC, d.published_at DESC, e.id",
+                    reviews,
+                ),
+            ],
+        )
     counts = {label: 0 for label in sentiment.LABELS}
-    counts.update(
-        dict(labelled.values_list("sentiment_label").annotate(n=Count("pk")).values_list("sentiment_label", "n"))
-    )
+    everything, mean_score = 0, None
+    for grouping, label, n, mean in labels:
+        if grouping:
+            everything, mean_score = n, mean
+        elif label is not None:
+            counts[label] = n
     total = sum(counts.values())
-    trend = (
-        labelled.filter(document__published_at__isnull=False)
-        .annotate(month=TruncMonth("document__published_at"))
-        .values("month")
-        .annotate(
-            reviews=Count("pk"),
-            mean_score=Avg("sentiment_score"),
-            positive=Count("pk", filter=Q(sentiment_label="positive")),
-        )
-        .order_by("month")
-    )
 
-    def most_helpful(label: str) -> dict | None:
-        best = (
-            labelled.filter(sentiment_label=label)
-            .select_related("document")
-            .order_by("-document__helpful_votes", "-document__published_at", "pk")
-            .first()
-        )
+    def snippet(label: str) -> dict | None:
+        best = next((row for row in helpful if row[0] == label), None)
         if best is None:
             return None
-        text = best.document.text
+        _, review, votes, score, text = best
         return {
-            "review": best.document.object_id,
-            "helpful_votes": best.document.helpful_votes,
-            "score": round(best.sentiment_score, 3),
+            "review": review,
+            "helpful_votes": votes,
+            "score": round(score, 3),
             "snippet": text if len(text) <= snippet_length else text[: snippet_length - 1].rsplit(" ", 1)[0] + "…",
         }
 
     return {
         "product": str(product_id),
-        "reviews": reviews.count(),
+        "reviews": everything,
         "labelled": total,
         "classifier": sentiment.status(space),
         "counts": counts,
         "share_positive": round(counts["positive"] / total, 4) if total else 0.0,
-        "mean_score": round(labelled.aggregate(m=Avg("sentiment_score"))["m"] or 0.0, 4),
+        "mean_score": round(mean_score or 0.0, 4),
         "trend": [
             {
-                "month": row["month"].strftime("%Y-%m"),
-                "reviews": row["reviews"],
-                "share_positive": round(row["positive"] / row["reviews"], 4),
-                "mean_score": round(row["mean_score"], 4),
+                "month": month.strftime("%Y-%m"),
+                "reviews": n,
+                "share_positive": round(positive / n, 4),
+                "mean_score": round(mean, 4),
             }
-            for row in trend
+            for month, n, mean, positive in months
         ],
-        "most_helpful_positive": most_helpful("positive"),
-        "most_helpful_negative": most_helpful("negative"),
+        "most_helpful_positive": snippet("positive"),
+        "most_helpful_negative": snippet("negative"),
     }
 
 
@@ -421,15 +471,16 @@ def product_fit(space: EmbeddingSpace, product_id: str) -> dict | None:
     aspect = next((a for a in configured_aspects() if a.name == setting("FIT_ASPECT")), None)
     if aspect is None:
         return None
-    rows = (
-        ReviewSentence.objects.filter(space=space, product_id=str(product_id))
-        .order_by("document_id", "position")
-        .values_list("document_id", "text", "aspect_similarity")
-    )
+    with connection.cursor() as cursor:  # only the aspect's sentences leave the database
+        cursor.execute(
+            "SELECT document_id, text FROM shopsearch_reviewsentence WHERE space_id = %s AND product_id = %s "
+            "AND (aspect_similarity ->> %s)::float8 >= %s ORDER BY document_id, position",
+            [space.pk, str(product_id), aspect.name, aspect.threshold],
+        )
+        rows = cursor.fetchall()
     by_review: dict[int, list[str]] = defaultdict(list)
-    for document_id, text, similarity in rows.iterator(chunk_size=2000):
-        if similarity.get(aspect.name, -1.0) >= aspect.threshold:
-            by_review[document_id].append(text)
+    for document_id, text in rows:
+        by_review[document_id].append(text)
     return fit.product_fit(by_review)
 
 

@@ -583,5 +583,8 @@ def train_classifier(
 
 def status(space: EmbeddingSpace) -> str:
     """ "ready" when the space has a classifier, else "pending": a space just switched to (a new model) has none until
-    the periodic reconcile (or `manage.py train_sentiment`) trains one from the shop's ratings."""
+    the periodic reconcile (or `manage.py train_sentiment`) trains one from the shop's ratings. An existence test
+    first: loading the classifier's weights (a megabyte of JSON) to say "ready" took 0.6 s of a cold product page."""
+    if SentimentClassifier.objects.filter(space=space, is_active=True).exists():
+        return "ready"
     return "ready" if active_classifier(space) is not None else "pending"
