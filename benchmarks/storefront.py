@@ -5,6 +5,7 @@ sentences' accuracy with and without negation scopes, and the judged size/fit se
 against the nearest embedded anchor phrase). Prints JSON with the machine and the data.
 
     DATABASE_NAME-free: python benchmarks/storefront.py --database shopsearch_bench [--url http://127.0.0.1:8000]
+        [--screenshots /tmp/shots]   # also each page state as PNGs at 1280 and 375 px
 
 The database must hold an indexed catalogue (scripts/demo's, or `import_catalog` + `reindex`). Without --url the
 script serves it itself, as scripts/demo does (gunicorn, kept connections). Each query is typed one character every
@@ -185,6 +186,46 @@ def product_page(url: str, product_id: str, requests: int) -> dict:
     return result
 
 
+SCREENS = {"desktop": (1280, 900), "phone": (375, 812)}
+
+
+def screenshots(url: str, product_id: str, folder: Path) -> dict:
+    """Each state of the two pages, drawn as a shopper sees it at 1280 and at 375 px: PNGs in `folder`, and per shot
+    the page's status line (what it says) and whether it scrolls sideways."""
+    from tests.browser import chromium
+
+    states = {
+        "start": "/",
+        "results": "/?q=summer+dress",
+        "facet": "/?q=summer+dress&category=Dresses",
+        "emptied_by_filter": "/?q=summer+dress&min_price=10",
+        "no_close_match": "/?q=xqzvwk",
+        "corrected": "/?q=jaket",
+        "product": f"/products/{product_id}/",
+    }
+    settled = "return !document.querySelector('[aria-busy=true]') && document.readyState === 'complete'"
+    folder.mkdir(parents=True, exist_ok=True)
+    shots = {}
+    for screen, (width, height) in SCREENS.items():
+        with chromium(width=width, height=height) as driver:
+            for state, path in states.items():
+                driver.get(url + path)
+                deadline = time.monotonic() + 20
+                time.sleep(0.3)  # the search starts after the page's scripts run
+                while not driver.execute_script(settled) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                time.sleep(1.5 if state == "product" else 0.3)  # the product page's similar products come after
+                name = f"{state}-{screen}.png"
+                driver.save_screenshot(str(folder / name))
+                status = driver.find_elements("id", "status")
+                shots[name] = {
+                    "path": path,
+                    "status": status[0].text if status else None,
+                    "sideways_scroll": driver.execute_script("return document.documentElement.scrollWidth") > width,
+                }
+    return shots
+
+
 def fit_sentences() -> dict:
     """The judged size/fit sentences (tests/data/fit): the cue reader per split (4 classes), and on the sentences
     with a direction (3 classes) against the nearest embedded anchor phrase."""
@@ -254,6 +295,7 @@ def main() -> None:
     parser.add_argument("--url", help="a running server on that database (default: start one)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--screenshots", type=Path, help="also save each page state at 1280 and 375 px in this folder")
     args = parser.parse_args()
     setup_django(args.database)
     from django.db.models import Count
@@ -281,6 +323,8 @@ def main() -> None:
             "negation_sentences": negation(),
             "fit_sentences": fit_sentences(),
         }
+        if args.screenshots:
+            report["screenshots"] = screenshots(url, busiest["product_id"], args.screenshots)
     finally:
         if server is not None:
             server.terminate()
