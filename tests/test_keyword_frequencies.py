@@ -10,10 +10,11 @@ import importlib
 import json
 
 import pytest
+from celery import current_app
 from django.db import connection
 
 from catalog.models import Product
-from shopsearch import indexing, search, spaces, vocabulary
+from shopsearch import indexing, search, spaces, tasks, vocabulary
 from shopsearch.models import SHOP_COLLECTION, Lexeme, ProductTotal
 
 from .conftest import SHARED_DATA
@@ -115,3 +116,14 @@ def test_the_migration_fills_what_rebuild_counts(fake_model):
     with connection.cursor() as cursor:
         cursor.execute(importlib.import_module("shopsearch.migrations.0017_document_frequencies").FILL)
     assert (kept(vocabulary.LEXEMES), ProductTotal.objects.get(collection=SHOP_COLLECTION).products) == rebuilt
+
+
+def test_reindex_on_workers_recounts_what_it_synced(fake_model, monkeypatch):
+    """`reindex --async` writes the documents itself, outside the workers' batches: it recounts after that sync.
+    The batches run in this process here (eager tasks; the worker's ping answered)."""
+    loaded, _, _ = crowdflower()
+    Product.objects.bulk_create([product(row) for row in loaded[:100]])  # no signals: reindex must find them
+    monkeypatch.setattr(current_app.control, "ping", lambda timeout: [{"worker@test": {"ok": "pong"}}])
+    summary = tasks.reindex_on_workers(spaces.ensure_active_space(), ("product",), batch_size=40)
+    assert summary.embedded == 100 and summary.failed == 0
+    assert_current()
