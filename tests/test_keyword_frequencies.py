@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import importlib
 import json
+import threading
+import time
 
 import pytest
 from celery import current_app
-from django.db import connection
+from django.db import connection, transaction
 
 from catalog.models import Product
 from shopsearch import indexing, search, spaces, tasks, vocabulary
@@ -126,4 +128,44 @@ def test_reindex_on_workers_recounts_what_it_synced(fake_model, monkeypatch):
     monkeypatch.setattr(current_app.control, "ping", lambda timeout: [{"worker@test": {"ok": "pong"}}])
     summary = tasks.reindex_on_workers(spaces.ensure_active_space(), ("product",), batch_size=40)
     assert summary.embedded == 100 and summary.failed == 0
+    assert_current()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_waits_for_the_batch_that_is_applying_its_difference(fake_model):
+    """Two connections: a batch has applied its difference and not yet committed; a rebuild started then waits on
+    the collection's row (vocabulary._lock_collection) and counts after the commit, so nothing is lost or doubled."""
+    loaded, others, _ = crowdflower()
+    Product.objects.bulk_create([product(row) for row in loaded[:60]])
+    indexing.reindex(spaces.ensure_active_space(), kinds=("product",))
+    edited = Product.objects.order_by("pk").first()
+    Product.objects.filter(pk=edited.pk).update(title=others[0]["title"][:300], description=others[0]["description"])
+    failures: list[BaseException] = []
+
+    def rebuild() -> None:
+        try:
+            vocabulary.rebuild(SHOP_COLLECTION)
+        except BaseException as exc:  # reported to the test below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=rebuild)
+    with transaction.atomic():
+        indexing.index_objects("product", [edited.pk])  # its difference applied, the commit still to come
+        thread.start()
+        with connection.cursor() as cursor:
+            for _ in range(200):
+                cursor.execute("SELECT pg_stat_clear_snapshot()")  # else the view holds still within a transaction
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
+                )
+                if cursor.fetchone()[0]:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the rebuild did not wait for the batch")
+    thread.join(timeout=60)
+    assert not thread.is_alive() and not failures
     assert_current()
