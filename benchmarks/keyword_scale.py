@@ -4,8 +4,9 @@
 
 Each size has a database of its own (`<database>_<size>`): the catalogue of benchmarks/scale.py (real product texts
 from ../shared/data, then recombined rows, said how in its docstring) imported with `import_catalog` and its
-documents synced (indexing.sync_documents: the weighted tsvector and title trigram indexes a shop has); no vectors,
-keyword retrieval reads none. A database that already holds the size's documents is reused. Every crowdflower dev
+documents synced (indexing.sync_documents: the weighted tsvector and title trigram indexes a shop has) and their
+document frequencies counted (vocabulary.rebuild, as reindex ends); no vectors, keyword retrieval reads none. A
+database that already holds the size's documents is reused (migrated first). Every crowdflower dev
 query runs through keyword_matches with the depth a search asks for (CANDIDATES), once without filters and once with
 the rotating filters of scale.py, after one warm-up pass; the figures are per-query latency (p50/p95/max, ms) and how
 many products match any of the query's words (what the unbounded ranking had to rank), median and max.
@@ -58,6 +59,12 @@ def prepare(database: str, size: int) -> dict:
         "import_catalog": scale.manage(database, "import_catalog", "--products", str(products)),
     }
     started = time.perf_counter()
+    sync_child(database)
+    timings["sync_documents"] = time.perf_counter() - started
+    return {key: round(value, 1) for key, value in timings.items()}
+
+
+def sync_child(database: str) -> None:
     subprocess.run(
         [sys.executable, __file__, "--sync", database],
         cwd=ROOT,
@@ -65,8 +72,6 @@ def prepare(database: str, size: int) -> dict:
         check=True,
         timeout=7200,
     )
-    timings["sync_documents"] = time.perf_counter() - started
-    return {key: round(value, 1) for key, value in timings.items()}
 
 
 COLUMNS = (
@@ -114,16 +119,19 @@ def derive(database: str, size: int, base: int) -> dict:
             {"extra": size - base, "base": base},
         )
         dst.commit()
-        dst.execute("ANALYZE shopsearch_document")
+    sync_child(database)  # no shop objects to sync: recounts the document frequencies, then ANALYZE
     return {"derived_from": base, "seconds": round(time.perf_counter() - started, 1)}
 
 
 def sync(database: str) -> None:
+    """The shop's documents from its products, then their document frequencies recounted, as `reindex` ends."""
     setup_django(database)
-    from shopsearch import indexing
+    from shopsearch import indexing, vocabulary
+    from shopsearch.models import SHOP_COLLECTION
 
     for ids in indexing.object_id_batches("product", 1000):
         indexing.sync_documents("product", ids)
+    vocabulary.rebuild(SHOP_COLLECTION)
     indexing.analyze_tables()
 
 
@@ -193,7 +201,7 @@ def relevance(database: str, folder: str, caps: list[int | None]) -> dict:
     import ir_measures
     from django.conf import settings
 
-    from shopsearch import evaluation, indexing, search
+    from shopsearch import evaluation, indexing, search, vocabulary
     from shopsearch.models import Document
 
     judged = evaluation.load_relevance_set(folder)
@@ -211,7 +219,8 @@ def relevance(database: str, folder: str, caps: list[int | None]) -> dict:
             ],
             batch_size=1000,
         )
-        indexing.analyze_tables(("shopsearch_document",))
+    vocabulary.rebuild(judged.collection)  # as index_collection ends: typo vocabulary, document frequencies
+    indexing.analyze_tables(("shopsearch_document", "shopsearch_word", "shopsearch_lexeme"))
     out = {"folder": folder, "queries": len(judged.queries), "products": len(judged.products)}
     shipped = settings.SHOPSEARCH
     for cap in caps:
@@ -265,6 +274,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
     if args.relevance:
+        scale.manage(f"{args.database}_{args.sizes[0]}", "migrate", "-v0")
         report = {
             "machine_before": machine(),
             **relevance(f"{args.database}_{args.sizes[0]}", args.relevance, args.max_matches),
@@ -283,6 +293,7 @@ def main() -> None:
         database = f"{args.database}_{size}"
         if prepared(database, size):
             setup_seconds = None
+            scale.manage(database, "migrate", "-v0")  # a later migration fills what it adds (0017: frequencies)
         elif args.derive_from:
             setup_seconds = derive(database, size, args.derive_from)
         else:

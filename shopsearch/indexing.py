@@ -195,7 +195,7 @@ def index_objects(kind: Kind, object_ids: Iterable, space: EmbeddingSpace | None
         lock_objects(kind, ids)
         tickets = dict(PendingChange.objects.filter(kind=kind, object_id__in=ids).values_list("object_id", "seq"))
         reviewed = reviewed_products(kind, ids)  # before the sync: a review moved to another product leaves its old one
-        words = vocabulary.counts(SHOP_COLLECTION, ids) if kind == "product" else None  # before the sync, too
+        terms = vocabulary.counts(SHOP_COLLECTION, ids) if kind == "product" else None  # before the sync, too
         documents = sync_documents(kind, ids)
         touched = reviewed | reviewed_products(kind, ids) if kind == "review" else {doc.object_id for doc in documents}
         current = spaces.spaces_to_update()
@@ -207,8 +207,8 @@ def index_objects(kind: Kind, object_ids: Iterable, space: EmbeddingSpace | None
             embedded, skipped = embedded + done, skipped + unchanged
         if {s.pk for s in current} <= {s.pk for s in targets}:
             clear_pending(kind, tickets)
-        if words is not None:  # last: the rows of common words stay locked only until the commit
-            vocabulary.apply(SHOP_COLLECTION, words, vocabulary.counts(SHOP_COLLECTION, ids))
+        if terms is not None:  # last: the collection's counts stay locked only until the commit
+            vocabulary.apply(SHOP_COLLECTION, terms, vocabulary.counts(SHOP_COLLECTION, ids))
     return embedded, skipped
 
 
@@ -400,7 +400,13 @@ def reconcile(grace_seconds: float | None = None, batch_size: int | None = None)
     return repaired
 
 
-INDEX_TABLES = ("shopsearch_document", "shopsearch_embedding", "shopsearch_reviewvector", "shopsearch_word")
+INDEX_TABLES = (
+    "shopsearch_document",
+    "shopsearch_embedding",
+    "shopsearch_reviewvector",
+    "shopsearch_word",
+    "shopsearch_lexeme",
+)
 
 
 def analyze_tables(tables: Sequence[str] = INDEX_TABLES) -> None:
@@ -465,7 +471,7 @@ def index_collection(
                 on_batch(done + unchanged)
     vocabulary.rebuild(collection)
     # before the centroids: their joins over just-loaded tables otherwise plan as if empty
-    analyze_tables(("shopsearch_document", "shopsearch_embedding", "shopsearch_word"))
+    analyze_tables(("shopsearch_document", "shopsearch_embedding", "shopsearch_word", "shopsearch_lexeme"))
     product_ids = [oid for oid, _ in products]
     for start in range(0, len(product_ids), 1000):
         refresh_review_vectors(space, product_ids[start : start + 1000], collection)

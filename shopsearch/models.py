@@ -115,6 +115,42 @@ class Word(models.Model):
         return f"{self.word} ({self.documents})"
 
 
+class Lexeme(models.Model):
+    """One lexeme of a collection's product `search_vector`s and how many products have it: the document frequency
+    of the keyword IDF (search.keyword_matches), read instead of counted per query (vocabulary.py keeps it current).
+
+    A table beside `Word`, not a column of it: a word is what a shopper types ("dresses", letters only, 3-40 of
+    them), kept for typo correction's trigram index; a lexeme is what the english stemmer makes of it ("dress",
+    digits and any length allowed). They are different keys, not two figures of one, so neither table's readers
+    have to skip the other's rows."""
+
+    collection = models.CharField(max_length=100, default=SHOP_COLLECTION, blank=True)
+    lexeme = models.TextField()
+    documents = models.IntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["collection", "lexeme"], name="shopsearch_lexeme_once")]
+
+    def __str__(self) -> str:
+        return f"{self.lexeme} ({self.documents})"
+
+
+class ProductTotal(models.Model):
+    """How many product documents a collection has: the N of the keyword IDF, beside `Lexeme`'s document
+    frequencies. One row per collection, so the figure is one index lookup, not a reserved lexeme every reader of
+    `Lexeme` would have to know about; the row doubles as the collection's lock for keeping the counts current
+    (vocabulary._lock_collection)."""
+
+    collection = models.CharField(max_length=100, default=SHOP_COLLECTION, blank=True)
+    products = models.IntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["collection"], name="shopsearch_producttotal_once")]
+
+    def __str__(self) -> str:
+        return f"{self.collection or 'shop'}: {self.products} products"
+
+
 class Embedding(models.Model):
     space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="embeddings")
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="embeddings")

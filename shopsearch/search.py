@@ -353,14 +353,25 @@ def keyword_products(
     return [(match.id, match.score) for match in keyword_matches(query, filters, limit, collection)]
 
 
+# The keyword IDF's inputs, read from the counts indexing keeps current (vocabulary.py) rather than counted per
+# query, which grew with the catalogue (docs/scaling.md): the collection's product total, and per query lexeme (CTE
+# `lexemes`) how many of its products have it; a lexeme no product has has no row (df 0).
+PRODUCT_TOTAL = "SELECT coalesce((SELECT products FROM shopsearch_producttotal WHERE collection = %s), 0) AS n"
+LEXEME_DOCUMENTS = (
+    "SELECT l.tsq, l.title_tsq, coalesce(x.documents, 0) AS df FROM lexemes l "
+    "LEFT JOIN shopsearch_lexeme x ON x.collection = %s AND x.lexeme = l.lexeme"
+)
+
+
 def keyword_matches(query: str, filters: Filters, limit: int, collection: str = SHOP_COLLECTION) -> list[KeywordMatch]:
     """The `limit` best text matches for `query` that pass `filters`, best first.
 
     Candidates match any of the query's lexemes, or have a title trigram-similar to the query (typos); the best
     KEYWORD_RESCORE × `limit` of them by cover density are rescored. The score is the IDF-weighted share of the
     query's lexemes the product contains (IDF from this collection's own document frequencies, as BM25's, so rare
-    words such as a brand weigh more than "black") plus TRIGRAM_WEIGHT × the title's trigram word similarity to
-    the query. A share in [0, 1] does not grow with repeated words or long texts, unlike ts_rank.
+    words such as a brand weigh more than "black"; read, not counted: PRODUCT_TOTAL, LEXEME_DOCUMENTS) plus
+    TRIGRAM_WEIGHT × the title's trigram word similarity to the query. A share in [0, 1] does not grow with
+    repeated words or long texts, unlike ts_rank.
 
     Ranking a match costs its tsvector and title (about 0.1 ms), and a common word matches a share of the whole
     catalogue, so at most KEYWORD_MAX_MATCHES products of each of three sets are ranked: those containing every
@@ -393,12 +404,11 @@ def keyword_matches(query: str, filters: Filters, limit: int, collection: str = 
         lexemes AS (
             SELECT lexeme, quote_literal(lexeme)::tsquery AS tsq, (quote_literal(lexeme) || ':A')::tsquery AS title_tsq
             FROM unnest(to_tsvector('english', shopsearch_unaccent(%s)))),
-        total AS (SELECT count(*) AS n FROM shopsearch_document WHERE collection = %s AND kind = 'product'),
+        total AS ({PRODUCT_TOTAL}),
+        frequencies AS ({LEXEME_DOCUMENTS}),
         idf AS MATERIALIZED (
-            SELECT l.tsq, l.title_tsq, ln(1 + (total.n - f.df + 0.5) / (f.df + 0.5)) AS weight
-            FROM lexemes l, total, LATERAL (
-                SELECT count(*) AS df FROM shopsearch_document d
-                WHERE d.collection = %s AND d.kind = 'product' AND d.search_vector @@ l.tsq) f)
+            SELECT f.tsq, f.title_tsq, ln(1 + (total.n - f.df + 0.5) / (f.df + 0.5)) AS weight
+            FROM frequencies f, total)
         SELECT c.id,
                coalesce((SELECT sum(idf.weight) FILTER (WHERE c.search_vector @@ idf.tsq) / nullif(sum(idf.weight), 0)
                          FROM idf), 0) + %s * c.trigram AS score,

@@ -19,7 +19,7 @@ from django.db import DatabaseError, InterfaceError
 from django.db.models import F
 from kombu.exceptions import OperationalError as BrokerError
 
-from . import encoders, indexing, recommend, review_insights, spaces
+from . import encoders, indexing, recommend, review_insights, spaces, vocabulary
 from .conf import setting
 from .exceptions import NotReady
 from .models import SHOP_COLLECTION, Embedding, EmbeddingSpace
@@ -264,6 +264,8 @@ def reindex_on_workers(
         for ids in indexing.object_id_batches(kind, batch_size):
             indexing.sync_documents(kind, ids)
             batches.append((kind, [str(pk) for pk in ids]))
+    if "product" in kinds:  # recounted: these syncs and removals bypassed the batches' running counts
+        vocabulary.rebuild(SHOP_COLLECTION)
     pending = spaces.missing_count(space, kinds)
     summary.skipped = sum(indexing.object_count(kind) for kind in kinds) - pending
     done_before = _up_to_date_vectors(space, kinds)

@@ -1,10 +1,14 @@
-"""The catalogue's words, and typo correction of query words against them.
+"""The catalogue's terms with how many products have each, and typo correction of query words against them.
 
-`Word` rows hold, per collection, every word of the products' indexed texts (title, description, attribute values;
-unaccented, lower case, letters only, 3-40 of them) with the number of products that have it, under a trigram
-index. Indexing keeps them current: a batch of the worker's (`indexing.index_objects`) applies the difference
-between the words its products had and have (`counts` before and after, then `apply`, in the same transaction, at
-its end so the rows of common words stay locked for a moment only); `reindex` and an evaluation collection's load
+Two per-collection counts of the product documents, kept current by the same code (`counts`, `apply`, `rebuild`):
+- `Word` rows: every word of the products' indexed texts (title, description, attribute values; unaccented, lower
+  case, letters only, 3-40 of them), under a trigram index: the vocabulary typo correction reads.
+- `Lexeme` rows: every lexeme of the products' `search_vector` (english-stemmed, as the keyword query's are), and
+  `ProductTotal`, the collection's product count: the document frequencies of the keyword IDF
+  (`search.keyword_matches`), read instead of counted per query.
+Indexing keeps them current: a batch of the worker's (`indexing.index_objects`) applies the difference between
+what its products had and have (`counts` before and after, then `apply`, in the same transaction, at its end so
+the collection's lock, `_lock_collection`, is held for a moment only); `reindex` and an evaluation collection's load
 recount a collection from its documents (`rebuild`).
 
 A query word that no product has, not even in another form (no product's stemmed text matches it: "titans" is
@@ -32,11 +36,41 @@ from .routers import read_connection
 
 # The words of a product document `d`, one row per distinct word: what the keyword retriever indexes (migration 0002).
 _DOCUMENT_WORDS = """
-    SELECT d.id AS document_id, w.word FROM shopsearch_document d CROSS JOIN LATERAL (
+    SELECT d.id AS document_id, w.word AS term FROM shopsearch_document d CROSS JOIN LATERAL (
         SELECT DISTINCT lexeme AS word FROM unnest(tsvector_to_array(
             to_tsvector('simple', shopsearch_unaccent(coalesce(d.title, '') || ' ' || coalesce(d.description, '')))
             || jsonb_to_tsvector('simple', d.attributes, '["string"]'))) lexeme
         WHERE lexeme ~ '^[[:alpha:]]{3,40}$') w"""
+# The lexemes of a product document `d` (a tsvector holds each once): what its `search_vector` matches.
+_DOCUMENT_LEXEMES = """
+    SELECT d.id AS document_id, l.lexeme AS term
+    FROM shopsearch_document d CROSS JOIN LATERAL unnest(tsvector_to_array(d.search_vector)) AS l(lexeme)"""
+
+
+@dataclass(frozen=True)
+class Terms:
+    """One per-collection count of product documents by term: its table and column, and the SQL of a document's
+    distinct terms (`document_id`, `term`; filtered by the caller's WHERE on `d`)."""
+
+    table: str
+    column: str
+    source: str
+
+
+WORDS = Terms("shopsearch_word", "word", _DOCUMENT_WORDS)
+LEXEMES = Terms("shopsearch_lexeme", "lexeme", _DOCUMENT_LEXEMES)
+TERMS = (WORDS, LEXEMES)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What some products have, as their documents stand: how many documents, and per term table the documents
+    per term."""
+
+    products: int = 0
+    terms: dict[Terms, Counter] = field(default_factory=dict)
+
+
 _WORD = re.compile(r"\w+")
 
 
@@ -52,51 +86,83 @@ def fold(word: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
-def rebuild(collection: str) -> int:
-    """Recount `collection`'s vocabulary from its product documents (reindex, evaluation loads); returns its size."""
+def _lock_collection(cursor, collection: str, change: int = 0) -> None:
+    """Add `change` to the collection's product total, locking its row until the commit.
+
+    That row is the collection's lock: `apply` and `rebuild` write it first, so they run one at a time per
+    collection. A rebuild then never counts beside a batch's uncommitted difference (it waits for the batch's
+    commit, or the batch applies after the rebuild's), and two batches never deadlock on the rows of terms they
+    share, whatever their order."""
+    cursor.execute(
+        "INSERT INTO shopsearch_producttotal (collection, products) VALUES (%s, %s) ON CONFLICT (collection) "
+        "DO UPDATE SET products = shopsearch_producttotal.products + EXCLUDED.products",
+        [collection, change],
+    )
+
+
+def rebuild(collection: str) -> None:
+    """Recount `collection`'s terms and product total from its product documents (reindex, evaluation loads)."""
     with transaction.atomic(), write_connection.cursor() as cursor:
-        cursor.execute("DELETE FROM shopsearch_word WHERE collection = %s", [collection])
+        _lock_collection(cursor, collection)  # its own statement: the counts below are taken once the lock is held
+        for terms in TERMS:
+            cursor.execute(f"DELETE FROM {terms.table} WHERE collection = %s", [collection])
+            cursor.execute(
+                f"INSERT INTO {terms.table} (collection, {terms.column}, documents) "
+                f"SELECT %s, t.term, count(*) FROM ({terms.source} WHERE d.collection = %s AND d.kind = 'product') t "
+                "GROUP BY t.term",
+                [collection, collection],
+            )
         cursor.execute(
-            "INSERT INTO shopsearch_word (collection, word, documents) "
-            f"SELECT %s, w.word, count(*) FROM ({_DOCUMENT_WORDS} WHERE d.collection = %s AND d.kind = 'product') w "
-            "GROUP BY w.word",
+            "UPDATE shopsearch_producttotal SET products = (SELECT count(*) FROM shopsearch_document "
+            "WHERE collection = %s AND kind = 'product') WHERE collection = %s",
             [collection, collection],
         )
-        return cursor.rowcount
 
 
-def counts(collection: str, object_ids: Iterable[str]) -> Counter:
-    """How many of these products (by object id) have each word, as their documents stand now."""
+def counts(collection: str, object_ids: Iterable[str]) -> Counts:
+    """How many of these products (by object id) there are and have each term, as their documents stand now."""
     ids = [str(pk) for pk in object_ids]
     if not ids:
-        return Counter()
+        return Counts()
+    where = "WHERE d.collection = %s AND d.kind = 'product' AND d.object_id = ANY(%s)"
     with write_connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT w.word, count(*) FROM ({_DOCUMENT_WORDS} "
-            "WHERE d.collection = %s AND d.kind = 'product' AND d.object_id = ANY(%s)) w GROUP BY w.word",
-            [collection, ids],
-        )
-        return Counter(dict(cursor.fetchall()))
+        cursor.execute(f"SELECT count(*) FROM shopsearch_document d {where}", [collection, ids])
+        products = cursor.fetchone()[0]
+        per_terms = {}
+        for terms in TERMS:
+            cursor.execute(
+                f"SELECT t.term, count(*) FROM ({terms.source} {where}) t GROUP BY t.term", [collection, ids]
+            )
+            per_terms[terms] = Counter(dict(cursor.fetchall()))
+        return Counts(products, per_terms)
 
 
-def apply(collection: str, before: Counter, after: Counter) -> None:
-    """Move the vocabulary from `before` to `after` (counts of the same products): add the difference, in word order
-    (two batches lock shared words in the same order, so they never deadlock), and drop words no product has."""
-    delta = {word: after.get(word, 0) - before.get(word, 0) for word in sorted(set(before) | set(after))}
-    delta = {word: change for word, change in delta.items() if change}
-    if not delta:
+def apply(collection: str, before: Counts, after: Counts) -> None:
+    """Move the collection's counts from `before` to `after` (counts of the same products): add the difference
+    under the collection's lock (`_lock_collection`), and drop the terms no product has."""
+    deltas = {}
+    for terms in TERMS:
+        old, new = before.terms.get(terms, Counter()), after.terms.get(terms, Counter())
+        delta = {term: new.get(term, 0) - old.get(term, 0) for term in set(old) | set(new)}
+        deltas[terms] = {term: change for term, change in delta.items() if change}
+    if after.products == before.products and not any(deltas.values()):
         return
     with write_connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO shopsearch_word (collection, word, documents) "
-            "SELECT %s, t.word, t.change FROM unnest(%s::text[], %s::int[]) AS t(word, change) ORDER BY t.word "
-            "ON CONFLICT (collection, word) DO UPDATE SET documents = shopsearch_word.documents + EXCLUDED.documents",
-            [collection, list(delta), list(delta.values())],
-        )
-        cursor.execute(
-            "DELETE FROM shopsearch_word WHERE collection = %s AND word = ANY(%s) AND documents <= 0",
-            [collection, [word for word, change in delta.items() if change < 0]],
-        )
+        _lock_collection(cursor, collection, after.products - before.products)
+        for terms, delta in deltas.items():
+            if not delta:
+                continue
+            cursor.execute(
+                f"INSERT INTO {terms.table} (collection, {terms.column}, documents) "
+                "SELECT %s, t.term, t.change FROM unnest(%s::text[], %s::int[]) AS t(term, change) "
+                f"ON CONFLICT (collection, {terms.column}) "
+                f"DO UPDATE SET documents = {terms.table}.documents + EXCLUDED.documents",
+                [collection, list(delta), list(delta.values())],
+            )
+            cursor.execute(
+                f"DELETE FROM {terms.table} WHERE collection = %s AND {terms.column} = ANY(%s) AND documents <= 0",
+                [collection, [term for term, change in delta.items() if change < 0]],
+            )
 
 
 def allowed_edits(length: int) -> int:
