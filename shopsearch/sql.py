@@ -53,9 +53,15 @@ def from_binary(data: bytes) -> np.ndarray:
 
 def scan_settings_sql(ef_search: int = 0) -> tuple[str, list]:
     """The statement that sets HNSW's settings for the rest of the transaction: iterative scans keep going until
-    filtered results fill the limit, in strict distance order; the candidate list is at least HNSW_EF_SEARCH long."""
+    filtered results fill the limit, in strict distance order; the candidate list is at least HNSW_EF_SEARCH long.
+
+    It also turns parallel workers off: `nearest_sql`'s exact branch is planned (and its workers started) even where
+    its one-time filter leaves it unused, and starting two workers cost 7-14 ms of the 21 ms a review search took on
+    the demo (22,641 reviews, EXPLAIN ANALYZE); an exact scan of at most EXACT_SEARCH_MAX_ROWS rows gains nothing
+    from them either."""
     return (
-        "SELECT set_config('hnsw.iterative_scan', 'strict_order', true), set_config('hnsw.ef_search', %s, true)",
+        "SELECT set_config('hnsw.iterative_scan', 'strict_order', true), set_config('hnsw.ef_search', %s, true), "
+        "set_config('max_parallel_workers_per_gather', '0', true)",
         [str(max(int(setting("HNSW_EF_SEARCH")), ef_search, 1))],
     )
 

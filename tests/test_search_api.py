@@ -134,3 +134,31 @@ def test_storefront_page_has_a_search_box(catalogue, client):
     assert page.status_code == 200
     html = page.content.decode()
     assert 'type="search"' in html and "/api/search/" in html and "<option>Trend</option>" in html
+
+
+def test_search_statements_start_no_parallel_workers(clusters):
+    """nearest_sql's exact branch is planned even where its one-time filter leaves it unused, and Postgres starts the
+    planned workers all the same (7-14 ms of a 21 ms review search on the demo): scan settings turn them off. The
+    planner's parallel costs are zeroed here, so this small table gets the plan a large one gets."""
+    from django.db import connection, transaction
+
+    from shopsearch import encoders, search, spaces, sql
+
+    space = spaces.active_space()
+    vector = encoders.get_encoder(space.model_name).encode(["warm coat"])[0]
+    statement, params = search._nearest_products_sql(space, vector, search.Filters(), 10)
+    forced = (
+        "SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0; "
+        "SET LOCAL min_parallel_table_scan_size = 0; SET LOCAL min_parallel_index_scan_size = 0"
+    )
+
+    def plan(settings: bool) -> str:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(forced)
+            if settings:
+                cursor.execute(*sql.scan_settings_sql())
+            cursor.execute("EXPLAIN " + statement, params)
+            return "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "Gather" in plan(settings=False)  # the forced costs do make the planner choose workers
+    assert "Gather" not in plan(settings=True)
