@@ -63,15 +63,32 @@ FIT_ANCHORS = {
     "large": ["it runs large", "too big and loose", "order a size down"],
 }
 
-# Resolves when the status line reports results for exactly `query`; the time from the last keystroke, in ms.
+# Installed once in the page: the moment each answer is drawn (its results in the list, named by `data-query`), kept
+# per query, so a result drawn before the benchmark asks still counts from when it was drawn.
+RECORD = """
+window.__drawn = {};
+document.getElementById('q').addEventListener('keydown', () => { window.__lastKey = performance.now(); }, true);
+const list = document.getElementById('results');
+new MutationObserver(() => {
+  if (list.dataset.query && list.querySelector('.card')) window.__drawn[list.dataset.query] ??= performance.now();
+}).observe(list, {attributes: true, attributeFilter: ['data-query']});
+"""
+# Resolves once the results for exactly `query` are drawn: the time from the last keystroke, and where it went (the
+# page's fetch of that query's answer: from the last keystroke to its start, the request itself, its end to drawn).
 WATCH = """
 const [query, done] = [arguments[0], arguments[arguments.length - 1]];
-const list = document.getElementById('results');
-const ready = () => list.dataset.query === query && list.querySelector('.card');
 const start = window.__lastKey;
-if (ready()) { done(performance.now() - start); return; }
-new MutationObserver((_, observer) => { if (ready()) { observer.disconnect(); done(performance.now() - start); } })
-  .observe(document.getElementById('main'), {subtree: true, childList: true, characterData: true});
+const finish = () => {
+  const end = window.__drawn[query];
+  const wanted = new URLSearchParams({q: query}).toString();
+  const fetches = performance.getEntriesByType('resource')
+    .filter((e) => e.name.includes('/api/search/?') && e.name.includes(wanted + '&') && e.startTime >= start);
+  const last = fetches[fetches.length - 1];
+  done(last ? {total: end - start, waited: last.startTime - start, request: last.responseEnd - last.startTime,
+               drawn: end - last.responseEnd} : {total: end - start});
+};
+const poll = () => (window.__drawn[query] !== undefined ? finish() : setTimeout(poll, 5));
+poll();
 """
 
 
@@ -141,20 +158,25 @@ def keystrokes(url: str, rounds: int) -> dict:
     with chromium() as driver:
         driver.set_script_timeout(30)
         driver.get(url + "/")
-        driver.execute_script(
-            "document.getElementById('q').addEventListener('keydown', () => { window.__lastKey = performance.now(); }, true);"  # noqa: E501
-        )
+        driver.execute_script(RECORD)
         box = driver.find_element("id", "q")
         times = []
         for _ in range(rounds):
             for query in QUERIES:
                 box.clear()
-                driver.execute_script("delete document.getElementById('results').dataset.query;")
+                driver.execute_script("delete document.getElementById('results').dataset.query; window.__drawn = {};")
                 for char in query:
                     box.send_keys(char)
                     time.sleep(TYPE_INTERVAL_S)
                 times.append(driver.execute_async_script(WATCH, query))
-        return {"queries": len(QUERIES), "rounds": rounds, "from_last_keystroke_ms": percentiles(times)}
+                driver.execute_script("performance.clearResourceTimings();")
+        parts = {part: percentiles([t[part] for t in times if part in t]) for part in ("waited", "request", "drawn")}
+        return {
+            "queries": len(QUERIES),
+            "rounds": rounds,
+            "from_last_keystroke_ms": percentiles([t["total"] for t in times]),
+            "parts_ms": parts,  # from the last keystroke to the fetch of the whole query, the fetch, its end to drawn
+        }
 
 
 def product_page(url: str, product_id: str, requests: int) -> dict:
