@@ -212,8 +212,8 @@ SCREENS = {"desktop": (1280, 900), "phone": (375, 812)}
 
 
 def screenshots(url: str, product_id: str, folder: Path) -> dict:
-    """Each state of the two pages, drawn as a shopper sees it at 1280 and at 375 px: PNGs in `folder`, and per shot
-    the page's status line (what it says) and whether it scrolls sideways."""
+    """Each state of the two pages, drawn as a shopper sees it at 1280 and at 375 px (the whole page): PNGs in
+    `folder`, and per shot the page's status line (what it says) and whether it scrolls sideways."""
     from tests.browser import chromium
 
     states = {
@@ -238,7 +238,11 @@ def screenshots(url: str, product_id: str, folder: Path) -> dict:
                     time.sleep(0.1)
                 time.sleep(1.5 if state == "product" else 0.3)  # the product page's similar products come after
                 name = f"{state}-{screen}.png"
+                # the whole page, not the first screen: the window as tall as the page (at most 4,000 px)
+                tall = driver.execute_script("return document.documentElement.scrollHeight")
+                driver.set_window_size(width, min(max(tall, height), 4000))
                 driver.save_screenshot(str(folder / name))
+                driver.set_window_size(width, height)
                 status = driver.find_elements("id", "status")
                 shots[name] = {
                     "path": path,

@@ -276,7 +276,7 @@ def _mentions(pattern_forms: Sequence[str]) -> str:
 
 
 # Per aspect (configured: the sentences at least its threshold similar to its phrases, best first; discovered: those
-# naming it, most opinionated first): mentions, reviews, labels, and the first examples. One statement over the
+# naming it, most opinionated first): mentions, reviews, labels, and the first distinct examples. One statement over the
 # product's sentences (the (space, product) index), aggregated in the database: the product with most reviews has
 # about 5,000 sentences, and reading them all into Python to count them took most of a cold answer's time.
 _ASPECTS = """
@@ -297,10 +297,11 @@ _ASPECTS = """
                count(*) FILTER (WHERE sentiment_label = 'positive') AS positive,
                count(sentiment_label) FILTER (WHERE sentiment_label <> '') AS labelled
         FROM mention GROUP BY n),
-    example AS (
+    example AS (  -- a sentence said in several reviews ("Runs small.", "runs small") is shown once
         SELECT * FROM (
-            SELECT m.*, row_number() OVER (PARTITION BY n ORDER BY weight DESC, document_id, position) AS rank
-            FROM mention m) ranked
+            SELECT u.*, row_number() OVER (PARTITION BY n ORDER BY weight DESC, document_id, position) AS rank
+            FROM (SELECT DISTINCT ON (n, lower(btrim(text, ' .!'))) m.* FROM mention m
+                  ORDER BY n, lower(btrim(text, ' .!')), weight DESC, document_id, position) u) ranked
         WHERE rank <= %s)
     SELECT t.n, t.mentions, t.reviews, t.negative, t.positive, t.labelled,
            e.text, d.object_id, e.sentiment_label, e.sentiment_score, e.weight

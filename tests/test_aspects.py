@@ -119,6 +119,7 @@ def test_aspects_find_runs_small_under_size_fit(classifier, shop, settings):
     [fit] = body["aspects"]
     said = [e["sentence"].lower() for e in fit["examples"]]
     assert sum("runs small" in s for s in said) >= 2, said
+    assert len(set(said)) == len(said)  # each example once
     assert fit["mentions"] == len(said) and 0 < fit["reviews"] <= 15
     assert 0 < fit["share_negative"] + fit["share_positive"] <= 1 and all(
         e["sentiment"] in ("negative", "neutral", "positive") for e in fit["examples"]
