@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from catalog.models import Product
-from shopsearch import indexing
+from shopsearch import encoders, indexing, search, spaces, sql
 
 from .conftest import demo_rows, load_demo_products
 
@@ -140,10 +141,6 @@ def test_search_statements_start_no_parallel_workers(clusters):
     """nearest_sql's exact branch is planned even where its one-time filter leaves it unused, and Postgres starts the
     planned workers all the same (7-14 ms of a 21 ms review search on the demo): scan settings turn them off. The
     planner's parallel costs are zeroed here, so this small table gets the plan a large one gets."""
-    from django.db import connection, transaction
-
-    from shopsearch import encoders, search, spaces, sql
-
     space = spaces.active_space()
     vector = encoders.get_encoder(space.model_name).encode(["warm coat"])[0]
     statement, params = search._nearest_products_sql(space, vector, search.Filters(), 10)
