@@ -14,9 +14,12 @@ title or description contains, both multi-valued, whole words, lower case ("grey
 --attribute-filters measures only searches with two of them at once (ATTRIBUTE_PAIRS, rotating; each pair's share
 of the catalogue is printed) in every mode, as served and forced through the HNSW iterative scan, every query
 encoded (no cached vectors); hits_per_page_min says whether every page came back full. --titles-only embeds the
-titles alone (much less to encode on a busy machine; the facets still come from title and description). Usage:
+titles alone (much less to encode on a busy machine; the facets still come from title and description). --as-typed
+searches as shopsearch did before query understanding and the adaptive fusion (queries as typed, FUSION "convex"):
+what typo correction, price phrases, boosts and the per-query weights cost. Usage:
 
     .venv/bin/python benchmarks/search_latency.py [DATASET_DIR] [--database bench] [--attribute-filters] [--titles-only]
+        [--as-typed]
 """
 
 from __future__ import annotations
@@ -211,6 +214,11 @@ def main() -> None:
         action="store_true",
         help="embed the titles alone (about 10x less to encode on a busy machine); facets as before",
     )
+    parser.add_argument(
+        "--as-typed",
+        action="store_true",
+        help="search as before query understanding and the adaptive fusion: queries as typed, FUSION convex",
+    )
     args = parser.parse_args()
     setup_django(args.database)
     from django.conf import settings
@@ -241,6 +249,9 @@ def main() -> None:
             (f"{mode}_two_attributes_hnsw", mode, attribute_filters, {"EXACT_SEARCH_MAX_ROWS": 0})
             for mode in ("semantic", "hybrid")
         ]
+    if args.as_typed:
+        settings.SHOPSEARCH = {**settings.SHOPSEARCH, "FUSION": "convex"}
+    understand = not args.as_typed
     shopsearch_settings = settings.SHOPSEARCH
     for name, mode, choose, overrides in scenarios:
         settings.SHOPSEARCH = {**shopsearch_settings, **overrides}
@@ -253,7 +264,9 @@ def main() -> None:
                         search.clear_query_cache()
                     filters = choose(index) if choose else search.Filters()
                     started = time.perf_counter()
-                    page = search.search_products(query, mode, filters, space=space, collection=collection)
+                    page = search.search_products(
+                        query, mode, filters, space=space, collection=collection, understand=understand
+                    )
                     timings.append((time.perf_counter() - started) * 1000)
                     shown.append(len(page.hits))
             if mode != "keyword" or not cached:
@@ -271,7 +284,7 @@ def main() -> None:
         for index, query in enumerate(queries):
             search.clear_query_cache()
             chosen = (attribute_filters if args.attribute_filters else scenario_filters)(index)
-            search.search_products(query, "hybrid", chosen, space=space, collection=collection)
+            search.search_products(query, "hybrid", chosen, space=space, collection=collection, understand=understand)
 
     results["stages_hybrid_filtered"] = stage_timings(hybrid_filtered)
     print(
@@ -287,6 +300,7 @@ def main() -> None:
                     "highlights": True,
                     "facets": True,
                     "concurrency": 1,
+                    "as_typed": args.as_typed,
                     "embedded": "titles" if args.titles_only else "titles and descriptions",
                     **({"attribute_pairs": attribute_shares(collection)} if args.attribute_filters else {}),
                 },
