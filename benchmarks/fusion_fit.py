@@ -74,7 +74,9 @@ def retrieve(queries: dict[str, str], collection: str, space) -> list[dict]:
                 space, query_vector, meant.filters, DEPTH, collection=collection
             )
         ]
-        rows.append({"qid": qid, "text": meant.keyword_text, "keyword": keyword, "vector": vector, "at": query_vector})
+        rows.append(
+            {"qid": qid, "text": meant.keyword_text, "keyword": keyword, "vector": vector, "query_vector": query_vector}
+        )
     return rows
 
 
@@ -96,7 +98,7 @@ def weak_semantic(queries: list[dict], collection: str, space) -> list[dict]:
         out = np.asarray(matrix, dtype=np.float32) @ projection
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
-    products, at = projected(vectors), projected([query["at"] for query in queries])
+    products, at = projected(vectors), projected([query["query_vector"] for query in queries])
     lists = []
     for query_at in at:
         similarities = products @ query_at
