@@ -16,10 +16,9 @@ left alone where products say "titan"), is corrected (`correct`) to the vocabula
 candidates (pg_trgm, similarity from TYPO_CANDIDATE_SIMILARITY), then the optimal string alignment distance (an
 insertion, deletion, substitution or swap of two neighbours is one edit) to the word or to its english stem, since
 the keyword retriever matches stems ("jaket" is corrected to "jackets" where no product says "jacket"). As
-Meilisearch does, how many edits are
-allowed depends on the typed word's length (TYPO_EDITS: 1 from 5 letters, 2 from 9), so short words are never
-changed; among the allowed candidates the fewest edits win, then the word most products have. Words with digits
-(sizes, model numbers) are never corrected.
+Meilisearch does, how many edits are allowed depends on the typed word's length (TYPO_EDITS: 1 from 5 letters, 2
+from 9), so short words are never changed; among the allowed candidates the fewest edits win, then the word most
+products have. Words with digits (sizes, model numbers) are never corrected.
 """
 
 from __future__ import annotations
@@ -215,7 +214,7 @@ def correct(query: str, collection: str) -> Correction:
     best: dict[str, tuple] = {}
     for typed, word, documents, similarity, stem in candidates:
         # near the word or near its stem: "jaket" is 2 edits from "jackets", a catalogue's only form, 1 from "jacket"
-        edits = min(edit_distance(typed, word), edit_distance(typed, stem) if stem else len(word))
+        edits = min(edit_distance(typed, form) for form in (word, stem) if form)
         if 0 < edits <= allowed_edits(len(typed)):
             key = (edits, -documents, -similarity, word)
             if typed not in best or key < best[typed]:
