@@ -1,5 +1,5 @@
-"""What every benchmark script shares: the repository on the import path, the machine it ran on, percentiles, and
-Django set up against a database of its own.
+"""What every benchmark script shares: the repository on the import path, the machine it ran on, percentiles, a
+tie-aware recall, and Django set up against a database of its own.
 
 A script run as `python benchmarks/x.py` has only benchmarks/ on its path; it imports this module (`from common
 import ...`, benchmarks/ being that path) and with it the repository, so `shopsite`, `catalog` and `shopsearch`
@@ -14,6 +14,8 @@ import platform
 import secrets
 import sys
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -44,6 +46,15 @@ def percentile(values: list[float], q: float) -> float:
     """The value at quantile `q` (0-1) of `values`, nearest rank: always one that was measured, never interpolated."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def tie_aware_recall(returned: list[tuple[object, float]], exact_distances, k: int = 10) -> float:
+    """Share of the first k returned hits whose distance is within 1e-4 of the exact k-th nearest distance."""
+    if len(exact_distances) == 0:
+        return 1.0
+    kth = np.partition(np.asarray(exact_distances), min(k, len(exact_distances)) - 1)[min(k, len(exact_distances)) - 1]
+    wanted = min(k, len(exact_distances))
+    return sum(1 for _, distance in returned[:k] if distance <= kth + 1e-4) / wanted
 
 
 def setup_django(database: str) -> None:

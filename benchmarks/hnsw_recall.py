@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, machine, setup_django  # noqa: E402
+from common import ROOT, machine, setup_django, tie_aware_recall  # noqa: E402
 
 WORDS = (
     "amber basil cedar dune ember fjord garnet harbor indigo juniper kestrel lagoon meadow nectar onyx pebble "
@@ -74,15 +74,6 @@ def catalogue_files(source: str, reviews: int, folder: Path) -> tuple[Path, Path
         for _, line in zip(range(reviews), rows, strict=False):
             out.write(line)
     return products, subset
-
-
-def tie_aware_recall(returned: list[tuple[object, float]], exact_distances: np.ndarray, k: int = 10) -> float:
-    """Share of the first k returned hits whose distance is within 1e-4 of the exact k-th nearest distance."""
-    if len(exact_distances) == 0:
-        return 1.0
-    kth = np.partition(exact_distances, min(k, len(exact_distances)) - 1)[min(k, len(exact_distances)) - 1]
-    wanted = min(k, len(exact_distances))
-    return sum(1 for _, distance in returned[:k] if distance <= kth + 1e-4) / wanted
 
 
 def main() -> None:

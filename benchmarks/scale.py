@@ -55,7 +55,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import load  # noqa: E402  (gunicorn start and warm-up: one implementation)
-from common import ROOT, machine, percentile, setup_django  # noqa: E402
+from common import ROOT, machine, percentile, setup_django, tie_aware_recall  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 CATEGORIES = [f"Category {n:02d}" for n in range(12)]
@@ -418,8 +418,7 @@ def recall(space, query_texts: list[str]) -> dict:
             got = search.nearest_products(space, vector, filters, 10)
             latencies.append((time.perf_counter() - started) * 1000)
             found.append(len({d for d, _ in got} & {d for d, _ in truth}) / max(1, len(truth)))
-            tenth = truth[-1][1] if truth else 0.0
-            tie_aware.append(sum(distance <= tenth + 1e-4 for _, distance in got) / max(1, len(truth)))
+            tie_aware.append(tie_aware_recall(got, [distance for _, distance in truth]))
             full += len(got) == min(10, len(truth))
         return {
             "recall_at_10": round(sum(found) / len(found), 4),
