@@ -52,8 +52,8 @@ def tie_aware_recall(returned: list[tuple[object, float]], exact_distances, k: i
     """Share of the first k returned hits whose distance is within 1e-4 of the exact k-th nearest distance."""
     if len(exact_distances) == 0:
         return 1.0
-    kth = np.partition(np.asarray(exact_distances), min(k, len(exact_distances)) - 1)[min(k, len(exact_distances)) - 1]
     wanted = min(k, len(exact_distances))
+    kth = np.partition(np.asarray(exact_distances), wanted - 1)[wanted - 1]
     return sum(1 for _, distance in returned[:k] if distance <= kth + 1e-4) / wanted
 
 

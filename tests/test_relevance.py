@@ -150,7 +150,7 @@ def test_the_vocabulary_follows_indexing(fake_model):
     indexing.index_objects("product", [deleted])
     assert (documents("zanzibar"), documents("waxed")) == (None, None)
     assert search_module.search_products("quiltd gilet", mode="keyword", log=False).corrected_query == "quilted gilet"
-    # "gillets" is 2 edits from the only form products have, "gilets", but 1 from its stem "gilet": corrected to it
+    # "gillet" is 2 edits from the only form products have, "gilets", but 1 from its stem "gilet": corrected to it
     first.title = "Quilted gilets"
     first.save()
     indexing.index_objects("product", [first.pk])
