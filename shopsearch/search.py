@@ -54,7 +54,10 @@ OR_TSQUERY = (
     "FROM unnest(to_tsvector('english', shopsearch_unaccent(%s))))"
 )
 AND_TSQUERY = OR_TSQUERY.replace("' | '", "' & '")
-TITLE_TSQUERY = OR_TSQUERY.replace("quote_literal(lexeme)", "quote_literal(lexeme) || ':A'")  # any of them in a title
+# A title's own lexemes, exactly the expression of the index `shopsearch_doc_title_fts` (migration 0019), so "a query
+# word in the title" is answered from that index. Asking `search_vector` for weight-A lexemes instead read every
+# product with the word anywhere and rechecked each one's weights: 9 ms of a broad query at 100k (docs/scaling.md).
+TITLE_LEXEMES = "to_tsvector('english'::regconfig, shopsearch_unaccent(coalesce(d.title, '')))"
 
 
 @dataclass(frozen=True)
@@ -383,14 +386,14 @@ def keyword_matches(query: str, filters: Filters, limit: int, collection: str = 
     where, params = filter_sql(filters)
     cap = int(setting("KEYWORD_MAX_MATCHES"))
     statement = f"""
-        WITH q AS (SELECT {OR_TSQUERY} AS tsq, {AND_TSQUERY} AS all_tsq, {TITLE_TSQUERY} AS title_tsq,
+        WITH q AS (SELECT {OR_TSQUERY} AS tsq, {AND_TSQUERY} AS all_tsq,
                           shopsearch_unaccent(%s) AS raw),
         matched AS (
             (SELECT d.id FROM shopsearch_document d, q
              WHERE d.collection = %s AND d.kind = 'product' AND d.search_vector @@ q.all_tsq{where} LIMIT %s)
             UNION
             (SELECT d.id FROM shopsearch_document d, q
-             WHERE d.collection = %s AND d.kind = 'product' AND d.search_vector @@ q.title_tsq{where} LIMIT %s)
+             WHERE d.collection = %s AND d.kind = 'product' AND {TITLE_LEXEMES} @@ q.tsq{where} LIMIT %s)
             UNION
             (SELECT d.id FROM shopsearch_document d, q
              WHERE d.collection = %s AND d.kind = 'product'
@@ -428,7 +431,6 @@ def keyword_matches(query: str, filters: Filters, limit: int, collection: str = 
                 (
                     statement,
                     [
-                        query,
                         query,
                         query,
                         query,

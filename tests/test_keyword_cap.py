@@ -4,6 +4,7 @@ the products that contain every word of the query or a query word in their title
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from shopsearch import indexing, search
 from shopsearch.models import Document
@@ -50,3 +51,14 @@ def test_above_the_cap_the_products_with_every_word_and_title_words_are_still_ra
     hits = ranked(settings, 5)
     assert hits[0] == "every-word" and "title-word" in hits
     assert len(hits) <= 3 * 5  # each of the three candidate sets holds at most the cap
+
+
+def test_the_title_candidates_are_read_from_the_title_index(catalogue):
+    """search.TITLE_LEXEMES must stay the expression of migration 0019's index, or the planner cannot use it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a table this small would be read whole otherwise
+        cursor.execute(
+            f"EXPLAIN SELECT d.id FROM shopsearch_document d WHERE {search.TITLE_LEXEMES} @@ 'linen'::tsquery"
+        )
+        plan = "\n".join(row for (row,) in cursor.fetchall())
+    assert "shopsearch_doc_title_fts" in plan, plan
