@@ -14,8 +14,9 @@ recount a collection from its documents (`rebuild`).
 A query word that no product has, not even in another form (no product's stemmed text matches it: "titans" is
 left alone where products say "titan"), is corrected (`correct`) to the vocabulary word nearest to it: trigram
 candidates (pg_trgm, similarity from TYPO_CANDIDATE_SIMILARITY), then the optimal string alignment distance (an
-insertion, deletion, substitution or swap of two neighbours is one edit) to the word or to its english stem, since
-the keyword retriever matches stems ("jaket" is corrected to "jackets" where no product says "jacket"). As
+insertion, deletion, substitution or swap of two neighbours is one edit) to the word, or to its english stem from
+the typed word or from the typed word's stem, since the keyword retriever matches stems ("jaket" is corrected to
+"jackets" where no product says "jacket", "blouce" to "blouses": stems "blouc" and "blous"). As
 Meilisearch does, how many edits are allowed depends on the typed word's length (TYPO_EDITS: 1 from 5 letters, 2
 from 9), so short words are never changed; among the allowed candidates the fewest edits win, then the word most
 products have. Words with digits (sizes, model numbers) are never corrected.
@@ -202,7 +203,8 @@ def correct(query: str, collection: str) -> Correction:
             "SELECT set_config('pg_trgm.similarity_threshold', %s, true)", [str(setting("TYPO_CANDIDATE_SIMILARITY"))]
         )
         cursor.execute(  # candidates for the words no product's stemmed text matches (not a known word's other form)
-            "SELECT t.typed, c.word, c.documents, c.similarity, (ts_lexize('english_stem', c.word))[1] "
+            "SELECT t.typed, (ts_lexize('english_stem', t.typed))[1], c.word, c.documents, c.similarity, "
+            "  (ts_lexize('english_stem', c.word))[1] "
             "FROM unnest(%s::text[]) AS t(typed) CROSS JOIN LATERAL ("
             "  SELECT w.word, w.documents, similarity(w.word, t.typed) AS similarity FROM shopsearch_word w"
             "  WHERE w.word %% t.typed AND w.collection = %s ORDER BY similarity DESC, w.word LIMIT 50) c "
@@ -212,9 +214,11 @@ def correct(query: str, collection: str) -> Correction:
         )
         candidates = cursor.fetchall()
     best: dict[str, tuple] = {}
-    for typed, word, documents, similarity, stem in candidates:
-        # near the word or near its stem: "jaket" is 2 edits from "jackets", a catalogue's only form, 1 from "jacket"
-        edits = min(edit_distance(typed, form) for form in (word, stem) if form)
+    for typed, typed_stem, word, documents, similarity, stem in candidates:
+        # near the word, its stem, or stem to stem: "jaket" is 2 edits from "jackets", a catalogue's only form, 1
+        # from "jacket"; "blouce" is 2 from "blouses" and from "blous", but its stem "blouc" is 1 from "blous"
+        pairs = ((typed, word), (typed, stem), (typed_stem, stem))
+        edits = min(edit_distance(a, b) for a, b in pairs if a and b)
         if 0 < edits <= allowed_edits(len(typed)):
             key = (edits, -documents, -similarity, word)
             if typed not in best or key < best[typed]:

@@ -156,6 +156,10 @@ def test_the_vocabulary_follows_indexing(fake_model):
     indexing.index_objects("product", [first.pk])
     assert (documents("gilet"), documents("gilets")) == (None, 1)
     assert vocabulary.correct("quilted gillet", "").corrections == {"gillet": "gilets"}
+    # "blouce" is 2 edits from "blouses" and from its stem "blous"; stem to stem, "blouc" to "blous", it is 1
+    blouses = Product.objects.create(external_id="w3", title="Silk blouses", description="Ivory.", price=30)
+    indexing.index_objects("product", [blouses.pk])
+    assert vocabulary.correct("silk blouce", "").corrections == {"blouce": "blouses"}
     Word.objects.all().delete()  # lost, say; reindex recounts
     indexing.reindex(spaces.ensure_active_space(), kinds=("product",))
     assert documents("gilets") == 1
